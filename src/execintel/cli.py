@@ -1,0 +1,204 @@
+"""The ``execintel`` command line (Typer + Rich): a thin shell over the pipeline."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from execintel import __version__
+from execintel.config import Settings, load_settings
+from execintel.errors import ConfigError, ExecintelError, Problem
+from execintel.sources import LoadResult, SourceSpec
+
+app = typer.Typer(
+    name="execintel",
+    help="Executive briefings from the data a small portfolio of businesses already has.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+out = Console()
+err = Console(stderr=True)
+
+PathArg = Annotated[
+    Path | None,
+    typer.Argument(help="portfolio.yaml or its folder; default: the bundled demo portfolio.", show_default=False),
+]
+PortfolioOpt = Annotated[
+    Path | None,
+    typer.Option("--portfolio", "-p", help="Same as PATH.", show_default=False, envvar="EXECINTEL_PORTFOLIO"),
+]
+AllowOutside = Annotated[
+    bool, typer.Option("--allow-outside", help="Allow manifest paths outside the manifest's folder.")
+]
+KeepGoing = Annotated[
+    bool, typer.Option("--keep-going", help="Go on with the good rows when some rows are invalid.")
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"execintel {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and details.", envvar="EXECINTEL_DEBUG")] = False,
+    env_file: Annotated[
+        Path | None, typer.Option("--env-file", help="A dotenv file (like repos.env) with EXECINTEL_* and AWS_* settings.")
+    ] = None,
+) -> None:
+    """Executive briefings from the data a small portfolio of businesses already has."""
+    ctx.obj = load_settings(env_file, debug=debug or None)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings = ctx.find_root().obj
+    return settings if isinstance(settings, Settings) else load_settings()
+
+
+def _load(ctx: typer.Context, path: Path | None, *, allow_outside: bool, keep_going: bool) -> LoadResult:
+    """Open the portfolio and load its sources, with a progress line per source."""
+    from execintel.pipeline import load_facts, open_portfolio  # noqa: PLC0415
+
+    settings = _settings(ctx)
+    if path is None and settings.portfolio is None:
+        err.print("[dim]Using the bundled demo portfolio (pass a path to use your own).[/dim]")
+    portfolio = open_portfolio(path, settings=settings, allow_outside=allow_outside)
+    with err.status("Loading sources...") as status:
+
+        def progress(spec: SourceSpec) -> None:
+            status.update(f"Loading {spec.kind} {spec.display}...")
+
+        return load_facts(portfolio, settings=settings, keep_going=keep_going, progress=progress)
+
+
+def _sources_table(result: LoadResult) -> Table:
+    table = Table(title=f"Sources of {result.portfolio.manifest.portfolio.name}", title_justify="left")
+    for name, justify in (("kind", "left"), ("path", "left"), ("entity", "left"), ("rows loaded", "right"),
+                          ("rows rejected", "right"), ("date range", "left"), ("status", "left")):  # fmt: skip
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for report in result.reports:
+        spec = report.spec
+        errors, warnings = len(report.errors), len(report.problems) - len(report.errors)
+        status = "[red]errors[/red]" if errors else ("[yellow]warnings[/yellow]" if warnings else "[green]ok[/green]")
+        dates = f"{report.date_range[0]} .. {report.date_range[1]}" if report.date_range else "-"
+        table.add_row(spec.kind, spec.display, spec.entity or "(portfolio)", f"{report.rows_loaded:,}",
+                      f"{report.rows_rejected:,}", dates, status)  # fmt: skip
+    return table
+
+
+def _print_problems(problems: list[Problem], *, style: str = "red") -> None:
+    for problem in problems:
+        err.print(str(problem), style=style, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def validate(
+    ctx: typer.Context,
+    path: PathArg = None,
+    portfolio: PortfolioOpt = None,
+    allow_outside: AllowOutside = False,
+) -> None:
+    """Check a manifest and every one of its sources; exit 2 on any error."""
+    result = _load(ctx, path or portfolio, allow_outside=allow_outside, keep_going=True)
+    _print_problems(result.warnings, style="yellow")
+    if result.errors:
+        raise ConfigError(result.errors)
+    rows = sum(r.rows_loaded for r in result.reports)
+    out.print(
+        f"[green]✓[/green] {result.portfolio.display(result.portfolio.path)} is valid: "
+        f"{len(result.portfolio.manifest.entities)} entities, {len(result.reports)} sources, {rows:,} rows."
+    )
+
+
+@app.command()
+def sources(
+    ctx: typer.Context,
+    path: PathArg = None,
+    portfolio: PortfolioOpt = None,
+    allow_outside: AllowOutside = False,
+    keep_going: KeepGoing = False,
+) -> None:
+    """List every source: kind, path, rows loaded and rejected, date range."""
+    result = _load(ctx, path or portfolio, allow_outside=allow_outside, keep_going=True)
+    out.print(_sources_table(result))
+    _print_problems(result.warnings, style="yellow")
+    if result.errors and not keep_going:
+        raise ConfigError(result.errors)
+    _print_problems(result.errors, style="yellow")
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    path: PathArg = None,
+    portfolio: PortfolioOpt = None,
+    allow_outside: AllowOutside = False,
+    keep_going: KeepGoing = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Render everything, deliver nothing.")] = False,
+    reports: Annotated[str | None, typer.Option("--reports", help="Comma-separated report ids.")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the run's files.")] = Path("out"),
+) -> None:
+    """Load and validate the portfolio, then build its reports (report builders arrive in a later release)."""
+    result = _load(ctx, path or portfolio, allow_outside=allow_outside, keep_going=keep_going)
+    out.print(_sources_table(result))
+    _print_problems(result.warnings, style="yellow")
+    _print_problems(result.errors, style="yellow")
+    rows = sum(r.rows_loaded for r in result.reports)
+    out.print(f"[green]✓[/green] validated {len(result.reports)} sources, {rows:,} rows.")
+    mode = "dry run" if dry_run else "run"
+    out.print(f"[dim]{mode}: report generation and delivery are not built yet; nothing was written or sent.[/dim]")
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to create the starter portfolio in.")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing portfolio.yaml.")] = False,
+) -> None:
+    """Write a small, commented starter portfolio that validates."""
+    from execintel.starter import write_starter  # noqa: PLC0415
+
+    written = write_starter(directory, force=force)
+    for file in written:
+        out.print(f"  wrote {file}")
+    out.print(f"[green]✓[/green] starter portfolio in {directory}; check it with: execintel validate {directory}")
+
+
+def _debug_requested() -> bool:
+    return "--debug" in sys.argv or os.environ.get("EXECINTEL_DEBUG", "").lower() in ("1", "true", "yes")
+
+
+def main() -> None:
+    """Run the CLI; user errors print as one line per problem, never as a traceback."""
+    try:
+        code = app(standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        err.print("Aborted.")
+        sys.exit(130)
+    except ExecintelError as exc:
+        if _debug_requested():
+            err.print_exception()
+        if isinstance(exc, ConfigError):
+            _print_problems(exc.problems)
+            count = len(exc.problems)
+            err.print(f"{count} problem{'s' if count != 1 else ''} found; nothing was sent.", style="bold red")
+            sys.exit(2)
+        err.print(f"Error: {exc}", style="red", markup=False)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

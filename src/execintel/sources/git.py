@@ -1,0 +1,136 @@
+"""Git repositories: commits, tracked files and every added line of history, via the ``git`` CLI.
+
+Nothing is scanned here; the CTO analysis looks for secrets in the
+``repo_files`` and ``repo_changes`` tables this connector fills.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from execintel.errors import SourceError
+from execintel.facts import Facts, column_names
+from execintel.sources.base import Source, SourceReport, register
+
+MAX_FILE_BYTES = 1_000_000
+_SEP, _END = "\x1f", "\x1e"
+_LOG_FORMAT = _SEP.join(("%H", "%P", "%an", "%ae", "%aI", "%cI", "%s")) + _END
+_COMMIT_MARK = "\x00commit "
+
+
+@register
+class GitRepo(Source):
+    """A git working tree: its tracked files as on disk, and its whole history (all refs)."""
+
+    kind = "git"
+    table = "repo_commits"
+
+    def _git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        assert self.spec.path is not None
+        if shutil.which("git") is None:
+            raise self.fail("cannot be read: the git command is not installed")
+        result = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            ["git", "-c", "core.quotepath=off", "-C", str(self.spec.path), *args],  # noqa: S607
+            capture_output=True,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            detail = result.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise self.fail(f"git {args[0]} failed: {detail[-1] if detail else 'exit ' + str(result.returncode)}")
+        return result
+
+    def _check_repository(self) -> bool:
+        """True when the folder is a repository's top level with at least one commit."""
+        assert self.spec.path is not None
+        top = self._git("rev-parse", "--show-toplevel", check=False)
+        if top.returncode != 0 or Path(top.stdout.decode().strip()).resolve() != self.spec.path.resolve():
+            raise self.fail("is not a git repository (no .git at its top); list the folder that holds .git")
+        if self._git("rev-parse", "--verify", "-q", "HEAD", check=False).returncode != 0:
+            has_refs = self._git("for-each-ref", "--count=1", check=False).stdout.strip()
+            if not has_refs:
+                self.problem("has no commits yet", warning=True)
+                return False
+        return True
+
+    def rows(self) -> Iterator[tuple[Any, ...]]:
+        """Yield one row per commit reachable from any ref."""
+        out = self._git("log", "--all", "--date-order", f"--format={_LOG_FORMAT}").stdout.decode("utf-8", "replace")
+        entity, repo = self.spec.entity, self.spec.display
+        for record in out.split(_END):
+            record = record.strip("\n")
+            if not record:
+                continue
+            sha, parents, name, email, authored, committed, subject = record.split(_SEP, 6)
+            yield (
+                entity, repo, sha, parents, name, email,
+                dt.datetime.fromisoformat(authored), dt.datetime.fromisoformat(committed),
+                subject, repo, None,
+            )  # fmt: skip
+
+    def files(self) -> Iterator[tuple[Any, ...]]:
+        """Yield one row per tracked file, with its working-tree content when it is text."""
+        assert self.spec.path is not None
+        listing = self._git("ls-files", "-z").stdout.decode("utf-8", "replace")
+        entity, repo = self.spec.entity, self.spec.display
+        for name in filter(None, listing.split("\x00")):
+            path = self.spec.path / name
+            try:
+                size = path.stat().st_size
+                data = path.read_bytes() if size <= MAX_FILE_BYTES else b""
+            except OSError:
+                continue  # tracked but deleted from the working tree
+            binary = b"\x00" in data[:8192]
+            content = None if binary or size > MAX_FILE_BYTES else data.decode("utf-8", "replace")
+            yield entity, repo, name, size, binary, content, f"{repo}/{name}", None
+
+    def changes(self) -> Iterator[tuple[Any, ...]]:
+        """Yield one row per file touched by a commit and one per line it added."""
+        out = self._git(
+            "log", "--all", "-p", "-U0", "--no-color", "--no-renames", "--no-ext-diff", f"--format={_COMMIT_MARK}%H"
+        ).stdout.decode("utf-8", "replace")
+        entity, repo = self.spec.entity, self.spec.display
+        sha = path = ""
+        change = "M"
+        line_no = 0
+        for raw in out.split("\n"):
+            if raw.startswith(_COMMIT_MARK):
+                sha = raw[len(_COMMIT_MARK) :]
+            elif raw.startswith("diff --git a/"):
+                if path:
+                    yield entity, repo, sha, path, change, None, None, f"{repo}/{path}", None
+                both = raw[len("diff --git a/") :]
+                path, change = both[: (len(both) - 3) // 2], "M"
+            elif raw.startswith("new file mode"):
+                change = "A"
+            elif raw.startswith("deleted file mode"):
+                change = "D"
+            elif raw.startswith("@@ "):
+                new_range = raw.split(" ")[2]  # +start[,count]
+                line_no = int(new_range[1:].split(",")[0])
+            elif raw.startswith("+") and not raw.startswith("+++ "):
+                yield entity, repo, sha, path, change, line_no, raw[1:], f"{repo}/{path}", line_no
+                line_no += 1
+        if path:
+            yield entity, repo, sha, path, change, None, None, f"{repo}/{path}", None
+
+    def load(self, facts: Facts) -> SourceReport:
+        """Load commits, tracked files and history into their three tables."""
+        report = self._report
+        try:
+            if not self._check_repository():
+                return report
+            report = super().load(facts)
+            for table, rows in (("repo_files", self.files()), ("repo_changes", self.changes())):
+                columns: list[list[Any]] = [[] for _ in column_names(table)]
+                for row in rows:
+                    for column, value in zip(columns, row, strict=True):
+                        column.append(value)
+                facts.append(table, columns)
+        except SourceError as exc:
+            report.problems.append(exc.problem)
+        return report

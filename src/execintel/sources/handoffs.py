@@ -1,0 +1,133 @@
+"""Handoff files: ``*.md`` with YAML front matter, ``*.yaml``, ``*.json`` (CONTRACT.md section 6)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from execintel.errors import Problem, SourceError
+from execintel.sources.base import Source, read_text, register
+from execintel.sources.values import parse_date, parse_decimal
+
+STATUSES = ("on-track", "at-risk", "blocked")
+SUFFIXES = (".md", ".yaml", ".yml", ".json")
+_KNOWN = {"project", "entity", "status", "updated", "summary", "financials", "risks", "blockers", "next_steps"}
+
+
+def split_front_matter(text: str) -> tuple[str, str, int]:
+    """(front matter, body, line where the body starts) of a Markdown file."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        return "", text, 1
+    for i, line in enumerate(lines[1:], start=1):
+        if line.strip() in ("---", "..."):
+            return "".join(lines[1:i]), "".join(lines[i + 1 :]), i + 2
+    return "", text, 1
+
+
+@register
+class Handoffs(Source):
+    """A folder of project handoff files, one project per file."""
+
+    kind = "handoffs"
+    table = "handoffs"
+
+    def rows(self) -> Iterator[tuple[Any, ...]]:
+        """Yield one row per handoff file; each file is checked on its own."""
+        assert self.spec.path is not None
+        files = sorted(p for p in self.spec.path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+        if not files:
+            self.problem(f"holds no handoff files ({', '.join(SUFFIXES)})", warning=True)
+        for file in files:
+            rel = f"{self.spec.display.rstrip('/')}/{file.relative_to(self.spec.path)}"
+            reader = _FileReader(self, file, rel)
+            try:
+                row = reader.row()
+            except SourceError as exc:
+                self._report.rows_rejected += 1
+                self._report.problems.append(exc.problem)
+                continue
+            if row is not None:
+                yield row
+
+
+class _FileReader:
+    """Reads one handoff file on behalf of the folder connector."""
+
+    def __init__(self, owner: Handoffs, path: Path, display: str) -> None:
+        self.owner = owner
+        self.path = path
+        self.display = display
+
+    def fail(self, message: str, line: int | None = None, key: str | None = None) -> SourceError:
+        return SourceError(Problem(self.display, message, line=line, key=key))
+
+    def row(self) -> tuple[Any, ...] | None:
+        text = read_text(self.path, self.display)
+        suffix = self.path.suffix.lower()
+        notes = ""
+        try:
+            if suffix == ".json":
+                data = json.loads(text)
+            elif suffix == ".md":
+                front, notes, _ = split_front_matter(text)
+                if not front:
+                    raise self.fail("has no YAML front matter (a block between --- lines at the top)", line=1)
+                data = yaml.safe_load(front)
+            else:
+                data = yaml.safe_load(text)
+        except json.JSONDecodeError as exc:
+            raise self.fail(f"is not valid JSON: {exc.msg}", line=exc.lineno) from None
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark
+            offset = 1 if suffix == ".md" else 0
+            raise self.fail(f"invalid YAML: {exc.problem}", line=(mark.line + 1 + offset) if mark else None) from None
+        if not isinstance(data, dict):
+            raise self.fail("must be a mapping with project, entity, status, updated, ...")
+        return self._validate(data, notes.strip())
+
+    def _validate(self, data: dict[str, Any], notes: str) -> tuple[Any, ...]:
+        fail = self.fail
+        project = data.get("project")
+        if not isinstance(project, str) or not project.strip():
+            raise fail("project is required", key="project")
+        status = data.get("status")
+        if status not in STATUSES:
+            raise fail(f"status {status!r} must be one of {', '.join(STATUSES)}", key="status")
+        updated_raw = data.get("updated")
+        updated = parse_date(str(updated_raw)) if updated_raw is not None else None
+        if updated is None:
+            raise fail(f"updated {updated_raw!r} must be a date like 2026-11-15", key="updated")
+        entity_raw = data.get("entity")
+        entity: str | None = None
+        if entity_raw is not None:
+            if str(entity_raw) not in self.owner.spec.entities:
+                raise fail(f"unknown entity {entity_raw!r} (known: {', '.join(self.owner.spec.entities)})", key="entity")
+            entity = str(entity_raw)
+        financials = data.get("financials") or {}
+        if not isinstance(financials, dict):
+            raise fail("financials must be a mapping of names to numbers", key="financials")
+        clean: dict[str, str] = {}
+        for name, value in financials.items():
+            number = None if isinstance(value, bool) else parse_decimal(str(value))
+            if number is None:
+                raise fail(f"{value!r} is not a number", key=f"financials.{name}")
+            clean[str(name)] = str(number)
+        lists: dict[str, list[str]] = {}
+        for name in ("risks", "blockers", "next_steps"):
+            value = data.get(name) or []
+            if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
+                raise fail(f"{name} must be a list of text items", key=name)
+            lists[name] = [str(v) for v in value]
+        for unknown in sorted(set(data) - _KNOWN):
+            self.owner.problem_at(self.display, f"key {unknown!r} is not a handoff field; ignored", key=unknown)
+        summary = data.get("summary")
+        return (
+            project.strip(), entity, status, updated, None if summary is None else str(summary),
+            json.dumps(clean), json.dumps(lists["risks"]), json.dumps(lists["blockers"]),
+            json.dumps(lists["next_steps"]), notes, self.display, 1,
+        )  # fmt: skip
