@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -24,8 +23,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-out = Console()
-err = Console(stderr=True)
+# When output is piped (CI logs, files) Rich would assume 80 columns and squeeze tables.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 PathArg = Annotated[
     Path | None,
@@ -89,15 +89,19 @@ def _sources_table(result: LoadResult) -> Table:
     table = Table(title=f"Sources of {result.portfolio.manifest.portfolio.name}", title_justify="left")
     for name, justify in (("kind", "left"), ("path", "left"), ("entity", "left"), ("rows loaded", "right"),
                           ("rows rejected", "right"), ("date range", "left"), ("status", "left")):  # fmt: skip
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, no_wrap=name != "path")  # type: ignore[arg-type]
     for report in result.reports:
         spec = report.spec
         errors, warnings = len(report.errors), len(report.problems) - len(report.errors)
         status = "[red]errors[/red]" if errors else ("[yellow]warnings[/yellow]" if warnings else "[green]ok[/green]")
-        dates = f"{report.date_range[0]} .. {report.date_range[1]}" if report.date_range else "-"
+        dates = f"{report.date_range[0]} → {report.date_range[1]}" if report.date_range else "-"
         table.add_row(spec.kind, spec.display, spec.entity or "(portfolio)", f"{report.rows_loaded:,}",
                       f"{report.rows_rejected:,}", dates, status)  # fmt: skip
     return table
+
+
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count:,} {word if count == 1 else (plural or word + 's')}"
 
 
 def _print_problems(problems: list[Problem], *, style: str = "red") -> None:
@@ -120,7 +124,8 @@ def validate(
     rows = sum(r.rows_loaded for r in result.reports)
     out.print(
         f"[green]✓[/green] {result.portfolio.display(result.portfolio.path)} is valid: "
-        f"{len(result.portfolio.manifest.entities)} entities, {len(result.reports)} sources, {rows:,} rows."
+        f"{_plural(len(result.portfolio.manifest.entities), 'entity', 'entities')}, "
+        f"{_plural(len(result.reports), 'source')}, {_plural(rows, 'row')}."
     )
 
 
@@ -174,7 +179,10 @@ def init(
     written = write_starter(directory, force=force)
     for file in written:
         out.print(f"  wrote {file}")
-    out.print(f"[green]✓[/green] starter portfolio in {directory}; check it with: execintel validate {directory}")
+    out.print(
+        f"[green]✓[/green] starter portfolio in {directory}; check it with: execintel validate {directory}",
+        soft_wrap=True,
+    )
 
 
 def _debug_requested() -> bool:
@@ -184,13 +192,7 @@ def _debug_requested() -> bool:
 def main() -> None:
     """Run the CLI; user errors print as one line per problem, never as a traceback."""
     try:
-        code = app(standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.Abort:
-        err.print("Aborted.")
-        sys.exit(130)
+        app()  # standalone: usage errors exit 2 with click's message
     except ExecintelError as exc:
         if _debug_requested():
             err.print_exception()
@@ -201,4 +203,12 @@ def main() -> None:
             sys.exit(2)
         err.print(f"Error: {exc}", style="red", markup=False)
         sys.exit(1)
-    sys.exit(code if isinstance(code, int) else 0)
+    except Exception as exc:
+        if _debug_requested():
+            raise
+        err.print(
+            f"Internal error: {type(exc).__name__}: {exc}. Run again with --debug for the traceback "
+            "and please report it.",
+            style="red", markup=False, soft_wrap=True,
+        )  # fmt: skip
+        sys.exit(1)

@@ -65,7 +65,7 @@ class Facts:
         if column is None:
             return None
         row = self.con.execute(
-            f'SELECT min("{column}"), max("{column}") FROM {table} '
+            f'SELECT CAST(min("{column}") AS VARCHAR), CAST(max("{column}") AS VARCHAR) FROM {table} '
             "WHERE source_file = ? OR starts_with(source_file, ? || '/')",
             [source_file, source_file.rstrip("/")],
         ).fetchone()

@@ -20,7 +20,7 @@ from execintel.sources.base import Source, SourceReport, register
 MAX_FILE_BYTES = 1_000_000
 _SEP, _END = "\x1f", "\x1e"
 _LOG_FORMAT = _SEP.join(("%H", "%P", "%an", "%ae", "%aI", "%cI", "%s")) + _END
-_COMMIT_MARK = "\x00commit "
+_COMMIT_MARK = "\x00commit "  # printed by git for the %x00 placeholder (argv cannot hold NUL)
 
 
 @register
@@ -91,7 +91,7 @@ class GitRepo(Source):
     def changes(self) -> Iterator[tuple[Any, ...]]:
         """Yield one row per file touched by a commit and one per line it added."""
         out = self._git(
-            "log", "--all", "-p", "-U0", "--no-color", "--no-renames", "--no-ext-diff", f"--format={_COMMIT_MARK}%H"
+            "log", "--all", "-p", "-U0", "--no-color", "--no-renames", "--no-ext-diff", "--format=%x00commit %H"
         ).stdout.decode("utf-8", "replace")
         entity, repo = self.spec.entity, self.spec.display
         sha = path = ""

@@ -1,0 +1,47 @@
+# The few verbs everyone uses. `make demo` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && echo sudo)
+# Debian packages the tests need (git for repository sources and fixtures).
+APT_PACKAGES := git
+
+.PHONY: demo test lint bench system-deps clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PIP) install -q -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	$(PIP) install -q -e '.[dev]'
+	@touch $@ $(VENV)/.installed
+
+system-deps:
+	@missing=""; for pkg in $(APT_PACKAGES); do \
+	  dpkg -s $$pkg >/dev/null 2>&1 || command -v $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+demo: system-deps $(VENV)/.installed
+	$(VENV)/bin/execintel run --dry-run
+
+test: system-deps $(VENV)/.installed-dev
+	$(VENV)/bin/pytest -q
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks || true
+	$(VENV)/bin/mypy
+
+bench: $(VENV)/.installed-dev
+	$(PY) benchmarks/bench_load.py --ledger-rows 1000000 --events 200000 --contacts 100000
+
+clean:
+	rm -rf $(VENV) out outbox .pytest_cache .mypy_cache .ruff_cache

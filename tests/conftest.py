@@ -1,0 +1,107 @@
+"""Shared fixtures: portfolios written to temporary folders, real git repositories."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+DATA = Path(__file__).parent / "data"
+SHARED = DATA / "shared"
+
+GIT_ENV = {
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.com",
+    "GIT_COMMITTER_NAME": "Test Author",
+    "GIT_COMMITTER_EMAIL": "author@example.com",
+}
+
+
+def base_manifest(**overrides: Any) -> dict[str, Any]:
+    """The smallest valid manifest, with top-level keys replaced by ``overrides``."""
+    manifest: dict[str, Any] = {
+        "version": 1,
+        "portfolio": {"name": "Test Holdings", "as_of": "2026-11-15"},
+        "sender": "reports@example.com",
+        "stakeholders": [{"id": "casey", "name": "CEO", "email": "ceo@example.com", "roles": ["ceo"]}],
+        "entities": [{"id": "qosd", "name": "Queen of San Diego"}],
+    }
+    manifest.update(overrides)
+    return manifest
+
+
+WritePortfolio = Callable[..., Path]
+
+
+@pytest.fixture
+def write_portfolio(tmp_path: Path) -> WritePortfolio:
+    """Write a manifest (dict) and data files (name -> text or bytes) into a fresh folder."""
+
+    def write(manifest: dict[str, Any] | None = None, files: dict[str, str | bytes] | None = None) -> Path:
+        root = tmp_path / "portfolio"
+        root.mkdir(exist_ok=True)
+        for name, content in (files or {}).items():
+            target = root / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                target.write_text(content, encoding="utf-8")
+        path = root / "portfolio.yaml"
+        path.write_text(yaml.safe_dump(manifest or base_manifest(), sort_keys=False), encoding="utf-8")
+        return path
+
+    return write
+
+
+class GitRepo:
+    """A real git repository in a temporary folder, driven through the git CLI."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        self.git("init", "-q", "-b", "main")
+        self._tick = 0
+
+    def git(self, *args: str) -> str:
+        env = {**os.environ, **GIT_ENV}
+        return subprocess.run(
+            ["git", "-C", str(self.path), *args], check=True, capture_output=True, text=True, env=env
+        ).stdout
+
+    def commit(self, message: str, files: dict[str, str | None]) -> str:
+        """Write (or delete, for None) files and commit them; return the new commit's sha."""
+        for name, content in files.items():
+            target = self.path / name
+            if content is None:
+                self.git("rm", "-q", name)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(content, encoding="utf-8")
+                self.git("add", name)
+        self._tick += 1
+        stamp = f"2026-01-{self._tick:02d}T12:00:00+00:00"
+        subprocess.run(
+            ["git", "-c", "commit.gpgsign=false", "-C", str(self.path), "commit", "-q", "-m", message],
+            check=True,
+            capture_output=True,
+            env={**os.environ, **GIT_ENV, "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp},
+        )
+        return self.git("rev-parse", "HEAD").strip()
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> Callable[[str], GitRepo]:
+    """Create git repositories under the test's portfolio folder."""
+
+    def make(name: str) -> GitRepo:
+        return GitRepo(tmp_path / "portfolio" / name)
+
+    return make

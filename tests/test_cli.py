@@ -1,0 +1,72 @@
+"""The command line as a user runs it: real subprocesses, exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import execintel
+
+
+def execintel_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "execintel", *args], capture_output=True, text=True, cwd=cwd, env=env, check=False
+    )
+
+
+def test_version() -> None:
+    result = execintel_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"execintel {execintel.__version__}"
+
+
+def test_init_writes_a_starter_that_validates_and_lists_its_sources(tmp_path: Path) -> None:
+    target = tmp_path / "mine"
+    assert execintel_cli("init", str(target)).returncode == 0
+    validated = execintel_cli("validate", str(target))
+    assert validated.returncode == 0, validated.stderr
+    assert "is valid: 1 entity, 5 sources" in validated.stdout
+    listed = execintel_cli("sources", "--portfolio", str(target))
+    assert listed.returncode == 0
+    for kind, path in (("ledger-csv", "data/ledger.csv"), ("events-jsonl", "data/events.jsonl"),
+                       ("contacts-csv", "data/contacts.csv"), ("costs-csv", "data/aws-costs.csv"),
+                       ("handoffs", "handoffs")):  # fmt: skip
+        line = next(line for line in listed.stdout.splitlines() if f" {kind} " in line)
+        assert path in line and " ok " in line
+    again = execintel_cli("init", str(target))
+    assert again.returncode == 2 and "already exists; pass --force" in again.stderr
+
+
+def test_bad_rows_fail_unless_keep_going(tmp_path: Path) -> None:
+    target = tmp_path / "mine"
+    execintel_cli("init", str(target))
+    with (target / "data" / "ledger.csv").open("a", encoding="utf-8") as handle:
+        handle.write("2026-10-30,Expenses:Rent,twelve,Bad,,,\n")
+    failed = execintel_cli("run", "--dry-run", str(target))
+    assert failed.returncode == 2
+    assert "data/ledger.csv:10: amount: amount 'twelve' is not a number" in failed.stderr
+    assert "Traceback" not in failed.stderr + failed.stdout
+    kept = execintel_cli("run", "--dry-run", "--keep-going", str(target))
+    assert kept.returncode == 0, kept.stderr
+    line = next(line for line in kept.stdout.splitlines() if " ledger-csv " in line)
+    assert "│           8 │             1 │" in line
+
+
+def test_debug_shows_the_traceback_of_a_user_error(tmp_path: Path) -> None:
+    quiet = execintel_cli("validate", str(tmp_path / "missing.yaml"))
+    assert quiet.returncode == 2 and "Traceback" not in quiet.stderr
+    assert "missing.yaml: file not found" in quiet.stderr
+    loud = execintel_cli("--debug", "validate", str(tmp_path / "missing.yaml"))
+    assert loud.returncode == 2 and "Traceback" in loud.stderr
+
+
+def test_unknown_option_is_a_usage_error() -> None:
+    result = execintel_cli("validate", "--no-such-flag")
+    assert result.returncode == 2 and "No such option" in result.stderr
+
+
+def test_shell_completion_script_is_offered() -> None:
+    result = execintel_cli("--show-completion", "bash", env={"PATH": "/usr/bin:/bin", "SHELL": "/bin/bash"})
+    assert result.returncode == 0, result.stderr
+    assert "_EXECINTEL_COMPLETE" in result.stdout or "complete" in result.stdout
