@@ -9,7 +9,9 @@ from pathlib import Path
 import execintel
 
 
-def execintel_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def execintel_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "execintel", *args], capture_output=True, text=True, cwd=cwd, env=env, check=False
     )

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pydantic
 import pytest
-from conftest import WritePortfolio, base_manifest
 
+from conftest import WritePortfolio, base_manifest
 from execintel.config import load_portfolio, load_settings
 from execintel.errors import ConfigError
 

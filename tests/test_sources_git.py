@@ -36,7 +36,11 @@ def test_history_keeps_lines_of_files_no_longer_tracked(
         (first, 1, "AWS_REGION=us-west-2", "repos/app/repos.env"),
         (first, 2, "TOKEN=abc", "repos/app/repos.env"),
     ]
-    changes = dict(result.facts.query("SELECT change, count(*) FROM repo_changes WHERE path='repos.env' AND line IS NULL GROUP BY change"))
+    changes = dict(
+        result.facts.query(
+            "SELECT change, count(*) FROM repo_changes WHERE path='repos.env' AND line IS NULL GROUP BY change"
+        )
+    )
     assert changes == {"A": 1, "D": 1}
     line2 = result.facts.query("SELECT sha FROM repo_changes WHERE path='app.py' AND line = 2")
     assert len(line2) == 1 and line2[0][0] != first
@@ -58,7 +62,9 @@ def test_public_leak_repository_history_is_read_across_all_refs(write_portfolio:
     [report] = result.reports
     assert report.errors == []
     assert report.rows_loaded == 9  # commits across all refs, not only the 7 on main
-    hits = result.facts.query("SELECT sha, path, line, text FROM repo_changes WHERE text LIKE '%AKIA%' ORDER BY sha, path")
+    hits = result.facts.query(
+        "SELECT sha, path, line, text FROM repo_changes WHERE text LIKE '%AKIA%' ORDER BY sha, path"
+    )
     places = {(sha, f"{p}:{line}") for sha, p, line, _ in hits}
     assert ("1b6da43b82b22e4eaa10bcf8ee591e91abbfc587", "main.go:20") in places
     assert ("491504d5a31946ce75e22554cc34203d8e5ff3ca", "foo/foo.go:9") in places

@@ -22,7 +22,9 @@ def test_good_rows_load_with_exact_amounts_and_source_lines(write_portfolio: Wri
     result = load(write_portfolio(base_manifest(entities=[entity]), {"data/ledger.csv": LEDGER}))
     [report] = result.reports
     assert (report.rows_loaded, report.rows_rejected) == (3, 3)
-    rows = result.facts.query("SELECT amount, source_file, source_line, service_date FROM transactions ORDER BY source_line")
+    rows = result.facts.query(
+        "SELECT amount, source_file, source_line, service_date FROM transactions ORDER BY source_line"
+    )
     assert [r[0] for r in rows] == [Decimal("10000"), Decimal("1800.10"), Decimal("-650.01")]
     assert [(r[1], r[2]) for r in rows] == [("data/ledger.csv", 2), ("data/ledger.csv", 3), ("data/ledger.csv", 4)]
     assert str(rows[1][3]) == "2026-02-01"
@@ -37,7 +39,9 @@ def test_good_rows_load_with_exact_amounts_and_source_lines(write_portfolio: Wri
 
 
 def test_portfolio_wide_ledger_needs_known_entity_on_each_row(write_portfolio: WritePortfolio) -> None:
-    ledger = "date,entity,account,amount\n2026-01-01,qosd,Income:X,5\n2026-01-02,ghost,Income:X,5\n2026-01-03,,Income:X,5\n"
+    ledger = (
+        "date,entity,account,amount\n2026-01-01,qosd,Income:X,5\n2026-01-02,ghost,Income:X,5\n2026-01-03,,Income:X,5\n"
+    )
     result = load(write_portfolio(base_manifest(ledger="ledger.csv"), {"ledger.csv": ledger}))
     [report] = result.reports
     assert report.rows_loaded == 1
@@ -47,7 +51,9 @@ def test_portfolio_wide_ledger_needs_known_entity_on_each_row(write_portfolio: W
 
 def test_wrong_header_names_the_missing_columns(write_portfolio: WritePortfolio) -> None:
     entity = {"id": "qosd", "name": "Q", "ledger": "l.csv"}
-    result = load(write_portfolio(base_manifest(entities=[entity]), {"l.csv": "day,acct,amount\n2026-01-01,Income:X,1\n"}))
+    result = load(
+        write_portfolio(base_manifest(entities=[entity]), {"l.csv": "day,acct,amount\n2026-01-01,Income:X,1\n"})
+    )
     assert [str(p) for p in result.errors] == [
         "l.csv:1: header lacks required column(s) date, account; found day, acct, amount"
     ]

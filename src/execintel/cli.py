@@ -38,9 +38,7 @@ PortfolioOpt = Annotated[
 AllowOutside = Annotated[
     bool, typer.Option("--allow-outside", help="Allow manifest paths outside the manifest's folder.")
 ]
-KeepGoing = Annotated[
-    bool, typer.Option("--keep-going", help="Go on with the good rows when some rows are invalid.")
-]
+KeepGoing = Annotated[bool, typer.Option("--keep-going", help="Go on with the good rows when some rows are invalid.")]
 
 
 def _version(value: bool) -> None:
@@ -55,9 +53,12 @@ def _main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and details.", envvar="EXECINTEL_DEBUG")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks and details.", envvar="EXECINTEL_DEBUG")
+    ] = False,
     env_file: Annotated[
-        Path | None, typer.Option("--env-file", help="A dotenv file (like repos.env) with EXECINTEL_* and AWS_* settings.")
+        Path | None,
+        typer.Option("--env-file", help="A dotenv file (like repos.env) with EXECINTEL_* and AWS_* settings."),
     ] = None,
 ) -> None:
     """Executive briefings from the data a small portfolio of businesses already has."""

@@ -62,11 +62,9 @@ class _LineLoader(yaml.SafeLoader):
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=deep)
         if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         seen.add(key)
     return loader.construct_mapping(node, deep=deep)
 
@@ -103,8 +101,8 @@ def _parse_yaml(path: Path, display: str) -> tuple[Any, dict[Loc, int]]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ConfigError(Problem(display, "is not UTF-8 text (save it as UTF-8)", line=line)) from None
+        bad_line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(Problem(display, "is not UTF-8 text (save it as UTF-8)", line=bad_line)) from None
     try:
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -190,7 +188,9 @@ def _format_error(err: Any) -> tuple[Loc, str]:
         model = _model_at(loc[:-1])
         known = sorted(model.model_fields) if model else []
         hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
-        suggestion = f" (did you mean {hint[0]!r}?)" if hint else (f" (known keys: {', '.join(known)})" if known else "")
+        suggestion = (
+            f" (did you mean {hint[0]!r}?)" if hint else (f" (known keys: {', '.join(known)})" if known else "")
+        )
         return loc, f"unknown key{suggestion}"
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
@@ -282,7 +282,10 @@ def _path_checks(manifest: Manifest, root: Path, allow_outside: bool) -> Iterato
         candidate = Path(value)
         if not allow_outside:
             if candidate.is_absolute():
-                yield loc, f"{value!r} is an absolute path; use a path inside the manifest's folder or pass --allow-outside"
+                yield (
+                    loc,
+                    f"{value!r} is an absolute path; use a path inside the manifest's folder or pass --allow-outside",
+                )
                 continue
             if not (base / candidate).resolve().is_relative_to(base):
                 yield loc, f"{value!r} escapes the manifest's folder; move the data inside it or pass --allow-outside"
@@ -331,6 +334,6 @@ def load_portfolio(path: Path | str, *, allow_outside: bool = False) -> Portfoli
         for loc, message in _path_checks(manifest, manifest_path.parent, allow_outside):
             add(loc, message)
     if problems or manifest is None:
-        problems.sort(key=lambda p: (p.line or 0))
+        problems.sort(key=lambda p: p.line or 0)
         raise ConfigError(problems)
     return Portfolio(manifest=manifest, path=manifest_path, allow_outside=allow_outside)

@@ -24,9 +24,7 @@ def _aws(name: str) -> Any:
 class Settings(BaseSettings):
     """Runtime settings; none of them belongs in the manifest."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="EXECINTEL_", extra="ignore", frozen=True, populate_by_name=True
-    )
+    model_config = SettingsConfigDict(env_prefix="EXECINTEL_", extra="ignore", frozen=True, populate_by_name=True)
 
     portfolio: Path | None = None
     mailer: str = "outbox:outbox"
@@ -59,7 +57,7 @@ def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
         raise ConfigError(Problem(str(env_file), "env file not found"))
     flags = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return Settings(_env_file=env_file, **flags)  # type: ignore[call-arg]
+        return Settings(_env_file=env_file, **flags)
     except ValidationError as exc:
         problems = [
             Problem(str(env_file or "<environment>"), err["msg"], key="EXECINTEL_" + str(err["loc"][0]).upper())
