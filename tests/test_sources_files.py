@@ -69,10 +69,40 @@ def test_handoffs_in_three_formats(write_portfolio: WritePortfolio) -> None:
     [report] = result.reports
     assert (report.rows_loaded, report.rows_rejected) == (3, 1)
     assert [str(p) for p in report.errors] == [
-        "handoffs/bad.yaml: status: status 'fine' must be one of on-track, at-risk, blocked"
+        "handoffs/bad.yaml:2: status: status 'fine' must be one of on-track, at-risk, blocked"
     ]
     row = result.facts.query(
         "SELECT entity, status, financials->>'monthly_cost', notes, source_file FROM handoffs WHERE project='shipcaptaincrew'"
     )
     assert row == [("qosd", "at-risk", "12.5", "Deploys are manual.", "handoffs/scc.md")]
     assert report.date_range == ("2026-09-09", "2026-11-01")
+
+
+def test_a_connector_that_crashes_is_reported_and_the_others_still_load(write_portfolio: WritePortfolio) -> None:
+    """The per-source trap: an unexpected exception becomes that source's problem, not a failed run."""
+    from dataclasses import replace
+
+    from execintel.config import load_portfolio
+    from execintel.sources import SOURCES, Source, load_sources, plan_sources
+
+    class Exploding(Source):
+        kind = "test-exploding"
+        table = "events"
+
+        def rows(self):  # type: ignore[no-untyped-def]
+            raise ZeroDivisionError("boom")
+
+    SOURCES[Exploding.kind] = Exploding
+    try:
+        manifest = base_manifest(entities=[{"id": "qosd", "name": "Q", "contacts": "contacts.csv"}])
+        path = write_portfolio(manifest, {"contacts.csv": "email,name\na@example.com,A\n"})
+        portfolio = load_portfolio(path)
+        [contacts] = plan_sources(portfolio)
+        broken = replace(contacts, kind=Exploding.kind, display="broken.jsonl")
+        result = load_sources(portfolio, specs=[broken, contacts])
+    finally:
+        del SOURCES[Exploding.kind]
+    assert [str(p) for p in result.errors] == [
+        "broken.jsonl: could not be read (ZeroDivisionError: boom); run with --debug for details"
+    ]
+    assert result.reports[1].rows_loaded == 1

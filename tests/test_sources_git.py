@@ -8,6 +8,8 @@ import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from conftest import SHARED, GitRepo, WritePortfolio, base_manifest
 from helpers import load
 
@@ -81,4 +83,23 @@ def test_plain_folder_listed_as_repo_is_an_error(write_portfolio: WritePortfolio
     result = load(path)
     assert [str(p) for p in result.errors] == [
         "notgit: is not a git repository (no .git at its top); list the folder that holds .git"
+    ]
+
+
+def test_user_git_config_does_not_change_what_is_read(
+    write_portfolio: WritePortfolio,
+    make_repo: Callable[[str], GitRepo],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Settings such as diff.noprefix or diff.mnemonicPrefix in the user's config must not shift paths."""
+    repo = make_repo("repos/app")
+    sha = repo.commit("add config", {"config/settings.env": "SECRET=one\n"})
+    user_config = tmp_path / "user.gitconfig"
+    user_config.write_text("[diff]\n\tnoprefix = true\n\tmnemonicPrefix = true\n[log]\n\tshowSignature = true\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(user_config))
+    result = load(write_portfolio(base_manifest(entities=[_entity("repos/app")])))
+    assert result.reports[0].errors == []
+    assert result.facts.query("SELECT sha, path, line, text FROM repo_changes WHERE line IS NOT NULL") == [
+        (sha, "config/settings.env", 1, "SECRET=one")
     ]

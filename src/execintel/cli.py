@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -63,6 +64,12 @@ def _main(
 ) -> None:
     """Executive briefings from the data a small portfolio of businesses already has."""
     ctx.obj = load_settings(env_file, debug=debug or None)
+    if ctx.obj.debug:
+        from rich.logging import RichHandler  # noqa: PLC0415
+
+        logger = logging.getLogger("execintel")
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(RichHandler(console=err, show_path=False))
 
 
 def _settings(ctx: typer.Context) -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from execintel.errors import ConfigError, Problem
 
 MANIFEST_NAME = "portfolio.yaml"
 DYNAMODB_PREFIX = "dynamodb:"
+TABLE_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 
 Loc = tuple[str | int, ...]
 
@@ -55,21 +57,35 @@ def key_path(loc: Loc) -> str:
     return out
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A safe YAML loader that refuses duplicate keys."""
+class StrictYamlLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses duplicate keys and keeps impossible dates (2026-13-01) as text."""
 
 
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+def _construct_mapping(loader: StrictYamlLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
+        try:
+            duplicate = key in seen
+        except TypeError:  # an unhashable key: construct_mapping reports it with its place
+            break
+        if duplicate:
             raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         seen.add(key)
     return loader.construct_mapping(node, deep=deep)
 
 
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+def _construct_timestamp(loader: StrictYamlLoader, node: yaml.ScalarNode) -> Any:
+    # YAML resolves 2026-13-01 as a timestamp and then fails to build it; keep the text so
+    # the model reports it as a bad date with its key path instead of a crash.
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+StrictYamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+StrictYamlLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def _line_index(node: yaml.Node | None, loc: Loc = ()) -> Iterator[tuple[Loc, int]]:
@@ -85,6 +101,21 @@ def _line_index(node: yaml.Node | None, loc: Loc = ()) -> Iterator[tuple[Loc, in
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             yield from _line_index(item, (*loc, i))
+
+
+def yaml_error_line(exc: yaml.MarkedYAMLError) -> int | None:
+    """The 1-based line a YAML error points at."""
+    mark = exc.problem_mark or exc.context_mark
+    return mark.line + 1 if mark else None
+
+
+def yaml_error_message(exc: yaml.MarkedYAMLError) -> str:
+    """A YAML error as one sentence; the context names where the broken construct started."""
+    what = exc.problem or exc.context or "invalid YAML"
+    context, start, end = exc.context, exc.context_mark, exc.problem_mark
+    if exc.problem and context and start is not None and end is not None and start.line != end.line:
+        what += f" ({context} at line {start.line + 1})"
+    return what
 
 
 def _parse_yaml(path: Path, display: str) -> tuple[Any, dict[Loc, int]]:
@@ -104,13 +135,11 @@ def _parse_yaml(path: Path, display: str) -> tuple[Any, dict[Loc, int]]:
         bad_line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError(Problem(display, "is not UTF-8 text (save it as UTF-8)", line=bad_line)) from None
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=StrictYamlLoader)  # noqa: S506 - a SafeLoader subclass
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        what = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(Problem(display, f"invalid YAML: {what}", line=line)) from None
+        message = f"invalid YAML: {yaml_error_message(exc)}"
+        raise ConfigError(Problem(display, message, line=yaml_error_line(exc))) from None
     except yaml.YAMLError as exc:
         raise ConfigError(Problem(display, f"invalid YAML: {exc}")) from None
     if data is None:
@@ -242,7 +271,7 @@ def _cross_checks(data: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
             if ident in seen:
                 yield (group, i, "id"), f"duplicate id {ident!r} (first used at {group}[{seen[ident]}])"
             seen.setdefault(ident, i)
-    stakeholder_ids = {item.get("id") for _, item in _items(data, "stakeholders")}
+    stakeholder_ids = {item.get("id") for _, item in _items(data, "stakeholders") if isinstance(item.get("id"), str)}
     known_roles = set(ROLES) | set(REPORT_IDS)
     for i, person in _items(data, "stakeholders"):
         for j, role in _strings(person.get("roles")):
@@ -261,25 +290,36 @@ def _cross_checks(data: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
                 yield ("schedules", i, "to", j), f"no stakeholder has id {who!r}"
 
 
-def _manifest_paths(manifest: Manifest) -> Iterator[tuple[Loc, str]]:
-    """Every file path the manifest names, with its key path."""
+def _manifest_paths(data: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
+    """Every file path the manifest names, with its key path.
+
+    Works on the raw data so path problems are reported together with type errors.
+    """
     for key in ("ledger", "cloud_costs", "handoffs"):
-        value = getattr(manifest, key)
-        if value:
-            yield (key,), value
-    for i, entity in enumerate(manifest.entities):
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            yield (key,), value.strip()
+    for i, entity in _items(data, "entities"):
         for key in ("ledger", "events", "contacts"):
-            value = getattr(entity, key)
-            if value and not (key == "events" and value.startswith(DYNAMODB_PREFIX)):
-                yield ("entities", i, key), value
-        for j, repo in enumerate(entity.repos):
-            yield ("entities", i, "repos", j), repo
+            value = entity.get(key)
+            text = value.strip() if isinstance(value, str) else ""
+            if text and not (key == "events" and text.startswith(DYNAMODB_PREFIX)):
+                yield ("entities", i, key), text
+        for j, repo in _strings(entity.get("repos")):
+            if repo.strip():
+                yield ("entities", i, "repos", j), repo.strip()
 
 
-def _path_checks(manifest: Manifest, root: Path, allow_outside: bool) -> Iterator[tuple[Loc, str]]:
+def _path_checks(data: dict[str, Any], root: Path, allow_outside: bool) -> Iterator[tuple[Loc, str]]:
     base = root.resolve()
-    for loc, value in _manifest_paths(manifest):
+    for loc, value in _manifest_paths(data):
         candidate = Path(value)
+        try:
+            target = (base / candidate).resolve()
+            exists = target.exists()
+        except (OSError, ValueError) as exc:  # a NUL byte, a name too long for the file system
+            yield loc, f"{value!r} is not a usable path ({getattr(exc, 'strerror', None) or exc})"
+            continue
         if not allow_outside:
             if candidate.is_absolute():
                 yield (
@@ -287,11 +327,10 @@ def _path_checks(manifest: Manifest, root: Path, allow_outside: bool) -> Iterato
                     f"{value!r} is an absolute path; use a path inside the manifest's folder or pass --allow-outside",
                 )
                 continue
-            if not (base / candidate).resolve().is_relative_to(base):
+            if not target.is_relative_to(base):
                 yield loc, f"{value!r} escapes the manifest's folder; move the data inside it or pass --allow-outside"
                 continue
-        target = (base / candidate).resolve()
-        if not target.exists():
+        if not exists:
             yield loc, f"{value!r} does not exist"
         elif loc[0] == "handoffs" and not target.is_dir():
             yield loc, f"{value!r} must be a folder of handoff files"
@@ -299,6 +338,21 @@ def _path_checks(manifest: Manifest, root: Path, allow_outside: bool) -> Iterato
             yield loc, f"{value!r} must be a folder holding a git working tree"
         elif loc[0] != "handoffs" and "repos" not in loc and target.is_dir():
             yield loc, f"{value!r} is a folder; a file is expected here"
+
+
+def _table_checks(data: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
+    """``dynamodb:TABLE`` names must be valid DynamoDB table names."""
+    for i, entity in _items(data, "entities"):
+        events = entity.get("events")
+        if isinstance(events, str) and events.strip().startswith(DYNAMODB_PREFIX):
+            table = events.strip()[len(DYNAMODB_PREFIX) :]
+            if not table:
+                yield ("entities", i, "events"), f"{events!r} names no table; write dynamodb:TABLE_NAME"
+            elif not TABLE_NAME_RE.fullmatch(table):
+                yield (
+                    ("entities", i, "events"),
+                    f"table name {table!r} must be 3-255 characters of A-Z, a-z, 0-9, '_', '-' and '.'",
+                )
 
 
 def find_manifest(path: Path) -> Path:
@@ -328,10 +382,8 @@ def load_portfolio(path: Path | str, *, allow_outside: bool = False) -> Portfoli
             if err["type"] == "too_short" and any(f[: len(loc)] == loc and f != loc for f in failed):
                 continue
             add(*_format_error(err))
-    for loc, message in _cross_checks(data):
-        add(loc, message)
-    if manifest is not None:
-        for loc, message in _path_checks(manifest, manifest_path.parent, allow_outside):
+    for check in (_cross_checks(data), _path_checks(data, manifest_path.parent, allow_outside), _table_checks(data)):
+        for loc, message in check:
             add(loc, message)
     if problems or manifest is None:
         problems.sort(key=lambda p: p.line or 0)

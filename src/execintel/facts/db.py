@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
@@ -10,10 +10,12 @@ import pyarrow as pa
 
 from execintel.facts.schema import AMOUNT, DATE_COLUMNS, TABLES, column_names
 
+SCAN_CHUNK_ROWS = 20_000
+
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "VARCHAR": pa.string(),
     "DATE": pa.date32(),
-    "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
+    "TIMESTAMP": pa.timestamp("us"),  # UTC, without zone: DuckDB returns plain datetimes
     "INTEGER": pa.int64(),
     "BIGINT": pa.int64(),
     "BOOLEAN": pa.bool_(),
@@ -38,18 +40,43 @@ class Facts:
             for table, columns in TABLES.items()
         }
 
-    def append(self, table: str, columns: Sequence[list[Any]]) -> int:
+    def append(self, table: str, columns: Sequence[Sequence[Any]]) -> int:
         """Insert rows given column-wise (in the table's column order); return how many."""
         if not columns or not columns[0]:
             return 0
         names = column_names(table)
         arrays = [
-            pa.array(values, type=_ARROW_TYPES[kind])
-            for values, (_, kind) in zip(columns, TABLES[table], strict=True)
+            pa.array(values, type=_ARROW_TYPES[kind]) for values, (_, kind) in zip(columns, TABLES[table], strict=True)
         ]
         batch = pa.Table.from_arrays(arrays, names=list(names))  # noqa: F841 - scanned by DuckDB
         self.con.execute(f"INSERT INTO {table} SELECT {self._selects[table]} FROM batch")
         return len(columns[0])
+
+    def append_arrow(self, table: str, batch: pa.Table, constants: Mapping[str, Any] | None = None) -> int:
+        """Insert an Arrow table whose columns are named like the facts table's; return how many rows.
+
+        Each column is cast to the facts column's type, so dates, timestamps and
+        exact decimals may come as ISO or decimal text. A facts column the batch
+        lacks takes its value from ``constants``, else NULL.
+        """
+        if not batch.num_rows:
+            return 0
+        constants = constants or {}
+        present = set(batch.column_names)
+        params: list[Any] = []
+        selects: list[str] = []
+        for name, kind in TABLES[table]:
+            if name in present:
+                selects.append(f'CAST("{name}" AS {kind})')
+            elif name in constants:
+                selects.append(f"CAST(? AS {kind})")
+                params.append(constants[name])
+            else:
+                selects.append(f"CAST(NULL AS {kind})")
+        # Zero-copy slices: DuckDB scans (and inserts) an Arrow table's chunks in parallel.
+        arrow_batch = pa.Table.from_batches(batch.to_batches(max_chunksize=SCAN_CHUNK_ROWS))  # noqa: F841
+        self.con.execute(f"INSERT INTO {table} SELECT {', '.join(selects)} FROM arrow_batch", params)
+        return int(batch.num_rows)
 
     def count(self, table: str, source_file: str | None = None) -> int:
         """Rows in a table, optionally only those from one source file."""

@@ -7,6 +7,7 @@ Each connector module registers one or more :class:`Source` classes by kind;
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,8 @@ from execintel.sources.base import SOURCES, Source, SourceReport, SourceSpec, re
 from execintel.sources.costs import detect_costs_kind
 
 __all__ = ["SOURCES", "LoadResult", "Source", "SourceReport", "SourceSpec", "load_sources", "plan_sources", "register"]
+
+log = logging.getLogger(__name__)
 
 BEANCOUNT_SUFFIXES = (".beancount", ".bean")
 
@@ -105,5 +108,13 @@ def load_sources(
         if progress is not None:
             progress(spec)
         connector = SOURCES[spec.kind](spec, client=(clients or {}).get(spec.kind), settings=settings)
-        result.reports.append(connector.load(result.facts))
+        try:
+            result.reports.append(connector.load(result.facts))
+        except Exception as exc:
+            log.debug("source %s failed unexpectedly", spec.display, exc_info=True)
+            report = SourceReport(spec, connector.table)
+            report.problems.append(
+                Problem(spec.display, f"could not be read ({type(exc).__name__}: {exc}); run with --debug for details")
+            )
+            result.reports.append(report)
     return result

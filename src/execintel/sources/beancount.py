@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from execintel.sources.base import Source, register
+from execintel.sources.values import fits_amount, parse_date, too_large
 
 CASH_SIDE_ROOTS = ("Income", "Expenses", "Equity", "Liabilities")
 
@@ -42,12 +43,18 @@ class BeancountLedger(Source):
         except ValueError:
             return str(path)
 
+    def _reject_at(self, file: str, message: str, line: int | None, key: str) -> None:
+        """Reject a transaction of ``file`` (the ledger or a file it includes)."""
+        self._report.rows_rejected += 1
+        self.problem_at(file, message, line, key, warning=False)
+
     def rows(self) -> Iterator[tuple[Any, ...]]:
         """Yield one row per cash-side posting of every transaction."""
         from beancount import loader  # noqa: PLC0415 - heavy; only when a beancount ledger exists
         from beancount.core import data  # noqa: PLC0415
 
-        assert self.spec.path is not None
+        if self.spec.path is None:
+            raise self.fail("is not a local file")
         self.read_text()  # same clear errors as other files for missing/binary/non-UTF-8
         entries, errors, _options = loader.load_file(str(self.spec.path))
         for error in errors:
@@ -67,22 +74,31 @@ class BeancountLedger(Source):
             elif self.spec.entity is not None:
                 entity = self.spec.entity
             else:
-                self.reject("transaction has no entity metadata and the file is not listed by an entity",
-                            meta.get("lineno"), "entity")  # fmt: skip
+                self._reject_at(file, "transaction has no entity metadata and the file is not listed by an entity",
+                                meta.get("lineno"), "entity")  # fmt: skip
                 continue
             if entity is None:
                 continue
             service_date = meta.get("service_date")
-            if isinstance(service_date, str):
-                service_date = dt.date.fromisoformat(service_date) if len(service_date) == 10 else None
+            if service_date is not None and not isinstance(service_date, dt.date):
+                text = str(service_date)
+                service_date = parse_date(text)
+                if service_date is None:
+                    self._reject_at(file, f"service_date {text!r} is not an ISO date like 2026-11-15",
+                                    meta.get("lineno"), "service_date")  # fmt: skip
+                    continue
             for posting in entry.postings:
+                pmeta = posting.meta or {}
                 if posting.account.split(":", 1)[0] not in CASH_SIDE_ROOTS or posting.units is None:
                     continue
                 amount = _in_currency(posting, currency)
                 if amount is None:
                     skipped[str(posting.units.currency)] += 1
                     continue
-                pmeta = posting.meta or {}
+                if not fits_amount(amount):
+                    line = pmeta.get("lineno", meta.get("lineno"))
+                    self._reject_at(file, too_large("amount", amount), line, "amount")
+                    continue
                 receipt = pmeta.get("receipt", meta.get("receipt", ""))
                 yield (
                     entity, entry.date, posting.account, str(-amount), entry.narration or "",

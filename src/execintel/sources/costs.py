@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from execintel.sources.base import Source, register
-from execintel.sources.values import parse_decimal, parse_timestamp
+from execintel.sources.values import fits_amount, parse_decimal, parse_timestamp, too_large
 
 # Cost Explorer metrics in order of preference: unblended is what one account is billed.
 CE_METRICS = ("UnblendedCost", "NetUnblendedCost", "AmortizedCost", "BlendedCost", "NetAmortizedCost")
@@ -47,6 +47,9 @@ class CostsCsv(Source):
             if amount is None:
                 self.reject(f"amount {text!r} is not a number", line, "amount")
                 continue
+            if not fits_amount(amount):
+                self.reject(too_large("amount", text), line, "amount")
+                continue
             service = get("service")
             if not service:
                 self.reject("service is empty", line, "service")
@@ -74,9 +77,13 @@ class CostsFocus(Source):
             if amount is None:
                 self.reject(f"BilledCost {text!r} is not a number", line, "BilledCost")
                 continue
-            start = parse_timestamp(get("ChargePeriodStart").replace(" ", "T"))
+            if not fits_amount(amount):
+                self.reject(too_large("BilledCost", text), line, "BilledCost")
+                continue
+            text = get("ChargePeriodStart")
+            start = parse_timestamp(text.replace(" ", "T"))
             if start is None:
-                self.reject(f"ChargePeriodStart {get('ChargePeriodStart')!r} is not a timestamp", line, "ChargePeriodStart")
+                self.reject(f"ChargePeriodStart {text!r} is not a timestamp", line, "ChargePeriodStart")
                 continue
             service = get("ServiceName")
             service = "(unspecified)" if service in ("", FOCUS_NULL) else service
@@ -116,38 +123,55 @@ class CostsCostExplorer(Source):
         if not isinstance(data, dict) or not isinstance(data.get("ResultsByTime"), list):
             raise self.fail("is not a Cost Explorer GetCostAndUsage response (no ResultsByTime list)")
         definitions = data.get("GroupDefinitions") or []
-        keys = [d.get("Key") for d in definitions if isinstance(d, dict)]
+        keys = [d.get("Key") for d in definitions if isinstance(d, dict)] if isinstance(definitions, list) else []
         if definitions and "SERVICE" not in keys:
             raise self.fail("is not grouped by SERVICE (GroupDefinitions lacks the SERVICE dimension)")
         service_index = keys.index("SERVICE") if "SERVICE" in keys else None
         for p, period in enumerate(data["ResultsByTime"]):
             where = f"ResultsByTime[{p}]"
-            start = str(period.get("TimePeriod", {}).get("Start", ""))
+            if not isinstance(period, dict):
+                self.reject("is not an object with TimePeriod and Groups", None, where)
+                continue
+            time_period = period.get("TimePeriod")
+            start = str(time_period.get("Start", "")) if isinstance(time_period, dict) else ""
             month = start[:7]
             if not _valid_month(month):
                 self.reject(f"TimePeriod.Start {start!r} is not a date", None, where)
                 continue
             groups = period.get("Groups") or []
+            if not isinstance(groups, list):
+                self.reject("Groups is not a list", None, where)
+                continue
             if not groups:
-                amount = self._metric(period.get("Total") or {}, where)
+                amount = self._metric(period.get("Total"), where)
                 if amount is not None and amount != 0:
                     yield month, "(total)", str(amount), None, where, self.spec.display, None
                 continue
             for g, group in enumerate(groups):
                 gwhere = f"{where}.Groups[{g}]"
-                group_keys = group.get("Keys") or []
-                service = group_keys[service_index] if service_index is not None and service_index < len(group_keys) else "(unspecified)"
-                amount = self._metric(group.get("Metrics") or {}, gwhere)
+                if not isinstance(group, dict):
+                    self.reject("is not an object with Keys and Metrics", None, gwhere)
+                    continue
+                group_keys = group.get("Keys")
+                service = "(unspecified)"
+                if isinstance(group_keys, list) and service_index is not None and service_index < len(group_keys):
+                    service = str(group_keys[service_index])
+                amount = self._metric(group.get("Metrics"), gwhere)
                 if amount is not None:
                     yield month, service, str(amount), None, gwhere, self.spec.display, None
 
-    def _metric(self, metrics: dict[str, Any], where: str) -> Decimal | None:
+    def _metric(self, metrics: Any, where: str) -> Decimal | None:
+        if not isinstance(metrics, dict):
+            metrics = {}
         for name in CE_METRICS:
             metric = metrics.get(name)
             if isinstance(metric, dict) and "Amount" in metric:
                 amount = parse_decimal(str(metric["Amount"]))
                 if amount is None:
                     self.reject(f"{name}.Amount {metric['Amount']!r} is not a number", None, where)
+                elif not fits_amount(amount):
+                    self.reject(too_large(f"{name}.Amount", metric["Amount"]), None, where)
+                    return None
                 return amount
         self.reject(f"has none of the cost metrics {', '.join(CE_METRICS)}", None, where)
         return None

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from execintel.sources.events import EventSource
 from execintel.sources.base import register
+from execintel.sources.events import EventSource
 
 
 def _client(settings: Any) -> Any:
@@ -38,15 +38,18 @@ class DynamoDbEvents(EventSource):
 
     def rows(self) -> Iterator[tuple[Any, ...]]:
         """Yield one event per item."""
-        from boto3.dynamodb.types import TypeDeserializer  # noqa: PLC0415
-        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+        try:
+            from boto3.dynamodb.types import TypeDeserializer  # noqa: PLC0415
+            from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError  # noqa: PLC0415
+        except ImportError:
+            raise self.fail("reading DynamoDB needs boto3; install it with: pip install 'execintel[aws]'") from None
 
         if not self.table_name:
             raise self.fail("names no table; write dynamodb:TABLE_NAME")
-        client = self.client or _client(self.settings)
         deserialize = TypeDeserializer().deserialize
         ordinal = 0
         try:
+            client = self.client or _client(self.settings)
             for page in client.get_paginator("scan").paginate(TableName=self.table_name):
                 for raw in page.get("Items", []):
                     ordinal += 1
@@ -60,5 +63,10 @@ class DynamoDbEvents(EventSource):
                 raise self.fail(f"DynamoDB table {self.table_name!r} does not exist") from None
             message = exc.response.get("Error", {}).get("Message", str(exc))
             raise self.fail(f"DynamoDB scan of {self.table_name!r} failed: {code}: {message}") from None
+        except NoCredentialsError:
+            raise self.fail(
+                f"DynamoDB table {self.table_name!r} cannot be read: no AWS credentials "
+                "(set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or use --env-file)"
+            ) from None
         except BotoCoreError as exc:
-            raise self.fail(f"DynamoDB table {self.table_name!r} cannot be reached: {exc}") from None
+            raise self.fail(f"DynamoDB table {self.table_name!r} cannot be read: {exc}") from None

@@ -20,6 +20,12 @@ from execintel.sources.base import Source, SourceReport, register
 MAX_FILE_BYTES = 1_000_000
 _SEP, _END = "\x1f", "\x1e"
 _LOG_FORMAT = _SEP.join(("%H", "%P", "%an", "%ae", "%aI", "%cI", "%s")) + _END
+# Pin every setting that changes the output we parse, whatever the user's git config says.
+_ISOLATE = (
+    "-c", "core.quotepath=off", "-c", "diff.noprefix=false", "-c", "diff.mnemonicPrefix=false",
+    "-c", "diff.relative=false", "-c", "log.showSignature=false", "-c", "color.ui=never",
+    "-c", "i18n.logOutputEncoding=UTF-8", "-c", "log.showRoot=true",
+)  # fmt: skip
 _COMMIT_MARK = "\x00commit "  # printed by git for the %x00 placeholder (argv cannot hold NUL)
 
 
@@ -30,12 +36,18 @@ class GitRepo(Source):
     kind = "git"
     table = "repo_commits"
 
+    @property
+    def path(self) -> Path:
+        """The working tree's folder."""
+        if self.spec.path is None:
+            raise self.fail("is not a local folder")
+        return self.spec.path
+
     def _git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-        assert self.spec.path is not None
         if shutil.which("git") is None:
             raise self.fail("cannot be read: the git command is not installed")
         result = subprocess.run(  # noqa: S603 - fixed argv, no shell
-            ["git", "-c", "core.quotepath=off", "-C", str(self.spec.path), *args],  # noqa: S607
+            ["git", *_ISOLATE, "-C", str(self.path), *args],  # noqa: S607
             capture_output=True,
             check=False,
         )
@@ -46,9 +58,12 @@ class GitRepo(Source):
 
     def _check_repository(self) -> bool:
         """True when the folder is a repository's top level with at least one commit."""
-        assert self.spec.path is not None
         top = self._git("rev-parse", "--show-toplevel", check=False)
-        if top.returncode != 0 or Path(top.stdout.decode().strip()).resolve() != self.spec.path.resolve():
+        detail = top.stderr.decode("utf-8", "replace").strip().splitlines()
+        if top.returncode != 0 and detail and "not a git repository" not in detail[0]:
+            # e.g. "detected dubious ownership": a repository git refuses to read
+            raise self.fail(f"cannot be read by git: {detail[0].removeprefix('fatal: ')}")
+        if top.returncode != 0 or Path(top.stdout.decode().strip()).resolve() != self.path.resolve():
             raise self.fail("is not a git repository (no .git at its top); list the folder that holds .git")
         if self._git("rev-parse", "--verify", "-q", "HEAD", check=False).returncode != 0:
             has_refs = self._git("for-each-ref", "--count=1", check=False).stdout.strip()
@@ -61,8 +76,8 @@ class GitRepo(Source):
         """Yield one row per commit reachable from any ref."""
         out = self._git("log", "--all", "--date-order", f"--format={_LOG_FORMAT}").stdout.decode("utf-8", "replace")
         entity, repo = self.spec.entity, self.spec.display
-        for record in out.split(_END):
-            record = record.strip("\n")
+        for raw in out.split(_END):
+            record = raw.strip("\n")
             if not record:
                 continue
             sha, parents, name, email, authored, committed, subject = record.split(_SEP, 6)
@@ -74,11 +89,10 @@ class GitRepo(Source):
 
     def files(self) -> Iterator[tuple[Any, ...]]:
         """Yield one row per tracked file, with its working-tree content when it is text."""
-        assert self.spec.path is not None
         listing = self._git("ls-files", "-z").stdout.decode("utf-8", "replace")
         entity, repo = self.spec.entity, self.spec.display
         for name in filter(None, listing.split("\x00")):
-            path = self.spec.path / name
+            path = self.path / name
             try:
                 size = path.stat().st_size
                 data = path.read_bytes() if size <= MAX_FILE_BYTES else b""
@@ -90,9 +104,10 @@ class GitRepo(Source):
 
     def changes(self) -> Iterator[tuple[Any, ...]]:
         """Yield one row per file touched by a commit and one per line it added."""
-        out = self._git(
-            "log", "--all", "-p", "-U0", "--no-color", "--no-renames", "--no-ext-diff", "--format=%x00commit %H"
-        ).stdout.decode("utf-8", "replace")
+        args = ("log", "--all", "-p", "-U0", "--no-color", "--no-renames", "--no-ext-diff", "--no-textconv")
+        out = self._git(*args, "--src-prefix=a/", "--dst-prefix=b/", "--format=%x00commit %H").stdout.decode(
+            "utf-8", "replace"
+        )
         entity, repo = self.spec.entity, self.spec.display
         sha = path = ""
         change = "M"
@@ -100,11 +115,10 @@ class GitRepo(Source):
         for raw in out.split("\n"):
             if raw.startswith(_COMMIT_MARK):
                 sha = raw[len(_COMMIT_MARK) :]
-            elif raw.startswith("diff --git a/"):
+            elif raw.startswith("diff --git "):
                 if path:
                     yield entity, repo, sha, path, change, None, None, f"{repo}/{path}", None
-                both = raw[len("diff --git a/") :]
-                path, change = both[: (len(both) - 3) // 2], "M"
+                path, change = diff_header_path(raw), "M"
             elif raw.startswith("new file mode"):
                 change = "A"
             elif raw.startswith("deleted file mode"):
@@ -134,3 +148,35 @@ class GitRepo(Source):
         except SourceError as exc:
             report.problems.append(exc.problem)
         return report
+
+
+_C_ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
+
+
+def _unquote(text: str) -> str:
+    """Decode a C-quoted name as git writes it (``"a/we\\"ird"``); up to its closing quote."""
+    out = bytearray()
+    i = 1  # past the opening quote
+    while i < len(text) and text[i] != '"':
+        char = text[i]
+        if char == "\\" and i + 1 < len(text):
+            code = text[i + 1]
+            if code in _C_ESCAPES:
+                out.append(_C_ESCAPES[code])
+                i += 2
+                continue
+            if code in "01234567":
+                out.append(int(text[i + 1 : i + 4], 8) & 0xFF)
+                i += 4
+                continue
+        out += char.encode("utf-8", "surrogateescape")
+        i += 1
+    return out.decode("utf-8", "replace")
+
+
+def diff_header_path(header: str) -> str:
+    """The file of a ``diff --git a/X b/X`` header (no renames), unquoting names git had to quote."""
+    both = header[len("diff --git ") :]
+    if both.startswith('"'):
+        return _unquote(both)[2:]  # drop "a/"
+    return both[2 : 2 + (len(both) - 5) // 2]

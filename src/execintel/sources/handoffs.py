@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from execintel.config.load import StrictYamlLoader, yaml_error_line, yaml_error_message
 from execintel.errors import Problem, SourceError
 from execintel.sources.base import Source, read_text, register
 from execintel.sources.values import parse_date, parse_decimal
@@ -38,12 +39,14 @@ class Handoffs(Source):
 
     def rows(self) -> Iterator[tuple[Any, ...]]:
         """Yield one row per handoff file; each file is checked on its own."""
-        assert self.spec.path is not None
-        files = sorted(p for p in self.spec.path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+        folder = self.spec.path
+        if folder is None or not folder.is_dir():
+            raise self.fail("is not a folder of handoff files")
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
         if not files:
             self.problem(f"holds no handoff files ({', '.join(SUFFIXES)})", warning=True)
         for file in files:
-            rel = f"{self.spec.display.rstrip('/')}/{file.relative_to(self.spec.path)}"
+            rel = f"{self.spec.display.rstrip('/')}/{file.relative_to(folder).as_posix()}"
             reader = _FileReader(self, file, rel)
             try:
                 row = reader.row()
@@ -62,69 +65,90 @@ class _FileReader:
         self.owner = owner
         self.path = path
         self.display = display
+        self.lines: dict[str, int] = {}  # top-level key -> line in the file (YAML and Markdown)
 
     def fail(self, message: str, line: int | None = None, key: str | None = None) -> SourceError:
         return SourceError(Problem(self.display, message, line=line, key=key))
+
+    def fail_at(self, key: str, message: str) -> SourceError:
+        """An error about one field, at the line of its key when known."""
+        return self.fail(message, line=self.lines.get(key), key=key)
 
     def row(self) -> tuple[Any, ...] | None:
         text = read_text(self.path, self.display)
         suffix = self.path.suffix.lower()
         notes = ""
-        try:
-            if suffix == ".json":
+        if suffix == ".json":
+            try:
                 data = json.loads(text)
-            elif suffix == ".md":
-                front, notes, _ = split_front_matter(text)
-                if not front:
-                    raise self.fail("has no YAML front matter (a block between --- lines at the top)", line=1)
-                data = yaml.safe_load(front)
-            else:
-                data = yaml.safe_load(text)
-        except json.JSONDecodeError as exc:
-            raise self.fail(f"is not valid JSON: {exc.msg}", line=exc.lineno) from None
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark
-            offset = 1 if suffix == ".md" else 0
-            raise self.fail(f"invalid YAML: {exc.problem}", line=(mark.line + 1 + offset) if mark else None) from None
+            except json.JSONDecodeError as exc:
+                raise self.fail(f"is not valid JSON: {exc.msg}", line=exc.lineno) from None
+        elif suffix == ".md":
+            front, notes, _ = split_front_matter(text)
+            if not front:
+                raise self.fail("has no YAML front matter (a block between --- lines at the top)", line=1)
+            data = self._yaml(front, first_line=2)
+        else:
+            data = self._yaml(text, first_line=1)
         if not isinstance(data, dict):
-            raise self.fail("must be a mapping with project, entity, status, updated, ...")
+            raise self.fail("must be a mapping with project, entity, status, updated, ...", line=1)
         return self._validate(data, notes.strip())
 
+    def _yaml(self, text: str, first_line: int) -> Any:
+        """Parse YAML that starts at ``first_line`` of the file, noting the line of each top-level key."""
+        try:
+            data = yaml.load(text, Loader=StrictYamlLoader)  # noqa: S506 - a SafeLoader subclass
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.MarkedYAMLError as exc:
+            line = yaml_error_line(exc)
+            raise self.fail(
+                f"invalid YAML: {yaml_error_message(exc)}", line=None if line is None else line + first_line - 1
+            ) from None
+        except yaml.YAMLError as exc:
+            raise self.fail(f"invalid YAML: {exc}") from None
+        if isinstance(node, yaml.MappingNode):
+            for key_node, _ in node.value:
+                self.lines.setdefault(str(key_node.value), key_node.start_mark.line + first_line)
+        return data
+
     def _validate(self, data: dict[str, Any], notes: str) -> tuple[Any, ...]:
-        fail = self.fail
+        fail = self.fail_at
         project = data.get("project")
         if not isinstance(project, str) or not project.strip():
-            raise fail("project is required", key="project")
+            raise fail("project", "project is required")
         status = data.get("status")
         if status not in STATUSES:
-            raise fail(f"status {status!r} must be one of {', '.join(STATUSES)}", key="status")
+            raise fail("status", f"status {status!r} must be one of {', '.join(STATUSES)}")
         updated_raw = data.get("updated")
         updated = parse_date(str(updated_raw)) if updated_raw is not None else None
         if updated is None:
-            raise fail(f"updated {updated_raw!r} must be a date like 2026-11-15", key="updated")
+            raise fail("updated", f"updated {updated_raw!r} must be a date like 2026-11-15")
         entity_raw = data.get("entity")
         entity: str | None = None
         if entity_raw is not None:
             if str(entity_raw) not in self.owner.spec.entities:
-                raise fail(f"unknown entity {entity_raw!r} (known: {', '.join(self.owner.spec.entities)})", key="entity")
+                raise fail("entity", f"unknown entity {entity_raw!r} (known: {', '.join(self.owner.spec.entities)})")
             entity = str(entity_raw)
         financials = data.get("financials") or {}
         if not isinstance(financials, dict):
-            raise fail("financials must be a mapping of names to numbers", key="financials")
+            raise fail("financials", "financials must be a mapping of names to numbers")
         clean: dict[str, str] = {}
         for name, value in financials.items():
             number = None if isinstance(value, bool) else parse_decimal(str(value))
             if number is None:
-                raise fail(f"{value!r} is not a number", key=f"financials.{name}")
+                line = self.lines.get("financials")
+                raise self.fail(f"{value!r} is not a number", line=line, key=f"financials.{name}")
             clean[str(name)] = str(number)
         lists: dict[str, list[str]] = {}
         for name in ("risks", "blockers", "next_steps"):
             value = data.get(name) or []
             if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
-                raise fail(f"{name} must be a list of text items", key=name)
+                raise fail(name, f"{name} must be a list of text items")
             lists[name] = [str(v) for v in value]
-        for unknown in sorted(set(data) - _KNOWN):
-            self.owner.problem_at(self.display, f"key {unknown!r} is not a handoff field; ignored", key=unknown)
+        for unknown in sorted({str(k) for k in data} - _KNOWN):
+            self.owner.problem_at(
+                self.display, f"key {unknown!r} is not a handoff field; ignored", self.lines.get(unknown), unknown
+            )
         summary = data.get("summary")
         return (
             project.strip(), entity, status, updated, None if summary is None else str(summary),
