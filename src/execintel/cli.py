@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import sys
@@ -154,6 +155,22 @@ def sources(
     _print_problems(result.errors, style="yellow")
 
 
+AsOf = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Report date (YYYY-MM-DD); default: the manifest's as_of, else today.",
+                 show_default=False),
+]  # fmt: skip
+
+
+def _as_of(text: str | None) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(Problem("--as-of", f"{text!r} is not a date like 2026-11-15")) from None
+
+
 @app.command()
 def run(
     ctx: typer.Context,
@@ -162,18 +179,69 @@ def run(
     allow_outside: AllowOutside = False,
     keep_going: KeepGoing = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Render everything, deliver nothing.")] = False,
-    reports: Annotated[str | None, typer.Option("--reports", help="Comma-separated report ids.")] = None,
+    reports: Annotated[
+        list[str] | None,
+        typer.Option("--reports", help="Report ids, comma-separated or repeated; default: all.", show_default=False),
+    ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the run's files.")] = Path("out"),
+    as_of: AsOf = None,
 ) -> None:
-    """Load and validate the portfolio, then build its reports (report builders arrive in a later release)."""
+    """Build every report (or those of --reports) into OUT/<run-id>/ as .json and .txt."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
+
+    from execintel.pipeline import make_context, new_run_id, previous_documents, write_documents  # noqa: PLC0415
+    from execintel.reports import build_report, parse_report_ids  # noqa: PLC0415
+
+    report_ids = parse_report_ids(reports)
+    date = _as_of(as_of)
     result = _load(ctx, path or portfolio, allow_outside=allow_outside, keep_going=keep_going)
-    out.print(_sources_table(result))
     _print_problems(result.warnings, style="yellow")
     _print_problems(result.errors, style="yellow")
-    rows = sum(r.rows_loaded for r in result.reports)
-    out.print(f"[green]✓[/green] validated {len(result.reports)} sources, {rows:,} rows.")
-    mode = "dry run" if dry_run else "run"
-    out.print(f"[dim]{mode}: report generation and delivery are not built yet; nothing was written or sent.[/dim]")
+    run_id = new_run_id()
+    context = make_context(result, as_of=date, previous=previous_documents(out_dir, exclude=run_id))
+    folder = out_dir / run_id
+    documents = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("Building reports", total=len(report_ids))
+        for report in report_ids:
+            progress.update(task, description=f"Building {report}")
+            documents.append(build_report(context, report))
+            progress.advance(task)
+    written = write_documents(documents, folder)
+    table = Table(title=f"Reports of {result.portfolio.manifest.portfolio.name} as of {context.as_of}",
+                  title_justify="left")  # fmt: skip
+    for name, justify in (("report", "left"), ("figures", "right"), ("findings", "right"), ("files", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for document in documents:
+        files = ", ".join(p.name for p in written[document.report])
+        table.add_row(document.report, f"{len(document.figures):,}", f"{len(document.findings):,}", files)
+    out.print(table)
+    out.print(f"[green]✓[/green] wrote {len(documents)} reports to {folder}", soft_wrap=True)
+    if not dry_run:
+        out.print("[yellow]Delivery is not available yet: nothing was sent (use --dry-run to say so).[/yellow]")
+
+
+@app.command()
+def explain(
+    ctx: typer.Context,
+    figure_id: Annotated[str, typer.Argument(help="A figure id, e.g. runway.days.portfolio or cash.qosd.")],
+    path: PathArg = None,
+    portfolio: PortfolioOpt = None,
+    allow_outside: AllowOutside = False,
+    as_of: AsOf = None,
+    max_rows: Annotated[int, typer.Option("--rows", help="Source rows to print per source.")] = 20,
+) -> None:
+    """Print a figure's value, formula and the source rows it was computed from."""
+    from execintel.explain import explain_figure  # noqa: PLC0415
+    from execintel.pipeline import make_context  # noqa: PLC0415
+
+    date = _as_of(as_of)
+    result = _load(ctx, path or portfolio, allow_outside=allow_outside, keep_going=True)
+    context = make_context(result, as_of=date)
+    with err.status(f"Computing {figure_id}..."):
+        explanation = explain_figure(context, figure_id, max_rows=max_rows)
+    out.print(explanation, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from execintel.config import Portfolio, Settings, load_portfolio
 from execintel.errors import ConfigError
 from execintel.sources import LoadResult, SourceSpec, load_sources
+
+if TYPE_CHECKING:
+    from execintel.analysis.context import Context
+    from execintel.reports.document import Document
 
 
 def resolve_portfolio_path(path: Path | None, settings: Settings | None = None) -> Path:
@@ -40,3 +46,64 @@ def load_facts(
     if result.errors and not keep_going:
         raise ConfigError(result.errors)
     return result
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    """A sortable run id: ``20261115T070000Z-3f9a``."""
+    moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    return f"{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+
+
+def previous_documents(out_dir: Path, exclude: str | None = None) -> Callable[[str], dict[str, Any] | None]:
+    """A lookup of the newest earlier report JSON of each report id under ``out_dir`` (for "what changed")."""
+    from execintel.reports.document import loads  # noqa: PLC0415
+
+    def find(report: str) -> dict[str, Any] | None:
+        if not out_dir.is_dir():
+            return None
+        for run in sorted((p for p in out_dir.iterdir() if p.is_dir() and p.name != exclude), reverse=True):
+            candidate = run / f"{report}.json"
+            if candidate.is_file():
+                try:
+                    document = loads(candidate.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    continue
+                if isinstance(document, dict) and document.get("report") == report:
+                    return document
+        return None
+
+    return find
+
+
+def make_context(
+    result: LoadResult,
+    *,
+    as_of: dt.date | None = None,
+    previous: Callable[[str], dict[str, Any] | None] | None = None,
+) -> Context:
+    """The analysis context of a loaded portfolio."""
+    from execintel.analysis.context import Context, resolve_as_of  # noqa: PLC0415
+
+    ctx = Context(result.portfolio, result.facts, resolve_as_of(result.portfolio.manifest, as_of))
+    if previous is not None:
+        ctx.previous = previous
+    return ctx
+
+
+def write_documents(documents: list[Document], folder: Path) -> dict[str, list[Path]]:
+    """Write each document's ``.json`` and ``.txt`` into ``folder``; returns the files by report id."""
+    from execintel.reports.text import render_text  # noqa: PLC0415
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written: dict[str, list[Path]] = {}
+    for document in documents:
+        data = document.to_json()
+        files = []
+        for suffix, text in ((".json", document.dumps() + "\n"), (".txt", render_text(data))):
+            path = folder / f"{document.report}{suffix}"
+            tmp = path.with_suffix(suffix + ".tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
+            files.append(path)
+        written[document.report] = files
+    return written

@@ -1,0 +1,132 @@
+"""The analysis context: the portfolio, its facts cut at ``as_of``, windows, provenance, memoised analyses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from execintel.analysis.model import Results, add_months, compress_lines, last_complete_months, month_key
+from execintel.config import Portfolio
+from execintel.config.models import Entity, Manifest
+from execintel.facts import Facts
+
+# Analysis modules by name; each has ``analyze(ctx: Context) -> Results``. Imported on first use.
+ANALYSES: dict[str, str] = {
+    "finance": "execintel.analysis.finance",
+    "accounting": "execintel.analysis.accounting",
+    "security": "execintel.analysis.security",
+    "cloud": "execintel.analysis.cloud",
+    "marketing": "execintel.analysis.marketing",
+    "kpis": "execintel.analysis.kpis",
+    "rules": "execintel.analysis.rules",
+    "property": "execintel.analysis.property",
+    "delivery": "execintel.analysis.delivery",
+    "billing": "execintel.analysis.billing",
+    "operations": "execintel.analysis.operations",
+}
+
+# Views over the facts with every row dated after ``as_of`` left out (CONTRACT section 7).
+_VIEWS = {
+    "tx": "SELECT * FROM transactions WHERE date <= $as_of",
+    "ev": "SELECT * FROM events WHERE CAST(ts AS DATE) <= $as_of",
+    "costs": "SELECT * FROM cloud_costs WHERE month <= $month",
+}
+
+
+def resolve_as_of(manifest: Manifest, override: dt.date | None = None) -> dt.date:
+    """The report date: ``override``, else ``portfolio.as_of``, else today in the portfolio's time zone."""
+    if override is not None:
+        return override
+    if manifest.portfolio.as_of is not None:
+        return manifest.portfolio.as_of
+    return dt.datetime.now(ZoneInfo(manifest.portfolio.timezone)).date()
+
+
+@dataclass
+class Context:
+    """Everything an analysis function reads: manifest, facts (cut at ``as_of``) and helpers.
+
+    Analyses query the views ``tx`` (transactions), ``ev`` (events) and ``costs``
+    (cloud costs), which hold only rows dated on or before ``as_of``; the other
+    facts tables (contacts, handoffs, repo_*) are read directly.
+    """
+
+    portfolio: Portfolio
+    facts: Facts
+    as_of: dt.date
+    previous: Callable[[str], dict[str, Any] | None] = field(default=lambda _report: None)
+    _results: dict[str, Results] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for name, sql in _VIEWS.items():
+            literal = sql.replace("$as_of", f"DATE '{self.as_of.isoformat()}'").replace(
+                "$month", f"'{month_key(self.as_of)}'"
+            )
+            self.facts.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {literal}")
+
+    @property
+    def manifest(self) -> Manifest:
+        """The parsed manifest."""
+        return self.portfolio.manifest
+
+    @property
+    def currency(self) -> str:
+        """The portfolio currency (every amount is in it)."""
+        return self.manifest.portfolio.currency
+
+    @cached_property
+    def manifest_file(self) -> str:
+        """The manifest's file name as sources name it (``portfolio.yaml``)."""
+        return self.portfolio.display(self.portfolio.path)
+
+    @cached_property
+    def entities(self) -> dict[str, Entity]:
+        """Entities by id, in manifest order."""
+        return {e.id: e for e in self.manifest.entities}
+
+    @cached_property
+    def active_entities(self) -> list[Entity]:
+        """Entities whose status is ``active``, in manifest order."""
+        return [e for e in self.manifest.entities if e.status == "active"]
+
+    def entity_key(self, entity_id: str, key: str = "") -> str:
+        """A manifest source reference: ``portfolio.yaml:entities[1].unit_economics``."""
+        index = list(self.entities).index(entity_id)
+        return f"{self.manifest_file}:entities[{index}]{'.' + key if key else ''}"
+
+    def manifest_key(self, key: str) -> str:
+        """A manifest source reference for a top-level key: ``portfolio.yaml:policies.min_runway_days``."""
+        return f"{self.manifest_file}:{key}"
+
+    @property
+    def window_start(self) -> dt.date:
+        """Exclusive start of "the 12 months ending at ``as_of``": rows with ``window_start < date <= as_of``."""
+        return add_months(self.as_of, -12)
+
+    def complete_months(self, count: int = 3) -> Sequence[str]:
+        """The ``count`` calendar months before the month of ``as_of``, oldest first (``YYYY-MM``)."""
+        return last_complete_months(self.as_of, count)
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run SQL over the facts and return every row."""
+        return self.facts.query(sql, params)
+
+    def provenance(self, where_sql: str, params: Sequence[Any] | None = None) -> tuple[str, ...]:
+        """Source references (``file:2-418``) of the rows selected by ``SELECT source_file, source_line FROM ...``.
+
+        ``where_sql`` is everything after ``SELECT source_file, source_line``, e.g.
+        ``"FROM tx WHERE entity = ?"``.
+        """
+        return compress_lines(self.query(f"SELECT DISTINCT source_file, source_line {where_sql}", params))
+
+    def results(self, name: str) -> Results:
+        """The results of analysis ``name`` (memoised: each analysis runs once per context)."""
+        if name not in self._results:
+            module = importlib.import_module(ANALYSES[name])
+            self._results[name] = module.analyze(self)
+        return self._results[name]

@@ -1,0 +1,203 @@
+"""Report documents: the JSON of CONTRACT section 7, and the builder report modules fill in.
+
+A document holds figures (by id, each with value, unit, formula, sources),
+findings, and ``sections`` that say how to lay them out. Sections are plain
+JSON so renderers read only the document:
+
+``figures``   ``{"id", "title", "kind": "figures", "figures": [figure ids]}``
+``table``     ``{"id", "title", "kind": "table", "columns": [{"title", "unit"}], "rows": [[cell, ...]]}``
+              a cell is a value (number, text, null); a column's ``unit`` says how to show numbers
+``findings``  ``{"id", "title", "kind": "findings", "findings": [indices into "findings"]}``
+``text``      ``{"id", "title", "kind": "text", "paragraphs": [text]}``
+``list``      ``{"id", "title", "kind": "list", "items": [text]}``
+
+Any section may carry ``"note"`` (e.g. which data is missing). Text in
+sections is template wording with numbers taken from figures (see
+:func:`execintel.reports.format.show`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from execintel.analysis.model import SEVERITY_ORDER, Figure, Finding, Results
+
+if TYPE_CHECKING:
+    from execintel.analysis.context import Context
+
+SCHEMA_VERSION = 1
+Column = tuple[str, str]  # (title, unit); unit "" for text
+
+
+@dataclass
+class Document:
+    """One report: figures, findings and sections, as of one date."""
+
+    report: str
+    title: str
+    portfolio: str
+    as_of: dt.date
+    currency: str
+    figures: dict[str, Figure] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    sections: list[dict[str, Any]] = field(default_factory=list)
+    summary: list[str] = field(default_factory=list)
+    missing: list[dict[str, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The report JSON (Decimals stay Decimals; :func:`dumps` writes them as exact JSON numbers)."""
+        return {
+            "report": self.report,
+            "title": self.title,
+            "portfolio": self.portfolio,
+            "as_of": self.as_of.isoformat(),
+            "currency": self.currency,
+            "schema": SCHEMA_VERSION,
+            "summary": list(self.summary),
+            "figures": {fid: fig.to_json() for fid, fig in self.figures.items()},
+            "findings": [f.to_json() for f in self.findings],
+            "sections": self.sections,
+            "missing": list(self.missing),
+        }
+
+    def dumps(self) -> str:
+        """The report JSON as text, amounts as exact decimal numbers."""
+        return dumps(self.to_json())
+
+
+def decimal_text(value: Decimal) -> str:
+    """An exact decimal as a JSON number: no exponent, no trailing zeros (``18769.55``, ``212``)."""
+    if not value.is_finite():
+        raise ValueError(f"not a finite number: {value}")
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def dumps(document: Any, *, indent: int | None = 2) -> str:
+    """``json.dumps`` with Decimal values written as exact JSON numbers (not floats, not strings)."""
+    token = secrets.token_hex(8)
+    numbers: list[str] = []
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            numbers.append(decimal_text(value))
+            return f"{token}:{len(numbers) - 1}"
+        if isinstance(value, dict):
+            return {str(k): convert(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [convert(v) for v in value]
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        return value
+
+    text = json.dumps(convert(document), indent=indent, ensure_ascii=False)
+    return re.sub(rf'"{token}:(\d+)"', lambda m: numbers[int(m.group(1))], text)
+
+
+def loads(text: str) -> Any:
+    """Read a report JSON back with exact decimals."""
+    return json.loads(text, parse_float=Decimal)
+
+
+class DocumentBuilder:
+    """What report modules use to assemble a document from analysis results."""
+
+    def __init__(self, ctx: Context, report: str, title: str) -> None:
+        self.ctx = ctx
+        self.doc = Document(
+            report=report,
+            title=title,
+            portfolio=ctx.manifest.portfolio.name,
+            as_of=ctx.as_of,
+            currency=ctx.currency,
+        )
+        self._finding_index: dict[int, int] = {}
+
+    # --- figures and findings -------------------------------------------------------------
+    def figure(self, figure: Figure | None) -> str | None:
+        """Put a figure in the document; returns its id (None passes through, for absent figures)."""
+        if figure is None:
+            return None
+        self.doc.figures[figure.id] = figure
+        return figure.id
+
+    def figures_from(self, results: Results, prefix: str = "", ids: Iterable[str] | None = None) -> list[str]:
+        """Add every figure of ``results`` whose id starts with ``prefix`` (or the listed ``ids``)."""
+        chosen = (
+            [results.figures[i] for i in ids if i in results.figures]
+            if ids is not None
+            else [f for f in results.figures.values() if f.id.startswith(prefix)]
+        )
+        return [self.figure(f) or "" for f in chosen]
+
+    def finding(self, finding: Finding) -> int:
+        """Put a finding in the document (once); returns its index."""
+        key = id(finding)
+        if key not in self._finding_index:
+            self._finding_index[key] = len(self.doc.findings)
+            self.doc.findings.append(finding)
+        return self._finding_index[key]
+
+    # --- sections -------------------------------------------------------------------------
+    def _section(self, sid: str, title: str, kind: str, note: str | None, **body: Any) -> dict[str, Any]:
+        section: dict[str, Any] = {"id": sid, "title": title, "kind": kind, **body}
+        if note:
+            section["note"] = note
+        self.doc.sections.append(section)
+        return section
+
+    def figures_section(self, sid: str, title: str, figures: Sequence[Figure | str | None], note: str | None = None
+                        ) -> dict[str, Any]:  # fmt: skip
+        """A list of figures shown as name: value (absent figures are skipped)."""
+        ids: list[str] = []
+        for item in figures:
+            if isinstance(item, Figure):
+                ids.append(self.figure(item) or "")
+            elif isinstance(item, str) and item in self.doc.figures:
+                ids.append(item)
+        return self._section(sid, title, "figures", note, figures=ids)
+
+    def table(self, sid: str, title: str, columns: Sequence[Column], rows: Iterable[Sequence[Any]],
+              note: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """A table; ``columns`` are (title, unit) pairs, cells are values."""
+        body_rows = [list(r) for r in rows]
+        for row in body_rows:
+            if len(row) != len(columns):
+                raise ValueError(f"section {sid}: a row has {len(row)} cells for {len(columns)} columns")
+        cols = [{"title": t, "unit": u} for t, u in columns]
+        return self._section(sid, title, "table", note, columns=cols, rows=body_rows)
+
+    def findings_section(self, sid: str, title: str, findings: Iterable[Finding], note: str | None = None
+                         ) -> dict[str, Any]:  # fmt: skip
+        """Findings, most severe first."""
+        ordered = sorted(findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.entity or "", f.kind))
+        return self._section(sid, title, "findings", note, findings=[self.finding(f) for f in ordered])
+
+    def text(self, sid: str, title: str, paragraphs: Iterable[str], note: str | None = None) -> dict[str, Any]:
+        """Paragraphs of template wording (numbers come from figures)."""
+        return self._section(sid, title, "text", note, paragraphs=list(paragraphs))
+
+    def bullets(self, sid: str, title: str, items: Iterable[str], note: str | None = None) -> dict[str, Any]:
+        """A bulleted list."""
+        return self._section(sid, title, "list", note, items=list(items))
+
+    def summary(self, line: str) -> None:
+        """A headline line for the top of the report."""
+        self.doc.summary.append(line)
+
+    def missing(self, data: str, needed_for: str) -> None:
+        """Record data the portfolio lacks and what it would enable."""
+        entry = {"data": data, "needed_for": needed_for}
+        if entry not in self.doc.missing:
+            self.doc.missing.append(entry)
+
+    def build(self) -> Document:
+        """The finished document."""
+        return self.doc

@@ -1,0 +1,87 @@
+"""Plain-text rendering of a report document (reads only the document JSON)."""
+
+from __future__ import annotations
+
+import textwrap
+from decimal import Decimal
+from typing import Any
+
+from execintel.reports.format import show
+
+WIDTH = 78
+
+
+def _wrap(text: str, indent: str = "") -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent + "  ") or [indent]
+
+
+def _cell(value: Any, unit: str, currency: str) -> str:
+    if isinstance(value, Decimal | int) and not isinstance(value, bool):
+        return show(value, unit, currency)
+    return "" if value is None else show(value, "", currency)
+
+
+def _table(section: dict[str, Any], currency: str) -> list[str]:
+    columns = section["columns"]
+    head = [c["title"] for c in columns]
+    body = [[_cell(v, c["unit"], currency) for v, c in zip(row, columns, strict=True)] for row in section["rows"]]
+    if not body:
+        return ["  (none)"]
+    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+    numeric = [c["unit"] not in ("", "text", "date") for c in columns]
+
+    def line(cells: list[str]) -> str:
+        parts = [c.rjust(w) if n else c.ljust(w) for c, w, n in zip(cells, widths, numeric, strict=True)]
+        return "  " + "  ".join(parts).rstrip()
+
+    return [line(head), "  " + "  ".join("-" * w for w in widths), *(line(r) for r in body)]
+
+
+def render_text(doc: dict[str, Any]) -> str:
+    """The report as plain text: title, summary, then each section."""
+    currency = doc.get("currency", "USD")
+    figures = doc.get("figures", {})
+    findings = doc.get("findings", [])
+    title = f"{doc['title']} - {doc['portfolio']} - as of {doc['as_of']}"
+    lines = [title, "=" * min(len(title), WIDTH), ""]
+    for item in doc.get("summary", []):
+        lines += _wrap(item, "* ")
+    if doc.get("summary"):
+        lines.append("")
+    for section in doc.get("sections", []):
+        lines += [section["title"], "-" * min(len(section["title"]), WIDTH)]
+        kind = section["kind"]
+        if kind == "figures":
+            for fid in section["figures"]:
+                fig = figures[fid]
+                lines += _wrap(f"{fig.get('name') or fid}: {show(fig['value'], fig['unit'], currency)}", "  ")
+        elif kind == "table":
+            lines += _table(section, currency)
+        elif kind == "findings":
+            if not section["findings"]:
+                lines.append("  None.")
+            for index in section["findings"]:
+                finding = findings[index]
+                who = f" [{finding['entity']}]" if finding.get("entity") else ""
+                lines += _wrap(f"[{finding['severity'].upper()}] {finding['title']}{who}", "  ")
+                for evidence in finding.get("evidence", []):
+                    lines += _wrap(evidence, "      - ")
+                if finding.get("recommendation"):
+                    lines += _wrap(f"Next step: {finding['recommendation']}", "      ")
+        elif kind == "text":
+            for paragraph in section["paragraphs"]:
+                lines += [*_wrap(paragraph, "  "), ""]
+            if lines[-1] == "":
+                lines.pop()
+        elif kind == "list":
+            for item in section["items"]:
+                lines += _wrap(item, "  - ")
+        if section.get("note"):
+            lines += _wrap(f"Note: {section['note']}", "  ")
+        lines.append("")
+    if doc.get("missing"):
+        lines += ["Missing data", "------------"]
+        for entry in doc["missing"]:
+            lines += _wrap(f"{entry['data']}: would enable {entry['needed_for']}", "  - ")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
