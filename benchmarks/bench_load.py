@@ -48,9 +48,9 @@ class Run:
     output: str
 
 
-def run_validate(manifest: Path) -> Run:
-    """Validate ``manifest`` in a fresh interpreter; measure that process alone."""
-    command = [sys.executable, "-m", "execintel", "validate", str(manifest)]
+def run_validate(manifest: Path | None, args: list[str] | None = None) -> Run:
+    """Validate ``manifest`` (or run ``execintel ARGS``) in a fresh interpreter; measure that process alone."""
+    command = [sys.executable, "-m", "execintel", *(args if args is not None else ["validate", str(manifest)])]
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
     with tempfile.TemporaryFile() as output:
         start = time.perf_counter()

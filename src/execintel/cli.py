@@ -195,8 +195,11 @@ def run(
     report_ids = parse_report_ids(reports)
     date = _as_of(as_of)
     result = _load(ctx, path or portfolio, allow_outside=allow_outside, keep_going=keep_going)
+    out.print(_sources_table(result))
     _print_problems(result.warnings, style="yellow")
     _print_problems(result.errors, style="yellow")
+    rows = sum(r.rows_loaded for r in result.reports)
+    out.print(f"[green]✓[/green] validated {_plural(len(result.reports), 'source')}, {_plural(rows, 'row')}.")
     run_id = new_run_id()
     context = make_context(result, as_of=date, previous=previous_documents(out_dir, exclude=run_id))
     folder = out_dir / run_id

@@ -1,0 +1,101 @@
+"""Report documents: exact JSON numbers, the plain-text rendering, report selection, explain's source rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from conftest import WritePortfolio, base_manifest
+from execintel.analysis.model import Figure, Finding
+from execintel.errors import ConfigError
+from execintel.explain import source_rows
+from execintel.reports import parse_report_ids
+from execintel.reports.document import Document, dumps, loads
+from execintel.reports.text import render_text
+from helpers import context
+
+
+def _document() -> Document:
+    runway = Figure("runway.days.portfolio", 212, "days", "cash / burn * 30", ("data/ledger.csv:2-418",), "Runway")
+    burn = Figure("burn.monthly.portfolio", Decimal("4376.613333333333333333333333"), "USD", "avg", (), "Burn")
+    finding = Finding("no-waf", "high", "CloudFront without WAF", "qosd", ("stack shipcaptaincrew",))
+    doc = Document("cfo", "CFO report", "Example Holdings", dt.date(2026, 11, 15), "USD")
+    doc.figures = {runway.id: runway, burn.id: burn}
+    doc.findings = [finding]
+    doc.sections = [
+        {"id": "runway", "title": "Runway", "kind": "figures", "figures": [runway.id, burn.id]},
+        {"id": "cash", "title": "Cash by entity", "kind": "table",
+         "columns": [{"title": "Entity", "unit": ""}, {"title": "Cash", "unit": "USD"}],
+         "rows": [["qosd", Decimal("18769.550000000000000000")], ["jada", Decimal("-1200")]]},
+        {"id": "risks", "title": "Risks", "kind": "findings", "findings": [0]},
+    ]  # fmt: skip
+    return doc
+
+
+def test_amounts_are_exact_json_numbers_not_floats_or_strings() -> None:
+    text = _document().dumps()
+    data = json.loads(text, parse_float=Decimal)
+    assert data["figures"]["burn.monthly.portfolio"]["value"] == Decimal("4376.613333333333333333333333")
+    assert data["figures"]["runway.days.portfolio"] == {
+        "value": 212, "unit": "days", "formula": "cash / burn * 30",
+        "sources": ["data/ledger.csv:2-418"], "name": "Runway",
+    }  # fmt: skip
+    assert '"rows": [\n' in text and "18769.55\n" in text  # trailing zeros dropped, a number not a string
+    assert data["findings"] == [
+        {"kind": "no-waf", "severity": "high", "entity": "qosd", "title": "CloudFront without WAF",
+         "evidence": ["stack shipcaptaincrew"]}
+    ]  # fmt: skip
+    assert loads(text)["sections"][1]["rows"][1][1] == Decimal("-1200")
+
+
+def test_a_string_that_looks_like_the_placeholder_is_left_alone() -> None:
+    assert json.loads(dumps({"a": "x:0", "b": Decimal("1E+3"), "c": Decimal("-0.00")})) == {
+        "a": "x:0",
+        "b": 1000,
+        "c": 0,
+    }
+
+
+def test_plain_text_shows_money_to_cents_and_findings_with_severity() -> None:
+    text = render_text(json.loads(_document().dumps(), parse_float=Decimal))
+    assert "CFO report - Example Holdings - as of 2026-11-15" in text
+    assert "Runway: 212 days" in text
+    assert "Burn: $4,376.61" in text
+    assert "  qosd    $18,769.55\n  jada    -$1,200.00\n" in text  # money right-aligned
+    assert "[HIGH] CloudFront without WAF [qosd]" in text
+
+
+def test_unknown_report_ids_are_refused_with_the_known_ones() -> None:
+    assert parse_report_ids("cfo, cto,cfo") == ["cfo", "cto"]
+    with pytest.raises(ConfigError) as caught:
+        parse_report_ids(["cfo,board"])
+    assert str(caught.value).startswith("--reports: unknown report 'board'; known: ceo, cto, cfo")
+
+
+def test_explain_prints_the_numbered_source_rows_under_the_csv_header(tmp_path: Path) -> None:
+    csv = tmp_path / "ledger.csv"
+    csv.write_text("date,account,amount\n2026-01-01,Income:Sales,10\n2026-01-02,Income:Sales,20\n2026-01-03,X,1\n")
+    rows = source_rows(tmp_path, "ledger.csv:2,4", max_rows=20)
+    assert [r.split() for r in rows] == [
+        ["date,account,amount"],
+        ["2", "|", "2026-01-01,Income:Sales,10"],
+        ["4", "|", "2026-01-03,X,1"],
+    ]
+    assert (
+        source_rows(tmp_path, "ledger.csv:2-4", max_rows=1)[-1].strip() == "... and 2 more rows (--rows N to see more)"
+    )
+
+
+def test_context_views_leave_out_rows_after_as_of(write_portfolio: WritePortfolio) -> None:
+    ledger = "date,account,amount\n2026-11-15,Income:Sales,10\n2026-11-16,Income:Sales,99\n"
+    path = write_portfolio(base_manifest(entities=[{"id": "qosd", "name": "Q", "ledger": "l.csv"}]), {"l.csv": ledger})
+    ctx = context(path)
+    assert ctx.as_of == dt.date(2026, 11, 15)
+    assert ctx.query("SELECT sum(amount) FROM tx") == [(Decimal("10"),)]
+    assert ctx.provenance("FROM tx") == ("l.csv:2",)
+    assert ctx.window_start == dt.date(2025, 11, 15)
+    assert list(ctx.complete_months()) == ["2026-08", "2026-09", "2026-10"]
