@@ -1,0 +1,157 @@
+"""The ``delivery-ops`` report: delivery jobs with revenue, direct costs and margin per job, by month, and upcoming."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from execintel.analysis import delivery
+from execintel.analysis.model import Figure
+from execintel.reports.document import Document, DocumentBuilder
+from execintel.reports.format import show, show_figure
+
+if TYPE_CHECKING:
+    from execintel.analysis.context import Context
+
+TITLE = "Delivery operations"
+JOB_DATA = "booking events with a `job` attribute (from_port, to_port, nautical_miles, departure) and completion events"
+
+
+def build(ctx: Context) -> Document:
+    """Jobs, revenue and margin per job for every entity with delivery bookings."""
+    builder = DocumentBuilder(ctx, "delivery-ops", TITLE)
+    memo = ctx.results("delivery")  # shared with any other report that reads the delivery analysis
+    found = memo if isinstance(memo, delivery.DeliveryResults) else delivery.study(ctx)
+    for entity in found.uncovered:
+        builder.missing(f"{JOB_DATA} for {entity}", "the delivery-ops report: jobs, revenue and margin per job")
+    if not found.entities:
+        builder.missing(JOB_DATA, "the delivery-ops report: jobs, revenue and margin per job")
+        builder.summary("No entity has delivery jobs: no booking event carries a `job` attribute.")
+        builder.text(
+            "scope",
+            "Scope",
+            ["This report covers entities whose booking events name a delivery job. None do in this portfolio."],
+        )
+        return builder.build()
+    for entity, detail in found.entities.items():
+        _entity(ctx, builder, found, entity, detail)
+    return builder.build()
+
+
+def _entity(
+    ctx: Context,
+    builder: DocumentBuilder,
+    found: delivery.DeliveryResults,
+    entity: str,
+    detail: delivery.EntityDelivery,
+) -> None:
+    figures = found.figures
+    cur = ctx.currency
+    name = ctx.entities[entity].name
+
+    def fig(key: str) -> Figure | None:
+        return figures.get(f"delivery.{entity}.{key}")
+
+    line = (
+        f"{name}: {show_figure(fig('jobs.ttm'), cur)} jobs departed in the last 12 months "
+        f"({show_figure(fig('nautical_miles.ttm'), cur)}), revenue {show_figure(fig('revenue.ttm'), cur)}"
+    )
+    if fig("margin.ttm") is not None:
+        line += f", margin {show_figure(fig('margin.ttm'), cur)} ({show_figure(fig('margin_ratio.ttm'), cur)})"
+    if fig("revenue_per_nm") is not None:
+        line += f", {show_figure(fig('revenue_per_nm'), cur)} per nautical mile"
+    builder.summary(line + ".")
+    upcoming = fig("jobs.upcoming")
+    if upcoming is not None and upcoming.value:
+        jobs = "job" if upcoming.value == 1 else "jobs"
+        text = f"{name}: {show_figure(upcoming, cur)} upcoming {jobs} worth {show_figure(fig('revenue.upcoming'), cur)}"
+        if fig("collected.upcoming") is not None:
+            text += f", {show_figure(fig('collected.upcoming'), cur)} already collected"
+        builder.summary(text + ".")
+
+    keys = ("jobs.ttm", "jobs.completed.ttm", "nautical_miles.ttm", "revenue.ttm", "costs.ttm", "margin.ttm",
+            "margin_ratio.ttm", "revenue_per_nm", "cogs.unattributed.ttm", "jobs.upcoming", "revenue.upcoming",
+            "collected.upcoming")  # fmt: skip
+    note = None
+    if not detail.has_ledger:
+        note = f"{entity} has no ledger rows: job costs and margins cannot be computed."
+        builder.missing(f"a ledger for {entity}", "direct costs and margin per delivery job")
+    builder.figures_section(f"{entity}-ttm", f"{name}: last 12 months", [fig(k) for k in keys], note=note)
+
+    as_of = ctx.as_of
+    shown = [j for j in detail.jobs if j.cancelled is None and (j.start > ctx.window_start or j.completed is None)]
+    shown.sort(key=lambda j: (j.start, j.job))
+    builder.figures_from(found, prefix=f"delivery.{entity}.job.")  # per-job margins, for explain
+    builder.table(
+        f"{entity}-jobs",
+        f"{name}: jobs",
+        [
+            ("Job", ""),
+            ("Route", ""),
+            ("Distance", "nm"),
+            ("Departure", "date"),
+            ("Status", ""),
+            ("Revenue", cur),
+            ("Collected", cur),
+            ("Cost", cur),
+            ("Cost basis", ""),
+            ("Margin", cur),
+            ("Margin %", "ratio"),
+            ("Revenue per nm", cur),
+        ],
+        [
+            [
+                j.job,
+                f"{j.from_port or '?'} -> {j.to_port or '?'}",
+                j.nautical_miles,
+                j.start.isoformat(),
+                j.status(as_of),
+                j.revenue,
+                j.income if detail.has_ledger else None,
+                j.cost,
+                j.cost_basis,
+                j.margin,
+                j.margin_ratio,
+                j.revenue_per_nm,
+            ]
+            for j in shown
+        ],
+        note="Jobs departed in the last 12 months and every job still open. Margin is shown for completed jobs.",
+    )
+    builder.table(
+        f"{entity}-months",
+        f"{name}: jobs by departure month",
+        [("Month", ""), ("Jobs", "count"), ("Distance", "nm"), ("Revenue", cur), ("Margin", cur)],
+        [[m.month, m.jobs, m.nautical_miles, m.revenue, m.margin] for m in delivery.monthly(detail, as_of)],
+    )
+    upcoming_jobs = sorted(detail.upcoming(as_of), key=lambda j: (j.start, j.job))
+    builder.table(
+        f"{entity}-upcoming",
+        f"{name}: upcoming jobs",
+        [
+            ("Job", ""),
+            ("Route", ""),
+            ("Distance", "nm"),
+            ("Departure", "date"),
+            ("Days away", "days"),
+            ("Revenue", cur),
+            ("Collected", cur),
+        ],
+        [
+            [
+                j.job,
+                f"{j.from_port or '?'} -> {j.to_port or '?'}",
+                j.nautical_miles,
+                j.start.isoformat(),
+                (j.start - as_of).days,
+                j.revenue,
+                j.income if detail.has_ledger else None,
+            ]
+            for j in upcoming_jobs
+        ],
+        note=None if upcoming_jobs else f"No job departs after {as_of.isoformat()}.",
+    )
+    findings = [f for f in found.findings if f.entity == entity]
+    quiet = f"no job is open more than {show(delivery.UNCOMPLETED_AFTER_DAYS, 'days')} after departure."
+    quiet = ("No completed job in the last 12 months lost money and " if detail.has_ledger else "Margins are "
+             "unknown without a ledger; ") + quiet  # fmt: skip
+    builder.findings_section(f"{entity}-findings", f"{name}: findings", findings, note=None if findings else quiet)

@@ -1,0 +1,105 @@
+"""The property report: rent roll, occupancy, vacancy, rent collected, expenses and net operating income."""
+
+from __future__ import annotations
+
+from execintel.analysis import property as rentals
+from execintel.analysis.context import Context
+from execintel.analysis.model import Figure
+from execintel.analysis.property import EXPIRY_DAYS, PropertyResults
+from execintel.reports.document import Document, DocumentBuilder
+from execintel.reports.format import show_figure
+
+TITLE = "Property report"
+LEASE_DATA = ("`lease` events (attributes unit, tenant, monthly_rent, start, end) and `move_out` events "
+              "(unit, tenant)")  # fmt: skip
+LEASE_NEEDS = "the rent roll, occupancy, vacancy loss and lease findings"
+LEDGER_NEEDS = "rent collected, expenses by account and net operating income"
+
+
+def build(ctx: Context) -> Document:
+    """The property report of every rental entity."""
+    b = DocumentBuilder(ctx, "property", TITLE)
+    memo = ctx.results("property")  # shared with any other report that reads the property analysis
+    found = memo if isinstance(memo, PropertyResults) else rentals.analyze(ctx)
+    if not found.covered:
+        b.missing(f"an entity with `revenue_model: rental` or with {LEASE_DATA}, and its ledger",
+                  f"the property report: {LEASE_NEEDS}, {LEDGER_NEEDS}")  # fmt: skip
+        b.summary("No rental entity: no entity has `revenue_model: rental` or lease events.")
+        b.text("scope", "Scope", ["This report covers rental properties: entities with `revenue_model: rental` or "
+                                  "with lease events. None are in this portfolio."])  # fmt: skip
+        return b.build()
+    for entity in found.covered:
+        _entity(ctx, b, found, entity)
+    return b.build()
+
+
+def _entity(ctx: Context, b: DocumentBuilder, found: PropertyResults, e: str) -> None:
+    cur = ctx.currency
+    name = ctx.entities[e].name
+    as_of = ctx.as_of.isoformat()
+
+    def fig(key: str) -> Figure | None:
+        return found.figures.get(f"property.{e}.{key}")
+
+    def text(key: str) -> str:
+        return show_figure(fig(key), cur)
+
+    rental = found.rentals.get(e)
+    has_units = fig("units") is not None
+    if not has_units:
+        b.missing(f"{LEASE_DATA} for {name} ({e})", LEASE_NEEDS)
+    if not found.has_ledger[e]:
+        b.missing(f"ledger of {name} ({e})", LEDGER_NEEDS)
+
+    parts = []
+    if has_units:
+        parts.append(f"{text('units.occupied')} of {text('units')} units let on {as_of} ({text('occupancy')}), "
+                     f"{text('occupancy.ttm')} occupancy over the last 12 months, rent roll "
+                     f"{text('rent_roll.monthly')} a month")  # fmt: skip
+    if fig("noi.ttm") is not None:
+        parts.append(f"net operating income {text('noi.ttm')} over the last 12 months on {text('rent.collected.ttm')} "
+                     "collected")  # fmt: skip
+    b.summary(f"{name}: " + ("; ".join(parts) if parts else "no lease events and no ledger rows") + ".")
+    if has_units and fig("vacancy.days.ttm") is not None and fig("vacancy.days.ttm").value:  # type: ignore[union-attr]
+        b.summary(f"{name}: {text('vacancy.days.ttm')} of vacant unit-days in the last 12 months cost about "
+                  f"{text('vacancy_loss.ttm')} in rent.")  # fmt: skip
+
+    note = "; ".join(rental.problems) if rental is not None and rental.problems else None
+    if has_units:
+        b.figures_section(f"{e}-occupancy", f"{name}: occupancy and rent roll",
+                          [fig(k) for k in ("units", "units.occupied", "occupancy", "rent_roll.monthly",
+                                            "occupancy.ttm", "vacancy.days.ttm", "vacancy_loss.ttm",
+                                            "leases.expiring")], note=note)  # fmt: skip
+        b.table(f"{e}-rent-roll", f"{name}: rent roll at {as_of}",
+                [("Unit", ""), ("Status", ""), ("Tenant", ""), ("Monthly rent", cur), ("Lease start", "date"),
+                 ("Lease end", "date"), ("Days to end", "days"), ("Next lease starts", "date")],
+                [[r.unit, r.status, r.tenant, r.rent, r.start.isoformat() if r.start else None,
+                  r.end.isoformat() if r.end else None, r.days_to_end,
+                  r.next_start.isoformat() if r.next_start else None] for r in found.rent_roll.get(e, [])])  # fmt: skip
+    else:
+        b.text(
+            f"{e}-occupancy",
+            f"{name}: occupancy and rent roll",
+            [f"No lease events, so the rent roll and occupancy are unknown. They need {LEASE_DATA}."],
+            note=note,
+        )
+    if found.has_ledger[e]:
+        b.figures_section(f"{e}-noi", f"{name}: income and net operating income, last 12 months",
+                          [fig(k) for k in ("rent.collected.ttm", "expenses.ttm", "opex.ttm", "noi.ttm", "capex.ttm",
+                                            "debt_service.ttm", "cash_flow.after_debt.ttm")])  # fmt: skip
+        b.table(f"{e}-expenses", f"{name}: expenses by account, last 12 months",
+                [("Account", ""), ("Rows", "count"), ("Amount", cur), ("In NOI", "")],
+                [[account, rows, amount, "yes" if role == "operating" else f"no ({role})"]
+                 for account, rows, amount, role in found.expenses.get(e, [])],
+                note="Debt service (interest), non-cash charges and capital items are left out of net operating "
+                     "income; mortgage principal is a Liabilities row, not an expense.")  # fmt: skip
+    else:
+        b.text(
+            f"{e}-noi",
+            f"{name}: income and net operating income",
+            [f"No ledger rows, so {LEDGER_NEEDS} cannot be computed."],
+        )
+    b.findings_section(f"{e}-findings", f"{name}: leases and vacancies",
+                       [f for f in found.findings if f.entity == e],
+                       note=(f"Leases ending within {EXPIRY_DAYS} days with no renewal signed, and units with no "
+                             f"lease in force on {as_of}.") if has_units else None)  # fmt: skip

@@ -1,0 +1,130 @@
+"""Cloud cost analysis: spend by month and service, the 3-month average and trend, savings rules."""
+
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+
+import pytest
+
+from conftest import SHARED, WritePortfolio, base_manifest
+from execintel.analysis import cloud
+from execintel.analysis.context import Context
+from execintel.analysis.model import Results
+from execintel.demo import demo_portfolio
+from execintel.reports import Document, build_report
+from helpers import context
+
+D = Decimal
+
+
+def _costs(write_portfolio: WritePortfolio, lines: list[str], as_of: str = "2026-11-15") -> Context:
+    csv = "month,service,amount,entity\n" + "\n".join(lines) + "\n"
+    entities = [{"id": "qosd", "name": "Q"}, {"id": "jada", "name": "J"}, {"id": "dc", "name": "DC"}]
+    path = write_portfolio(base_manifest(entities=entities, cloud_costs="aws.csv"), {"aws.csv": csv})
+    return context(path, as_of=as_of)
+
+
+def _rows(service: str, entity: str, amounts: dict[str, str]) -> list[str]:
+    return [f"{month},{service},{amount},{entity}" for month, amount in amounts.items()]
+
+
+def test_monthly_figures_average_with_an_empty_month_and_trend(write_portfolio: WritePortfolio) -> None:
+    lines = [
+        "2026-05,Amazon S3,10.00,qosd", "2026-06,Amazon S3,20.00,qosd", "2026-07,Amazon S3,30.00,",
+        "2026-08,Amazon S3,40.00,qosd", "2026-08,AWS Lambda,2.50,qosd",
+        # no row for 2026-09: it counts 0
+        "2026-10,Amazon S3,50.00,qosd",
+        "2026-11,Amazon S3,7.00,qosd",  # the month of as_of: billed so far, not in the 3-month average
+        "2026-12,Amazon S3,99.00,qosd",  # after as_of: ignored by every figure
+    ]  # fmt: skip
+    results = cloud.analyze(_costs(write_portfolio, lines))
+    months = {k.removeprefix("cloud.spend.month."): f.value for k, f in results.figures.items() if ".month." in k}
+    assert months == {"2026-05": D(10), "2026-06": D(20), "2026-07": D(30), "2026-08": D("42.5"), "2026-10": D(50),
+                      "2026-11": D(7)}  # fmt: skip
+    # (42.50 + 0 + 50.00) / 3 = 30.8333...
+    assert results.figures["cloud.spend.monthly"].value == D("92.5") / 3
+    assert results.figures["cloud.spend.monthly.previous"].value == D(60) / 3  # (10 + 20 + 30) / 3
+    assert results.figures["cloud.spend.trend"].value == D("92.5") / D(60) - 1  # +54.17 %
+    assert results.figures["cloud.spend.service.amazon-s3.monthly"].value == D(90) / 3
+    assert results.figures["cloud.spend.service.aws-lambda.monthly"].value == D("2.5") / 3
+    assert results.figures["cloud.spend.monthly"].sources == ("aws.csv:5-7",)
+    assert results.figures["cloud.spend.month.2026-08"].unit == "USD"
+
+
+def test_no_rows_in_the_last_three_complete_months_means_no_average(write_portfolio: WritePortfolio) -> None:
+    results = cloud.analyze(_costs(write_portfolio, ["2026-03,Amazon S3,5.00,qosd"]))
+    assert set(results.figures) == {"cloud.spend.month.2026-03"}  # no average, trend or savings figure
+    assert results.findings == []
+
+
+def test_no_cost_data_gives_no_figures(write_portfolio: WritePortfolio) -> None:
+    ctx = context(write_portfolio(base_manifest()), as_of="2026-11-15")
+    assert cloud.analyze(ctx).figures == {}
+
+
+@pytest.fixture
+def savings(write_portfolio: WritePortfolio) -> Results:
+    prev, recent = ("2026-05", "2026-06", "2026-07"), ("2026-08", "2026-09", "2026-10")
+    lines = [
+        *_rows("Amazon EC2", "jada", dict(zip(prev + recent, ["20", "20", "20", "20", "20", "21"], strict=True))),
+        *_rows("Amazon S3", "qosd", dict(zip(prev + recent, ["10", "11", "12", "13", "14", "15"], strict=True))),
+        *_rows("Amazon DynamoDB", "qosd", dict(zip(recent, ["5", "5", "5"], strict=True))),
+        *_rows("AmazonCloudWatch", "qosd", dict(zip(prev + recent, ["4", "4", "4", "5", "5", "5"], strict=True))),
+        *_rows("Amazon VPC", "dc", dict(zip(recent, ["3.60", "3.72", "3.48"], strict=True))),  # no compute in dc
+        *_rows("Amazon VPC", "jada", dict(zip(recent, ["3.60", "3.72", "3.60"], strict=True))),  # EC2 in jada
+        *_rows("AWS Lambda", "qosd", dict(zip(recent, ["4", "9", "2"], strict=True))),  # usage-driven: no rule
+        *_rows("Amazon RDS", "qosd", dict(zip(recent, ["0.50", "0.50", "0.50"], strict=True))),  # under $1
+    ]
+    return cloud.analyze(_costs(write_portfolio, lines))
+
+
+def test_savings_rules_estimate_each_saving(savings: Results) -> None:
+    found = {(f.title.split(":")[0], f.entity): f.amount for f in savings.findings}
+    assert found == {
+        # 35% of (20 + 20 + 21) / 3 = 7.11666...
+        ("Always-on compute could be reserved or scheduled", "jada"): D(61) / 3 * D("0.35"),
+        # grew (42 - 33) / 33 = 27 %; 45% of the 2026-07 spend (12) = 5.40
+        ("S3 storage keeps growing with no lifecycle rule", "qosd"): D("5.40"),
+        # 40% of 5 = 2.00
+        ("DynamoDB spend is flat", "qosd"): D("2.00"),
+        # grew 25 %; 25% of 5 = 1.25
+        ("CloudWatch spend keeps growing", "qosd"): D("1.25"),
+        # all of (3.60 + 3.72 + 3.48) / 3 = 3.60
+        ("Network resources billed with nothing to serve", "dc"): D("3.60"),
+    }
+    # 7.11666... + 5.40 + 2.00 + 1.25 + 3.60
+    assert savings.figures["cloud.savings.monthly"].value == D(61) / 3 * D("0.35") + D("12.25")
+    assert all(f.kind == "cloud-savings" and f.evidence[0].startswith("rule ") for f in savings.findings)
+    assert {f.severity for f in savings.findings if f.amount is not None and f.amount >= 5} == {"low"}
+
+
+def test_focus_sample_loads_and_sums(write_portfolio: WritePortfolio) -> None:
+    path = write_portfolio(base_manifest(cloud_costs="focus_sample.csv"))
+    shutil.copy(SHARED / "costs" / "focus_sample.csv", path.parent / "focus_sample.csv")
+    results = cloud.analyze(context(path, as_of="2024-11-15"))
+    months = [D(str(f.value)) for k, f in results.figures.items() if k.startswith("cloud.spend.month.")]
+    assert sum(months, D(0)) == D("20.52022672899")  # the sample's known total (tests/test_sources_costs.py)
+    # every row is in 2024-09 or 2024-10, both among the last 3 complete months (Aug, Sep, Oct 2024)
+    assert results.figures["cloud.spend.monthly"].value == D("20.52022672899") / 3
+    assert "cloud.spend.trend" not in results.figures  # nothing billed May-Jul 2024
+
+
+@pytest.fixture(scope="module")
+def demo_cto() -> Document:
+    """The CTO report of the bundled demo portfolio."""
+    return build_report(context(demo_portfolio()), "cto")
+
+
+def test_demo_spend_and_savings(demo_cto: Document) -> None:
+    figures = demo_cto.figures
+    assert [figures[f"cloud.spend.month.{m}"].value for m in ("2026-08", "2026-09", "2026-10")] == [
+        D("77.06"), D("76.21"), D("76.07"),
+    ]  # fmt: skip
+    monthly = figures["cloud.spend.monthly"].value
+    assert monthly == (D("77.06") + D("76.21") + D("76.07")) / 3
+    assert all(D(50) <= figures[k].value <= D(84) for k in figures if k.startswith("cloud.spend.month."))  # type: ignore[operator]
+    rules = {f.evidence[0].split(":")[0] for f in demo_cto.findings if f.kind == "cloud-savings"}
+    assert rules == {"rule always-on-compute", "rule s3-lifecycle", "rule dynamodb-capacity", "rule log-retention"}
+    # EC2 35% of 18.3133 = 6.41, S3 45% of 15.61 = 7.02, DynamoDB 40% of 5.6733 = 2.27, CloudWatch 25% of 5.1733 = 1.29
+    assert figures["cloud.savings.monthly"].value.quantize(D("0.01")) == D("17.00")  # type: ignore[union-attr]

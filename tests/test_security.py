@@ -1,0 +1,279 @@
+"""Security analysis: secrets in files and history (a public leak repository and hand-made ones), stack gaps."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import string
+import subprocess
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conftest import SHARED, GitRepo, WritePortfolio, base_manifest
+from execintel.analysis import security
+from execintel.analysis.context import Context
+from execintel.analysis.model import Finding, Results
+from execintel.demo import demo_portfolio
+from execintel.demo.repos import make_secrets
+from execintel.reports import Document, build_report, dumps
+from helpers import context
+
+# SHA-256 of the one AWS key id of the gitleaks test repository (tests/data/shared/secrets/gitleaks-small.md).
+GITLEAKS_KEY_SHA256 = "a833f87ec2d3eac383f36705e94cb9e080ef98a3c7f199f85ffd9290cf964716"
+HEAD = "53cd7a3c6eb4937f413e3c25e4a9f39289afa69e"
+
+
+def _fake(length: int, alphabet: str = string.ascii_letters + string.digits, seed: str = "") -> str:
+    """A random string (fake secrets are made at run time so this file holds no secret-shaped text)."""
+    rand = random.Random(seed or str(length))  # noqa: S311 - not for cryptography
+    return "".join(rand.choice(alphabet) for _ in range(length))
+
+
+def _aws_key_id(seed: str = "aws") -> str:
+    return "AK" + "IA" + _fake(16, string.ascii_uppercase + string.digits, seed)
+
+
+def _stripe_key(seed: str = "stripe") -> str:
+    return "sk_" + "live_" + _fake(24, seed=seed)
+
+
+def _entity(*repos: str, **extra: Any) -> dict[str, Any]:
+    return {"id": "qosd", "name": "Queen of San Diego", "repos": list(repos), **extra}
+
+
+def _kinds(results: Results, *kinds: str) -> list[Finding]:
+    return [f for f in results.findings if f.kind in kinds]
+
+
+def _output(results: Results) -> str:
+    """Everything the analysis writes out: findings and figures as JSON."""
+    return dumps({"findings": [f.to_json() for f in results.findings],
+                  "figures": {k: f.to_json() for k, f in results.figures.items()}})  # fmt: skip
+
+
+# --- the public leak repository ---------------------------------------------------------------------------------
+
+
+def _gitleaks_repo(root: Path) -> Path:
+    """Unpack gitleaks' small test repository as gitleaks-small.md says (dotGit -> .git, checkout)."""
+    with tarfile.open(SHARED / "secrets" / "gitleaks-small.tar.gz") as archive:
+        archive.extractall(root, filter="data")
+    repo = root / "small"
+    (repo / "dotGit").rename(repo / ".git")
+    subprocess.run(["git", "-C", str(repo), "checkout", "--", "."], check=True, capture_output=True)
+    return repo
+
+
+@pytest.fixture(scope="module")
+def gitleaks(tmp_path_factory: pytest.TempPathFactory) -> tuple[Context, str]:
+    """The analysis context of a portfolio auditing the gitleaks repository, and the leaked key itself."""
+    root = tmp_path_factory.mktemp("gitleaks")
+    repo = _gitleaks_repo(root)
+    (root / "portfolio.yaml").write_text(yaml.safe_dump(base_manifest(entities=[_entity("small")])), encoding="utf-8")
+    line = (repo / "api" / "ignoreGlobal.go").read_text().splitlines()[19]
+    key = line[line.index("AKIA") : line.index("AKIA") + 20]
+    assert hashlib.sha256(key.encode()).hexdigest() == GITLEAKS_KEY_SHA256
+    return context(root / "portfolio.yaml"), key
+
+
+def test_every_listed_leak_of_the_public_repository_is_found(gitleaks: tuple[Context, str]) -> None:
+    ctx, _key = gitleaks
+    results = security.analyze(ctx)
+    found = {(f.kind, f.file, f.line, f.commit) for f in _kinds(results, "hardcoded-secret", "secret-in-history")}
+    # gitleaks-small.md: main.go:20 (1b6da43b, removed since), foo/foo.go:9 (491504d5, branch foo only),
+    # api/ignoreCommit.go:20 and api/ignoreGlobal.go:20 (in HEAD 53cd7a3c, still in the working tree).
+    assert found == {
+        ("secret-in-history", "small/main.go", 20, "1b6da43b82b22e4eaa10bcf8ee591e91abbfc587"),
+        ("secret-in-history", "small/foo/foo.go", 9, "491504d5a31946ce75e22554cc34203d8e5ff3ca"),
+        ("hardcoded-secret", "small/api/ignoreCommit.go", 20, HEAD),
+        ("hardcoded-secret", "small/api/ignoreGlobal.go", 20, HEAD),
+    }
+    assert {f.severity for f in _kinds(results, "hardcoded-secret")} == {"critical"}  # a provider key format
+    assert results.figures["security.commits.scanned"].value == 9  # all refs, not only the 7 on main
+    assert results.figures["security.repos.scanned"].value == 1
+    assert results.figures["security.findings.critical"].value == 2
+    assert results.figures["security.findings.high"].value == 2
+
+
+def test_no_output_contains_the_leaked_key(gitleaks: tuple[Context, str]) -> None:
+    ctx, key = gitleaks
+    results = security.analyze(ctx)
+    document = build_report(ctx, "cto")
+    for text in (_output(results), document.dumps()):
+        assert key not in text and key[4:12] not in text
+        assert "AKIA…" in text  # the type's prefix (first 4 characters) is all that is shown
+
+
+# --- hand-made repositories -------------------------------------------------------------------------------------
+
+
+def test_secret_removed_later_is_reported_from_history_only(
+    write_portfolio: WritePortfolio, make_repo: Callable[[str], GitRepo]
+) -> None:
+    repo = make_repo("repos/app")
+    key = _stripe_key()
+    added = repo.commit("billing", {"billing.js": f'const stripe = require("stripe");\nconst key = "{key}";\n'})
+    removed = repo.commit("use env", {"billing.js": 'const stripe = require("stripe");\nconst key = process.env.K;\n'})
+    ctx = context(write_portfolio(base_manifest(entities=[_entity("repos/app")])), as_of="2026-11-15")
+    results = security.analyze(ctx)
+    [finding] = _kinds(results, "hardcoded-secret", "secret-in-history")
+    assert (finding.kind, finding.file, finding.line, finding.commit) == (
+        "secret-in-history", "repos/app/billing.js", 2, added,
+    )  # fmt: skip
+    assert removed != added
+    assert "Stripe" in finding.title and key not in _output(results)
+
+
+def test_secret_still_in_the_tree_names_the_commit_that_added_its_line(
+    write_portfolio: WritePortfolio, make_repo: Callable[[str], GitRepo]
+) -> None:
+    repo = make_repo("repos/app")
+    password = _fake(14, seed="db")
+    repo.commit("readme", {"README.md": "# app\n"})
+    added = repo.commit("db", {"db.py": f'import os\nURL = "postgres://app:{password}@db.example.com/app"\n'})
+    repo.commit("more", {"README.md": "# app\n\nRun it.\n"})
+    ctx = context(write_portfolio(base_manifest(entities=[_entity("repos/app")])), as_of="2026-11-15")
+    results = security.analyze(ctx)
+    [finding] = _kinds(results, "hardcoded-secret", "secret-in-history")
+    assert (finding.kind, finding.file, finding.line, finding.commit) == (
+        "hardcoded-secret",
+        "repos/app/db.py",
+        2,
+        added,
+    )
+    # a password in a URL: shorter than 16 characters, so not even a prefix or fingerprint is shown
+    assert "Basic Auth" in finding.title and password not in _output(results) and password[:4] not in _output(results)
+
+
+def test_committed_env_file_is_reported_with_its_commits_and_secrets(
+    write_portfolio: WritePortfolio, make_repo: Callable[[str], GitRepo]
+) -> None:
+    repo = make_repo("repos/app")
+    jwt_secret, token = _fake(40, seed="jwt"), _fake(32, seed="tok")
+    first = repo.commit("env", {".env.production": f"TABLE=crew\nJWT_SECRET={jwt_secret}\n", "app.py": "x = 1\n"})
+    second = repo.commit("token", {".env.production": f"TABLE=crew\nJWT_SECRET={jwt_secret}\nAPI_TOKEN={token}\n"})
+    gone = repo.commit("drop", {"ops/deploy.env": f"DEPLOY_TOKEN={_fake(30, seed='d')}\n"})
+    repo.commit("drop", {"ops/deploy.env": None})
+    ctx = context(write_portfolio(base_manifest(entities=[_entity("repos/app")])), as_of="2026-11-15")
+    results = security.analyze(ctx)
+    env = {f.file: f for f in _kinds(results, "env-file-committed")}
+    assert set(env) == {"repos/app/.env.production", "repos/app/ops/deploy.env"}
+    assert env["repos/app/.env.production"].commit == first
+    assert second[:12] in env["repos/app/.env.production"].evidence[0]
+    assert (env["repos/app/ops/deploy.env"].commit, env["repos/app/ops/deploy.env"].severity) == (gone, "high")
+    assert env["repos/app/ops/deploy.env"].evidence[1].endswith("no longer tracked (deleted)")
+    secrets = {(f.kind, f.file, f.line, f.commit) for f in _kinds(results, "hardcoded-secret", "secret-in-history")}
+    assert secrets == {
+        ("hardcoded-secret", "repos/app/.env.production", 2, first),  # JWT_SECRET (detect-secrets' keyword rule)
+        ("hardcoded-secret", "repos/app/.env.production", 3, second),  # API_TOKEN (our dotenv rule)
+        ("secret-in-history", "repos/app/ops/deploy.env", 1, gone),
+    }
+    assert jwt_secret not in _output(results) and token not in _output(results)
+
+
+def test_env_template_is_reported_at_low_severity_and_placeholders_are_not_secrets(
+    write_portfolio: WritePortfolio, make_repo: Callable[[str], GitRepo]
+) -> None:
+    repo = make_repo("repos/app")
+    repo.commit("template", {".env.example": "JWT_SECRET=changeme\nAPI_TOKEN=${API_TOKEN}\nDB_PASSWORD=\n"})
+    ctx = context(write_portfolio(base_manifest(entities=[_entity("repos/app")])), as_of="2026-11-15")
+    results = security.analyze(ctx)
+    assert [(f.kind, f.severity) for f in results.findings] == [("env-file-committed", "low")]
+
+
+def test_clean_repository_has_no_findings(write_portfolio: WritePortfolio, make_repo: Callable[[str], GitRepo]) -> None:
+    repo = make_repo("repos/app")
+    repo.commit("app", {"app.py": "import os\n\nSECRET = os.environ['SECRET']\n", "README.md": "# app\n"})
+    repo.commit("lock", {"package-lock.json": '{"integrity": "sha512-' + _fake(80, seed="lock") + '"}\n'})
+    ctx = context(write_portfolio(base_manifest(entities=[_entity("repos/app")])), as_of="2026-11-15")
+    results = security.analyze(ctx)
+    assert results.findings == []
+    assert results.figures["security.findings.total"].value == 0
+    assert results.figures["security.files.scanned"].value == 2  # the lock file is skipped by detect-secrets
+    assert results.figures["security.commits.scanned"].value == 2
+    assert results.figures["security.repos.stale"].value == 1  # last commit 2026-01-02, 317 days before as_of
+
+
+# --- stack declarations -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        ({"components": ["aws-lambda", "api-gateway", "cloudfront"], "environments": ["production"],
+          "deploy": "manual", "auth": "jwt", "waf": False, "rate_limit": False},
+         {("no-waf", "high"), ("no-rate-limit", "medium"), ("no-staging", "medium"), ("manual-deploy", "low")}),
+        ({"components": ["google-apps-script"], "auth": "none"}, {("unauthenticated-endpoint", "high")}),
+        ({"components": ["single-page-app", "s3"], "auth": "none"}, {("unauthenticated-endpoint", "low")}),
+        ({"components": ["cloudfront", "graphql"], "environments": ["production", "staging"], "deploy": "ci",
+          "auth": "oauth", "waf": True, "rate_limit": True}, set()),
+        ({"components": ["cloudfront", "s3"], "waf": None, "rate_limit": False}, set()),  # undeclared WAF, no API
+    ],
+)  # fmt: skip
+def test_stack_declarations_map_to_findings(
+    write_portfolio: WritePortfolio, item: dict[str, Any], expected: set[tuple[str, str]]
+) -> None:
+    stack = [{"name": "app", **{k: v for k, v in item.items() if v is not None}}]
+    ctx = context(write_portfolio(base_manifest(entities=[_entity(stack=stack)])), as_of="2026-11-15")
+    results = security.analyze(ctx)
+    assert {(f.kind, f.severity) for f in results.findings} == expected
+    assert all(f.evidence[0].startswith("portfolio.yaml:entities[0].stack[0]") for f in results.findings)
+    assert "security.repos.scanned" not in results.figures  # no repositories: no scan figures
+    assert results.figures["security.findings.total"].value == len(expected)
+
+
+def test_nothing_to_audit_gives_no_figures(write_portfolio: WritePortfolio) -> None:
+    ctx = context(write_portfolio(base_manifest()), as_of="2026-11-15")
+    results = security.analyze(ctx)
+    assert results.figures == {} and results.findings == []
+    document = build_report(ctx, "cto")
+    assert {m["data"] for m in document.missing} >= {
+        "git repositories to audit (entities[].repos)",
+        "stack declarations (entities[].stack)",
+        "cloud costs (cloud_costs in the manifest)",
+    }
+
+
+# --- the demo ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_cto() -> Document:
+    """The CTO report of the bundled demo portfolio."""
+    return build_report(context(demo_portfolio()), "cto")
+
+
+def test_demo_shows_the_six_security_gaps_of_the_seeds(demo_cto: Document) -> None:
+    places = {(f.kind, f.file or f.entity) for f in demo_cto.findings}
+    assert ("hardcoded-secret", "repos/jada-backend/src/payments.js") in places  # hard-coded Stripe key
+    assert ("secret-in-history", "repos/ops-tools/repos.env") in places  # repos.env in git history
+    assert ("env-file-committed", "repos/ops-tools/repos.env") in places
+    assert ("unauthenticated-endpoint", "dangerouscentaur") in places  # Apps Script with no auth
+    assert ("no-waf", "qosd") in places  # CloudFront without WAF
+    assert ("no-rate-limit", "qosd") in places  # API Gateway / Lambda without rate limiting
+    assert ("hardcoded-secret", "repos/shipcaptaincrew/.env.production") in places  # plaintext JWT_SECRET
+    assert ("env-file-committed", "repos/shipcaptaincrew/.env.production") in places
+    assert {("no-staging", "qosd"), ("manual-deploy", "qosd")} <= places
+    stripe = next(f for f in demo_cto.findings if f.file == "repos/jada-backend/src/payments.js")
+    assert (stripe.severity, stripe.line) == ("critical", 2) and "Stripe" in stripe.title
+    text = demo_cto.dumps()
+    assert not any(secret in text or secret[4:12] in text for secret in make_secrets())  # the planted secrets
+
+
+def test_demo_report_lays_out_inventory_bottlenecks_and_blockers(demo_cto: Document) -> None:
+    sections = {s["id"]: s for s in demo_cto.sections}
+    inventory = {row[1]: row for row in sections["inventory"]["rows"]}
+    assert set(inventory) == {"jada-backend", "shipcaptaincrew", "quickdumpnow-site", "gas-microservice"}
+    assert inventory["shipcaptaincrew"][-1] == "repos/shipcaptaincrew, repos/ops-tools"
+    stale = {row[1]: row[3] for row in sections["stale-repos"]["rows"]}
+    # newest commits: gas 2026-02-03, ops-tools 2026-04-02, jada 2026-06-02; shipcaptaincrew 2026-10-02 is recent
+    assert stale == {"repos/gas-microservice": 285, "repos/ops-tools": 227, "repos/jada-backend": 166}
+    blocked = {row[0] for row in sections["blockers"]["rows"]}
+    assert {"exec-reports", "quickdumpnow-booking-funnel", "shipcaptaincrew"} <= blocked
+    severities = [demo_cto.findings[i].severity for i in sections["security-findings"]["findings"]]
+    assert severities == sorted(severities, key=["critical", "high", "medium", "low", "info"].index)
