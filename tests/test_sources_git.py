@@ -103,3 +103,17 @@ def test_user_git_config_does_not_change_what_is_read(
     assert result.facts.query("SELECT sha, path, line, text FROM repo_changes WHERE line IS NOT NULL") == [
         (sha, "config/settings.env", 1, "SECRET=one")
     ]
+
+
+def test_each_file_change_is_recorded_under_the_commit_that_made_it(
+    write_portfolio: WritePortfolio, make_repo: Callable[[str], GitRepo]
+) -> None:
+    repo = make_repo("repos/app")
+    added = repo.commit("add env", {"repos.env": "A=1\n", "b.txt": "b\n"})
+    removed = repo.commit("stop tracking env", {"repos.env": None})
+    later = repo.commit("unrelated", {"c.txt": "c\n"})
+    result = load(write_portfolio(base_manifest(entities=[_entity("repos/app")])))
+    rows = result.facts.query("SELECT sha, path, change FROM repo_changes WHERE line IS NULL ORDER BY sha, path")
+    assert sorted(rows) == sorted(
+        [(added, "b.txt", "A"), (added, "repos.env", "A"), (removed, "repos.env", "D"), (later, "c.txt", "A")]
+    )

@@ -12,7 +12,9 @@ WIDTH = 78
 
 
 def _wrap(text: str, indent: str = "") -> list[str]:
-    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent + "  ") or [indent]
+    """Wrap ``text``; continuation lines align under the text, not under a bullet (``"  - "``)."""
+    hanging = " " * len(indent) if indent.strip() else indent + "  "
+    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=hanging) or [indent]
 
 
 def _cell(value: Any, unit: str, currency: str) -> str:

@@ -114,6 +114,9 @@ class GitRepo(Source):
         line_no = 0
         for raw in out.split("\n"):
             if raw.startswith(_COMMIT_MARK):
+                if path:  # the previous commit's last file
+                    yield entity, repo, sha, path, change, None, None, f"{repo}/{path}", None
+                    path = ""
                 sha = raw[len(_COMMIT_MARK) :]
             elif raw.startswith("diff --git "):
                 if path:
