@@ -30,10 +30,11 @@ ANALYSES: dict[str, str] = {
     "operations": "execintel.analysis.operations",
 }
 
-# Views over the facts with every row dated after ``as_of`` left out (CONTRACT section 7).
+# The facts with every row dated after ``as_of`` left out (CONTRACT section 7), as temporary tables sorted
+# by entity: most analysis queries filter by entity, and DuckDB then skips the row groups of other entities.
 _VIEWS = {
-    "tx": "SELECT * FROM transactions WHERE date <= $as_of",
-    "ev": "SELECT * FROM events WHERE CAST(ts AS DATE) <= $as_of",
+    "tx": "SELECT * FROM transactions WHERE date <= $as_of ORDER BY entity, date",
+    "ev": "SELECT * FROM events WHERE CAST(ts AS DATE) <= $as_of ORDER BY entity, ts",
     "costs": "SELECT * FROM cloud_costs WHERE month <= $month",
 }
 
@@ -67,7 +68,7 @@ class Context:
             literal = sql.replace("$as_of", f"DATE '{self.as_of.isoformat()}'").replace(
                 "$month", f"'{month_key(self.as_of)}'"
             )
-            self.facts.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {literal}")
+            self.facts.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {literal}")
 
     @property
     def manifest(self) -> Manifest:

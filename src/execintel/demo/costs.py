@@ -6,7 +6,8 @@ month of avoidable spend, so the CTO report has something true to find:
 - ``Amazon EC2`` (jada): one t3.small running around the clock for the legacy
   backend (~$15 compute + $3 storage); a business-hours schedule or a
   reservation saves ~$10-12.
-- ``Amazon VPC`` (jada): an Elastic IP left attached to nothing (~$3.70).
+- ``Amazon VPC (idle public IPv4 address)`` (jada): an Elastic IP left attached to nothing (~$3.70),
+  billed under the usage type AWS gives it.
 - ``Amazon S3`` (qosd): photo and backup storage growing ~24 GB a month with no
   lifecycle rule (~$4.50 -> ~$17); tiering old objects saves ~$6-8.
 - ``Amazon DynamoDB`` (qosd): a provisioned-capacity audit table that is
@@ -46,7 +47,7 @@ def cost_lines() -> list[CostLine]:
             lines.append((_month, service, money(amount), entity))
 
         add("Amazon EC2", EC2_HOURLY * hours + EBS_MONTHLY, "jada")
-        add("Amazon VPC", PUBLIC_IP_HOURLY * hours, "jada")
+        add("Amazon VPC (idle public IPv4 address)", PUBLIC_IP_HOURLY * hours, "jada")  # as the bill names it
         add("AWS Lambda", 3.4 + 0.07 * index + 1.2 * season + rand.uniform(-0.25, 0.25), "qosd")
         add("Amazon API Gateway", 3.8 + 0.09 * index + 1.5 * season + rand.uniform(-0.3, 0.3), "qosd")
         add(

@@ -68,8 +68,8 @@ class Document:
         }
 
     def dumps(self) -> str:
-        """The report JSON as text, amounts as exact decimal numbers."""
-        return dumps(self.to_json())
+        """The report JSON as text (compact: json's fast C encoder only runs without indent), exact amounts."""
+        return dumps(self.to_json(), indent=None)
 
 
 def decimal_text(value: Decimal) -> str:
