@@ -44,7 +44,7 @@ def test_amounts_are_exact_json_numbers_not_floats_or_strings() -> None:
         "value": 212, "unit": "days", "formula": "cash / burn * 30",
         "sources": ["data/ledger.csv:2-418"], "name": "Runway",
     }  # fmt: skip
-    assert "[\"qosd\", 18769.55]" in text  # trailing zeros dropped, a number not a string
+    assert '["qosd", 18769.55]' in text  # trailing zeros dropped, a number not a string
     assert data["findings"] == [
         {"kind": "no-waf", "severity": "high", "entity": "qosd", "title": "CloudFront without WAF",
          "evidence": ["stack shipcaptaincrew"]}
