@@ -45,12 +45,15 @@ def test_bad_rows_fail_unless_keep_going(tmp_path: Path) -> None:
     execintel_cli("init", str(target))
     with (target / "data" / "ledger.csv").open("a", encoding="utf-8") as handle:
         handle.write("2026-10-30,Expenses:Rent,twelve,Bad,,,\n")
-    failed = execintel_cli("run", "--dry-run", str(target))
+    failed = execintel_cli("run", "--dry-run", str(target), cwd=tmp_path)
     assert failed.returncode == 2
+    assert not (tmp_path / "out").exists()  # invalid input: nothing is written
     assert "data/ledger.csv:10: amount: amount 'twelve' is not a number" in failed.stderr
     assert "Traceback" not in failed.stderr + failed.stdout
-    kept = execintel_cli("run", "--dry-run", "--keep-going", str(target))
+    kept = execintel_cli("run", "--dry-run", "--keep-going", str(target), cwd=tmp_path)
     assert kept.returncode == 0, kept.stderr
+    [run_dir] = (tmp_path / "out").iterdir()
+    assert (run_dir / "cfo.json").is_file() and (run_dir / "ceo.txt").is_file()
     line = next(line for line in kept.stdout.splitlines() if " ledger-csv " in line)
     assert "│           8 │             1 │" in line
 

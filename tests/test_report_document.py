@@ -99,3 +99,18 @@ def test_context_views_leave_out_rows_after_as_of(write_portfolio: WritePortfoli
     assert ctx.provenance("FROM tx") == ("l.csv:2",)
     assert ctx.window_start == dt.date(2025, 11, 15)
     assert list(ctx.complete_months()) == ["2026-08", "2026-09", "2026-10"]
+
+
+def test_every_report_builds_on_a_manifest_with_no_data_and_says_what_is_missing(
+    write_portfolio: WritePortfolio,
+) -> None:
+    from execintel.reports import REPORTS, build_report
+
+    ctx = context(write_portfolio(base_manifest()))
+    for report in REPORTS:
+        document = build_report(ctx, report).to_json()
+        assert document["report"] == report
+        text = render_text(json.loads(dumps(document), parse_float=Decimal))
+        assert text.startswith(document["title"])
+    missing = build_report(ctx, "cfo").to_json()["missing"]
+    assert missing, "the CFO report must say that there is no ledger"
