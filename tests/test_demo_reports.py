@@ -33,15 +33,27 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedP
     return done, documents, folder
 
 
-def test_a_dry_run_writes_json_and_text_for_every_report(run: Any) -> None:
+def test_a_dry_run_writes_every_format_of_every_report(run: Any) -> None:
     done, documents, folder = run
     assert done.returncode == 0, done.stderr
     assert sorted(documents) == sorted(REPORTS)
     [run_dir] = (folder / "out").iterdir()
-    assert sorted(p.name for p in run_dir.glob("*.txt")) == sorted(f"{r}.txt" for r in REPORTS)
+    for suffix in (".txt", ".html", ".pdf"):
+        assert sorted(p.stem for p in run_dir.glob(f"*{suffix}")) == sorted(REPORTS), suffix
     for report in REPORTS:
-        assert f"{report}.json, {report}.txt" in done.stdout  # the summary table names each report's files
+        # the summary table names each report's files
+        assert f"{report}.json, {report}.html, {report}.txt, {report}.pdf" in done.stdout
         assert documents[report]["as_of"] == "2026-11-15" and documents[report]["portfolio"] == "Demo Holdings"
+        assert (run_dir / f"{report}.pdf").read_bytes().startswith(b"%PDF-")
+        charts = [s["id"] for s in documents[report]["sections"] if s["kind"] == "chart"]
+        html = (run_dir / f"{report}.html").read_text()
+        for chart in charts:  # each chart is a PNG beside the HTML, which shows it
+            assert (run_dir / f"{report}-{chart}.png").read_bytes().startswith(b"\x89PNG")
+            assert f'src="{report}-{chart}.png"' in html
+    assert {"cash-chart", "runway-chart"} <= {s["id"] for s in documents["cfo"]["sections"] if s["kind"] == "chart"}
+    assert "cloud-chart" in {s["id"] for s in documents["cto"]["sections"] if s["kind"] == "chart"}
+    assert any(s["id"].startswith("revenue-target-") for s in documents["cfo"]["sections"] if s["kind"] == "chart")
+    assert not list(run_dir.glob("*.tmp"))
 
 
 def test_every_contract_figure_is_in_its_report(run: Any) -> None:

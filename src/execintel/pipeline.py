@@ -14,6 +14,7 @@ from execintel.sources import LoadResult, SourceSpec, load_sources
 
 if TYPE_CHECKING:
     from execintel.analysis.context import Context
+    from execintel.render.pdf import PdfWriter
     from execintel.reports.document import Document
 
 
@@ -90,20 +91,22 @@ def make_context(
     return ctx
 
 
-def write_documents(documents: list[Document], folder: Path) -> dict[str, list[Path]]:
-    """Write each document's ``.json`` and ``.txt`` into ``folder``; returns the files by report id."""
-    from execintel.reports.text import render_text  # noqa: PLC0415
+def write_documents(
+    documents: list[Document], folder: Path, *, pdf: bool | None = None, writer: PdfWriter | None = None
+) -> dict[str, list[Path]]:
+    """Write each document's ``.json``, then its renderings (``.html``, ``.txt``, charts, ``.pdf``) into ``folder``.
+
+    PDFs go through ``writer`` when given (a pool started early, while reports were being built).
+    """
+    from execintel.render import render_documents  # noqa: PLC0415
 
     folder.mkdir(parents=True, exist_ok=True)
-    written: dict[str, list[Path]] = {}
+    paths: dict[str, Path] = {}
     for document in documents:
-        data = document.to_json()
-        files = []
-        for suffix, text in ((".json", document.dumps() + "\n"), (".txt", render_text(data))):
-            path = folder / f"{document.report}{suffix}"
-            tmp = path.with_suffix(suffix + ".tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)
-            files.append(path)
-        written[document.report] = files
-    return written
+        path = folder / f"{document.report}.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(document.dumps() + "\n", encoding="utf-8")
+        tmp.replace(path)
+        paths[document.report] = path
+    rendered = render_documents([d.to_json() for d in documents], folder, pdf=pdf, writer=writer)
+    return {report: [path, *rendered[report]] for report, path in paths.items()}

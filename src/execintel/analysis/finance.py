@@ -20,7 +20,7 @@ from fractions import Fraction
 from typing import Any
 
 from execintel.analysis.context import Context
-from execintel.analysis.model import Figure, Finding, Results, month_key
+from execintel.analysis.model import Figure, Finding, Results, last_complete_months, month_key
 
 ZERO = Decimal(0)
 PORTFOLIO = "portfolio"
@@ -159,7 +159,8 @@ class _Finance:
         self.last3 = list(ctx.complete_months(3))
         first = ctx.as_of.year * 12 + ctx.as_of.month - 1 - 11
         self.pnl_months = months_between(f"{first // 12:04d}-{first % 12 + 1:02d}", month_key(ctx.as_of))
-        self.ledger = _load(ctx, self.pnl_months[0])
+        # three months before the P&L window too: the runway at each month end averages 3 months of burn
+        self.ledger = _load(ctx, month_key(dt.date(first // 12, first % 12 + 1, 1) - dt.timedelta(days=85)))
         self.with_ledger = [e for e in ctx.entities if e in self.ledger.cash]
         self.with_ledger += sorted(e for e in self.ledger.cash if e not in ctx.entities)
         self.cash_total = sum(self.ledger.cash.values(), ZERO)
@@ -189,6 +190,7 @@ class _Finance:
             self.cash()
             self.ttm()
             self.burn_and_runway()
+            self.runway_history()
             self.pnl()
         self.break_even_and_targets()
         self.units_booked()
@@ -206,6 +208,14 @@ class _Finance:
         self.add("cash.portfolio", self.cash_total,
                  f"sum(amount) of every entity's ledger rows dated on or before {self.as_of}",
                  per.get("*", ()), name="Cash on hand, portfolio")  # fmt: skip
+        # Month-end cash of the portfolio over the P&L months (the cash chart): cash minus later months' flows.
+        flows = dict(self.ctx.query("SELECT strftime(date, '%Y-%m'), sum(amount) FROM tx GROUP BY 1"))
+        for month in self.pnl_months:
+            later = sum((v for k, v in flows.items() if k > month), ZERO)
+            end = self.as_of if month == self.pnl_months[-1] else f"the end of {month}"
+            self.add(f"cash.month_end.{month}.portfolio", self.cash_total - later,
+                     f"sum(amount) of every entity's ledger rows dated on or before {end}",
+                     per.get("*", ()), name=f"Cash on hand at the end of {month}")  # fmt: skip
 
     def ttm(self) -> None:
         """``revenue.ttm.*`` (positive Income amounts) and ``expenses.ttm.*`` (minus Expenses amounts)."""
@@ -277,6 +287,28 @@ class _Finance:
                 amount=needed, file=self.ctx.manifest_file,
                 recommendation="Cut monthly burn or add cash until runway is back above the policy minimum.",
             ))  # fmt: skip
+
+    def runway_history(self) -> None:
+        """``runway.days.month_end.<YYYY-MM>.portfolio``: runway as it stood at each P&L month's end (the chart).
+
+        Month-end cash over the average burn of the 3 complete months ending with that month; the current
+        month uses the 3 complete months before it, as ``runway.days.portfolio`` does. A month with no burn
+        has no runway figure (unlimited).
+        """
+        history = [*last_complete_months(dt.date.fromisoformat(self.pnl_months[0] + "-01"), 3), *self.pnl_months]
+        for i, month in enumerate(self.pnl_months):
+            window = history[i : i + 3] if month == self.pnl_months[-1] else history[i + 1 : i + 4]
+            burns = [max(ZERO, -self.ledger.month_sum(None, m, "income", "cogs", "opex", "other")) for m in window]
+            total = sum(burns, ZERO)
+            cash = self.results.figures[f"cash.month_end.{month}.portfolio"]
+            if total <= 0:
+                continue
+            days = math.floor(Fraction(cash.value) * 90 / Fraction(total))
+            self.add(f"runway.days.month_end.{month}.portfolio", days,
+                     f"floor(cash.month_end.{month}.portfolio * 90 / sum of the monthly burns of "
+                     f"{', '.join(window)}); burn of a month = max(0, -net cash flow), net cash flow excluding "
+                     "Equity and Liabilities accounts", cash.sources,
+                     name=f"Runway at the end of {month}", unit="days")  # fmt: skip
 
     # --- monthly P&L -------------------------------------------------------------------------
     def pnl(self) -> None:

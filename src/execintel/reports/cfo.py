@@ -104,6 +104,13 @@ class _Cfo:
             rows.append(["Portfolio", self.get("cash.portfolio")])
         self.b.table("cash", f"Cash on hand at {self.ctx.as_of.isoformat()}", [("Entity", ""), ("Cash", self.cur)],
                      rows, note=self._no_ledger_note())  # fmt: skip
+        series = sorted(fid for fid in self.fig if fid.startswith("cash.month_end.") and fid.endswith(".portfolio"))
+        for fid in series:
+            self.b.figure(self.fig[fid])
+        runway = f" (runway {self.text('runway.days.portfolio')})" if "runway.days.portfolio" in self.fig else ""
+        self.b.chart("cash-chart", f"Cash on hand at month end{runway}", "line", self.cur,
+                     [fid.split(".")[2] for fid in series],
+                     series=[("Cash on hand", [self.fig[fid].value for fid in series])])  # fmt: skip
 
     def ttm(self) -> None:
         """Trailing-twelve-month revenue and expenses by entity."""
@@ -137,6 +144,19 @@ class _Cfo:
         else:
             paragraphs.append("No month burned cash, so runway is not limited by burn and is not computed.")
         self.b.text("runway", "Runway", paragraphs)
+        history = [fid for fid in self.fig if fid.startswith("runway.days.month_end.")]
+        if history:
+            months = sorted(fid.split(".")[2] for fid in self.fig if fid.startswith("cash.month_end."))
+            values = [self.get(f"runway.days.month_end.{m}.portfolio") for m in months]
+            for fid in history:
+                self.b.figure(self.fig[fid])
+            series: list[tuple[str, list[Any]]] = [("Runway (days)", values)]
+            policy = self.ctx.manifest.policies.min_runway_days
+            if policy is not None:
+                series.append(("Policy minimum", [policy] * len(months)))
+            self.b.chart("runway-chart", "Runway at month end", "line", "days", months, series=series,
+                         note="Month-end cash over the average burn of the 3 complete months up to that month; "
+                              "a month without a point had no burn.")  # fmt: skip
 
     def break_even(self) -> None:
         """Unit economics and break-even volume for each entity that declares them."""
@@ -206,6 +226,17 @@ class _Cfo:
             "entities below break-even are listed."
         )
         self.b.table("targets", f"Revenue targets to break-even by {months[-1]}", columns, rows, note=note)
+        past = self._pnl_months()
+        for entity in self.ledgered:
+            e = entity.id
+            if f"target.revenue.{e}.{months[-1]}" not in self.fig:
+                continue
+            x = [*past, *(m for m in months if m not in past)]
+            actual = [self.get(f"pnl.{e}.{m}.revenue") if m in past and m != past[-1] else None for m in x]
+            target = [self.get(f"target.revenue.{e}.{m}") for m in x]
+            self.b.chart(f"revenue-target-{e}", f"Revenue vs target, {entity.name}", "bar", self.cur, x,
+                         series=[("Revenue", actual), ("Target", target)],
+                         note=f"{past[-1]} is not complete on the report date: no actual bar.")  # fmt: skip
 
     def compliance(self) -> None:
         """Each financial policy: requirement, actual, status."""

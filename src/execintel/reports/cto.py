@@ -23,6 +23,7 @@ SECURITY_KINDS = (
     "no-rate-limit",
 )
 DELIVERY_KINDS = ("no-staging", "manual-deploy")
+TOP_SERVICES = 6  # services drawn separately in the chart; the rest are 'Other'
 MONTHS_SHOWN = 12  # months of the monthly spend table
 
 
@@ -179,6 +180,14 @@ class _Cto:
         rows.sort(key=lambda r: -(r[-1] or Decimal(0)))
         columns = [("Service", ""), *((m, self.cur) for m in recent), ("Average", self.cur)]
         self.b.table("cloud-services", "Cloud spend by service (last 3 complete months)", columns, rows)
+        shown = sorted({m for per in per_service.values() for m in per})[-MONTHS_SHOWN:]
+        ranked = sorted(per_service, key=lambda svc: -sum(per_service[svc].get(m, Decimal(0)) for m in shown))
+        top, rest = ranked[:TOP_SERVICES], ranked[TOP_SERVICES:]
+        series = [(svc, [per_service[svc].get(m, Decimal(0)) for m in shown]) for svc in top]
+        if rest:
+            series.append(("Other", [sum((per_service[s].get(m, Decimal(0)) for s in rest), Decimal(0))
+                                     for m in shown]))  # fmt: skip
+        self.b.chart("cloud-chart", "Cloud spend by service", "stacked-bar", self.cur, shown, series=series)
 
     # --- delivery -------------------------------------------------------------------------------------------
     def delivery(self) -> None:

@@ -10,6 +10,8 @@ JSON so renderers read only the document:
 ``findings``  ``{"id", "title", "kind": "findings", "findings": [indices into "findings"]}``
 ``text``      ``{"id", "title", "kind": "text", "paragraphs": [text]}``
 ``list``      ``{"id", "title", "kind": "list", "items": [text]}``
+``chart``     ``{"id", "title", "kind": "chart", "chart": "line" | "bar" | "stacked-bar", "unit",
+              "x": [labels], "series": [{"name", "values": [number or null]}]}`` (drawn as an image)
 
 Any section may carry ``"note"`` (e.g. which data is missing). Text in
 sections is template wording with numbers taken from figures (see
@@ -187,6 +189,19 @@ class DocumentBuilder:
     def bullets(self, sid: str, title: str, items: Iterable[str], note: str | None = None) -> dict[str, Any]:
         """A bulleted list."""
         return self._section(sid, title, "list", note, items=list(items))
+
+    def chart(self, sid: str, title: str, chart: str, unit: str, x: Sequence[str], *,
+              series: Sequence[tuple[str, Sequence[Any]]], note: str | None = None
+              ) -> dict[str, Any] | None:  # fmt: skip
+        """A chart of figures' values (renderers draw it; the text rendering shows its numbers). None when empty."""
+        if not x or not series:
+            return None
+        body = [{"name": name, "values": list(values)} for name, values in series]
+        for item in body:
+            if len(item["values"]) != len(x):
+                count = len(item["values"])
+                raise ValueError(f"section {sid}: series {item['name']!r} has {count} values for {len(x)} labels")
+        return self._section(sid, title, "chart", note, chart=chart, unit=unit, x=list(x), series=body)
 
     def summary(self, line: str) -> None:
         """A headline line for the top of the report."""

@@ -75,6 +75,11 @@ def render_text(doc: dict[str, Any]) -> str:
                 lines += [*_wrap(paragraph, "  "), ""]
             if lines[-1] == "":
                 lines.pop()
+        elif kind == "chart":
+            columns = [{"title": "", "unit": ""}, *({"title": s["name"], "unit": section["unit"]}
+                                                    for s in section["series"])]  # fmt: skip
+            rows = [[x, *(s["values"][i] for s in section["series"])] for i, x in enumerate(section["x"])]
+            lines += ["  (chart; its numbers:)", *_table({"columns": columns, "rows": rows}, currency)]
         elif kind == "list":
             for item in section["items"]:
                 lines += _wrap(item, "  - ")
