@@ -164,6 +164,7 @@ class _Finance:
         self.with_ledger = [e for e in ctx.entities if e in self.ledger.cash]
         self.with_ledger += sorted(e for e in self.ledger.cash if e not in ctx.entities)
         self.cash_total = sum(self.ledger.cash.values(), ZERO)
+        self.month_end_cash: dict[str, Decimal] = {}
 
     def _name(self, entity: str) -> str:
         found = self.ctx.entities.get(entity)
@@ -213,7 +214,8 @@ class _Finance:
         for month in self.pnl_months:
             later = sum((v for k, v in flows.items() if k > month), ZERO)
             end = self.as_of if month == self.pnl_months[-1] else f"the end of {month}"
-            self.add(f"cash.month_end.{month}.portfolio", self.cash_total - later,
+            self.month_end_cash[month] = self.cash_total - later
+            self.add(f"cash.month_end.{month}.portfolio", self.month_end_cash[month],
                      f"sum(amount) of every entity's ledger rows dated on or before {end}",
                      per.get("*", ()), name=f"Cash on hand at the end of {month}")  # fmt: skip
 
@@ -303,7 +305,7 @@ class _Finance:
             cash = self.results.figures[f"cash.month_end.{month}.portfolio"]
             if total <= 0:
                 continue
-            days = math.floor(Fraction(cash.value) * 90 / Fraction(total))
+            days = math.floor(Fraction(self.month_end_cash[month]) * 90 / Fraction(total))
             self.add(f"runway.days.month_end.{month}.portfolio", days,
                      f"floor(cash.month_end.{month}.portfolio * 90 / sum of the monthly burns of "
                      f"{', '.join(window)}); burn of a month = max(0, -net cash flow), net cash flow excluding "
