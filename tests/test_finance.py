@@ -314,3 +314,23 @@ def test_demo_policy_findings(demo_cfo: Document) -> None:
     [debt] = [f for f in demo_cfo.findings if f.kind == "unapproved-debt"]
     assert debt.amount == Decimal(25000)
     assert demo_cfo.missing[0]["data"] == "ledger of DangerousCentaur (dangerouscentaur)"
+
+
+def test_month_end_cash_and_runway_history_follow_the_ledger(write_portfolio: WritePortfolio) -> None:
+    results = _results(_ctx(write_portfolio, policies={"min_runway_days": 90}))
+    # month-end cash: cash at as_of (12950) minus the flows of the later months; the row after as_of is no flow
+    assert _value(results, "cash.month_end.2026-11.portfolio") == Decimal("12950")
+    assert _value(results, "cash.month_end.2026-10.portfolio") == Decimal("12050")  # 12950 - 900 (Nov)
+    assert _value(results, "cash.month_end.2026-09.portfolio") == Decimal("15400")  # + 1200 + 150 + 2000 (Oct)
+    # the current month's runway is the headline runway
+    assert _value(results, "runway.days.month_end.2026-11.portfolio") == _value(results, "runway.days.portfolio")
+    # Oct: 12050 * 90 / (0 + 1200 + 1350) = 425.29 -> 425
+    assert _value(results, "runway.days.month_end.2026-10.portfolio") == 425
+    # Sep: burns Jul 0, Aug 0, Sep 1200 -> 15400 * 90 / 1200 = 1155
+    assert _value(results, "runway.days.month_end.2026-09.portfolio") == 1155
+    # months with no burn in their 3-month window have no runway point
+    assert "runway.days.month_end.2026-07.portfolio" not in results.figures
+    cfo = build_report(_ctx(write_portfolio, policies={"min_runway_days": 90}), "cfo")
+    [chart] = [s for s in cfo.to_json()["sections"] if s["id"] == "runway-chart"]
+    assert chart["x"][-1] == "2026-11" and chart["series"][0]["values"][-1] == 457
+    assert chart["series"][1] == {"name": "Policy minimum", "values": [90] * 12}
