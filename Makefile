@@ -3,9 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
-SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && echo sudo)
-# Debian packages the tests need (git for repository sources and fixtures).
-APT_PACKAGES := git
+SUDO := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null && echo sudo)
+# Debian packages the tests need: git (repository sources and fixtures), Chromium (the browser checks of the
+# HTML reports, driven by Playwright), poppler-utils (pdftoppm/pdfinfo/pdftotext for the PDF checks), and
+# Pango, HarfBuzz and a font for WeasyPrint (the pdf extra).
+APT_PACKAGES := git chromium poppler-utils fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 
 .PHONY: demo test lint bench system-deps clean
 
@@ -13,7 +15,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: pyproject.toml | $(PY)
-	$(PIP) install -q -e .
+	$(PIP) install -q -e '.[pdf]'
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(PY)

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from execintel import __version__
@@ -90,13 +91,13 @@ def _load(ctx: typer.Context, path: Path | None, *, allow_outside: bool, keep_go
     with err.status("Loading sources...") as status:
 
         def progress(spec: SourceSpec) -> None:
-            status.update(f"Loading {spec.kind} {spec.display}...")
+            status.update(f"Loading {spec.kind} {escape(spec.display)}...")
 
         return load_facts(portfolio, settings=settings, keep_going=keep_going, progress=progress)
 
 
 def _sources_table(result: LoadResult) -> Table:
-    table = Table(title=f"Sources of {result.portfolio.manifest.portfolio.name}", title_justify="left")
+    table = Table(title=f"Sources of {escape(result.portfolio.manifest.portfolio.name)}", title_justify="left")
     for name, justify in (("kind", "left"), ("path", "left"), ("entity", "left"), ("rows loaded", "right"),
                           ("rows rejected", "right"), ("date range", "left"), ("status", "left")):  # fmt: skip
         table.add_column(name, justify=justify, no_wrap=name != "path")  # type: ignore[arg-type]
@@ -105,7 +106,7 @@ def _sources_table(result: LoadResult) -> Table:
         errors, warnings = len(report.errors), len(report.problems) - len(report.errors)
         status = "[red]errors[/red]" if errors else ("[yellow]warnings[/yellow]" if warnings else "[green]ok[/green]")
         dates = f"{report.date_range[0]} → {report.date_range[1]}" if report.date_range else "-"
-        table.add_row(spec.kind, spec.display, spec.entity or "(portfolio)", f"{report.rows_loaded:,}",
+        table.add_row(spec.kind, escape(spec.display), escape(spec.entity or "(portfolio)"), f"{report.rows_loaded:,}",
                       f"{report.rows_rejected:,}", dates, status)  # fmt: skip
     return table
 
@@ -133,7 +134,7 @@ def validate(
         raise ConfigError(result.errors)
     rows = sum(r.rows_loaded for r in result.reports)
     out.print(
-        f"[green]✓[/green] {result.portfolio.display(result.portfolio.path)} is valid: "
+        f"[green]✓[/green] {escape(result.portfolio.display(result.portfolio.path))} is valid: "
         f"{_plural(len(result.portfolio.manifest.entities), 'entity', 'entities')}, "
         f"{_plural(len(result.reports), 'source')}, {_plural(rows, 'row')}."
     )
@@ -229,7 +230,7 @@ def run(
                 progress.advance(task)
         with err.status("Rendering..."):
             written = write_documents(documents, folder, pdf=pdf, writer=writer)
-    table = Table(title=f"Reports of {result.portfolio.manifest.portfolio.name} as of {context.as_of}",
+    table = Table(title=f"Reports of {escape(result.portfolio.manifest.portfolio.name)} as of {context.as_of}",
                   title_justify="left")  # fmt: skip
     for name, justify in (("report", "left"), ("figures", "right"), ("findings", "right"), ("files", "left")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
@@ -238,9 +239,9 @@ def run(
         charts = sum(1 for p in paths if p.suffix == ".png")
         files = ", ".join(p.name for p in paths if p.suffix != ".png")
         files += f", {_plural(charts, 'chart')}" if charts else ""
-        table.add_row(document.report, f"{len(document.figures):,}", f"{len(document.findings):,}", files)
+        table.add_row(document.report, f"{len(document.figures):,}", f"{len(document.findings):,}", escape(files))
     out.print(table)
-    out.print(f"[green]✓[/green] wrote {len(documents)} reports to {folder}", soft_wrap=True)
+    out.print(f"[green]✓[/green] wrote {len(documents)} reports to {escape(str(folder))}", soft_wrap=True)
     if not dry_run:
         out.print("[yellow]Delivery is not available yet: nothing was sent (use --dry-run to say so).[/yellow]")
 
@@ -300,9 +301,9 @@ def init(
 
     written = write_starter(directory, force=force)
     for file in written:
-        out.print(f"  wrote {file}")
+        out.print(f"  wrote {file}", markup=False)
     out.print(
-        f"[green]✓[/green] starter portfolio in {directory}; check it with: execintel validate {directory}",
+        f"[green]✓[/green] starter portfolio in {escape(str(directory))}; check it with: execintel validate {directory}",
         soft_wrap=True,
     )
 

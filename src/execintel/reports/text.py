@@ -9,6 +9,7 @@ from typing import Any
 from execintel.reports.format import show
 
 WIDTH = 78
+MAX_TEXT = 60  # a longer text cell (a description, a name) wraps within its column
 
 
 def _wrap(text: str, indent: str = "") -> list[str]:
@@ -23,20 +24,32 @@ def _cell(value: Any, unit: str, currency: str) -> str:
     return "" if value is None else show(value, "", currency)
 
 
+def _fit(widths: list[int], numeric: list[bool]) -> list[int]:
+    """Column widths: numbers keep theirs; a text column wider than ``MAX_TEXT`` wraps at that width."""
+    return [w if n else min(w, MAX_TEXT) for w, n in zip(widths, numeric, strict=True)]
+
+
 def _table(section: dict[str, Any], currency: str) -> list[str]:
     columns = section["columns"]
     head = [c["title"] for c in columns]
     body = [[_cell(v, c["unit"], currency) for v, c in zip(row, columns, strict=True)] for row in section["rows"]]
     if not body:
         return ["  (none)"]
-    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
     numeric = [c["unit"] not in ("", "text", "date") for c in columns]
+    widths = _fit([max(len(r[i]) for r in [head, *body]) for i in range(len(head))], numeric)
 
-    def line(cells: list[str]) -> str:
-        parts = [c.rjust(w) if n else c.ljust(w) for c, w, n in zip(cells, widths, numeric, strict=True)]
-        return "  " + "  ".join(parts).rstrip()
+    def lines(cells: list[str]) -> list[str]:
+        # a cell wider than its column wraps onto more lines; nothing is cut
+        wrapped = [textwrap.wrap(c, w) or [""] if len(c) > w else [c] for c, w in zip(cells, widths, strict=True)]
+        out = []
+        for k in range(max(len(w) for w in wrapped)):
+            parts = [(w[k] if k < len(w) else "") for w in wrapped]
+            parts = [c.rjust(w) if n else c.ljust(w) for c, w, n in zip(parts, widths, numeric, strict=True)]
+            out.append("  " + "  ".join(parts).rstrip())
+        return out
 
-    return [line(head), "  " + "  ".join("-" * w for w in widths), *(line(r) for r in body)]
+    rule = "  " + "  ".join("-" * w for w in widths)
+    return [*lines(head), rule, *(line for r in body for line in lines(r))]
 
 
 def render_text(doc: dict[str, Any]) -> str:
@@ -45,13 +58,13 @@ def render_text(doc: dict[str, Any]) -> str:
     figures = doc.get("figures", {})
     findings = doc.get("findings", [])
     title = f"{doc['title']} - {doc['portfolio']} - as of {doc['as_of']}"
-    lines = [title, "=" * min(len(title), WIDTH), ""]
+    lines = [*_wrap(title), "=" * min(len(title), WIDTH), ""]
     for item in doc.get("summary", []):
         lines += _wrap(item, "* ")
     if doc.get("summary"):
         lines.append("")
     for section in doc.get("sections", []):
-        lines += [section["title"], "-" * min(len(section["title"]), WIDTH)]
+        lines += [*_wrap(section["title"]), "-" * min(len(section["title"]), WIDTH)]
         kind = section["kind"]
         if kind == "figures":
             for fid in section["figures"]:
