@@ -1,0 +1,203 @@
+"""One report for one recipient as an RFC 5322 message: text and HTML with inline charts, and the PDF.
+
+Structure (the PDF's ``multipart/mixed`` wrapper only when a PDF is given)::
+
+    multipart/mixed
+    ├── multipart/related
+    │   ├── multipart/alternative
+    │   │   ├── text/plain            (UTF-8)
+    │   │   └── text/html             (UTF-8; charts as <img src="cid:...">)
+    │   └── image/png ...             (Content-ID, Content-Disposition: inline)
+    └── application/pdf               (attachment)
+
+Every value that reaches a header is checked before anything is built, so a bad value stops one message with
+a :class:`HeaderError` and never reaches a mail server. The output is 7-bit clean (non-ASCII text goes out as
+quoted-printable or base64, non-ASCII header text as RFC 2047 encoded words) with CRLF line endings, so it
+passes unchanged through SMTP servers without 8BITMIME and through the SES raw-message API.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import MIMEPart
+from email.utils import format_datetime
+
+from execintel.config.models import is_valid_email
+from execintel.errors import DeliveryError
+
+__all__ = ["DELIVERY_HEADER", "HeaderError", "OutgoingMessage", "compose", "content_id", "message_id"]
+
+DELIVERY_HEADER = "X-Execintel-Delivery"
+SUBJECT_LIMIT = 200
+NAME_LIMIT = 100
+KEY_LIMIT = 200
+ELLIPSIS = "\u2026"
+
+# email.policy.SMTP (CRLF) without 8bit bodies: text parts are encoded, never sent as raw UTF-8.
+POLICY = email.policy.SMTP.clone(cte_type="7bit")
+
+_KEY_RE = re.compile(rf"[\x21-\x7e]{{1,{KEY_LIMIT}}}")
+_ATEXT = "A-Za-z0-9!#$%&'*+/=?^_`{|}~-"
+_DOT_ATOM = rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*"
+_CONTENT_ID_RE = re.compile(rf"{_DOT_ATOM}@{_DOT_ATOM}")
+_MSGID_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/?^_`{|}~-.")
+_CID_SRC_RE = re.compile(r"""\bsrc\s*=\s*["']cid:([^"']+)["']""", re.IGNORECASE)
+_LINE_BREAKS = frozenset("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+class HeaderError(DeliveryError):
+    """A header value is unsafe or invalid (a line break, a bad address); nothing was sent."""
+
+    def __init__(self, header: str, value: str, problem: str) -> None:
+        self.header = header
+        self.value = value
+        super().__init__(f"The {header} header {problem}: {_shorten(value, 60)!r}.")
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """A composed message and its envelope, ready for any mailer."""
+
+    key: str
+    """The delivery key; also the ``X-Execintel-Delivery`` header."""
+    sender: str
+    """The envelope sender and the ``From`` address."""
+    to: tuple[str, ...]
+    """The recipient addresses, in the ``To`` header and the envelope."""
+    bcc: tuple[str, ...]
+    """Envelope-only recipients (the audit mailbox); never in any header."""
+    data: bytes
+    """The RFC 5322 message: CRLF line endings, 7-bit clean, no ``Bcc`` header."""
+
+    @property
+    def envelope_recipients(self) -> tuple[str, ...]:
+        """``to`` then ``bcc``, without case-insensitive duplicates."""
+        seen: set[str] = set()
+        unique: list[str] = []
+        for address in (*self.to, *self.bcc):
+            if address.lower() not in seen:
+                seen.add(address.lower())
+                unique.append(address)
+        return tuple(unique)
+
+
+def content_id(report: str, chart_id: str) -> str:
+    """The Content-ID (without ``<>``) of a chart: ``content_id("cfo", "cash-chart") == "cfo-cash-chart@execintel"``.
+
+    It matches the chart's file name (``cfo-cash-chart.png``); characters that are not letters, digits or
+    hyphens become hyphens so the result is always a valid ``msg-id``.
+    """
+    local = re.sub(r"[^a-z0-9-]+", "-", f"{report}-{chart_id}".lower()).strip("-")
+    return f"{local or 'chart'}@execintel"
+
+
+def compose(
+    *,
+    key: str,
+    sender: str,
+    to: tuple[str, str],
+    subject: str,
+    text: str,
+    html: str,
+    images: Mapping[str, bytes],
+    pdf: bytes | None = None,
+    pdf_name: str = "report.pdf",
+    bcc: Sequence[str] = (),
+    date: datetime | None = None,
+) -> OutgoingMessage:
+    """Build the message for one report and one recipient.
+
+    ``to`` is ``(display name, address)``; ``images`` maps a Content-ID (without ``<>``) to PNG bytes, and every
+    ``src="cid:..."`` in ``html`` must name one of them. ``bcc`` goes into the envelope only. ``date`` defaults
+    to now; a naive date is taken as UTC. Raises :class:`HeaderError` for an unsafe or invalid header value and
+    :class:`DeliveryError` for an HTML image without its part.
+    """
+    name, address = to
+    _check_key(key)
+    _check_address("From", sender)
+    _check_address("To", address)
+    _check_line("To", name, "display name")
+    for hidden in bcc:
+        _check_address("Bcc", hidden)
+    _check_line("Subject", subject, "text")
+    _check_line("Content-Disposition", pdf_name, "file name")
+    for cid in images:
+        if not _CONTENT_ID_RE.fullmatch(cid):
+            raise HeaderError("Content-ID", cid, "is not a valid content id (like cfo-cash-chart@execintel)")
+    missing = sorted(set(_CID_SRC_RE.findall(html)) - set(images))
+    if missing:
+        raise DeliveryError(f"The HTML refers to cid:{missing[0]} but no image with that Content-ID was given.")
+
+    body = MIMEPart(policy=POLICY)
+    body.set_content(text)
+    body.add_alternative(html, subtype="html")
+
+    message = MIMEPart(policy=POLICY)
+    message["From"] = Address(addr_spec=sender)
+    message["To"] = Address(display_name=_shorten(" ".join(name.split()), NAME_LIMIT), addr_spec=address)
+    message["Subject"] = _shorten(" ".join(subject.split()), SUBJECT_LIMIT)
+    message["Date"] = format_datetime(_aware(date or datetime.now(UTC)))
+    message["Message-ID"] = message_id(key, sender)
+    message["MIME-Version"] = "1.0"
+    message[DELIVERY_HEADER] = key
+    # EmailMessage.make_related() refuses to wrap an existing multipart/alternative ("Cannot convert
+    # alternative to related"), so the related container is made empty and the alternative attached to it.
+    message.make_related()
+    message.attach(body)
+    for cid, png in images.items():
+        local = cid.split("@", 1)[0]
+        message.add_related(
+            png, maintype="image", subtype="png", cid=f"<{cid}>", disposition="inline", filename=f"{local}.png"
+        )
+    if pdf is not None:
+        message.make_mixed()
+        message.add_attachment(pdf, maintype="application", subtype="pdf", filename=pdf_name)
+    return OutgoingMessage(
+        key=key, sender=sender, to=(address,), bcc=tuple(bcc), data=message.as_bytes(policy=POLICY)
+    )
+
+
+def message_id(key: str, sender: str) -> str:
+    """The stable ``Message-ID`` of a delivery: ``<key@sender-domain>``.
+
+    Characters a ``msg-id`` cannot hold (``:``, ``@``, ``=``, ...) become ``=XX`` hex escapes, so two different
+    keys never share a Message-ID.
+    """
+    left = "".join(c if c in _MSGID_SAFE else f"={ord(c):02X}" for c in key)
+    left = re.sub(r"^\.|\.$|\.(?=\.)", "=2E", left)
+    return f"<{left}@{sender.rsplit('@', 1)[1]}>"
+
+
+def _check_key(key: str) -> None:
+    _check_line(DELIVERY_HEADER, key, "delivery key")
+    if not _KEY_RE.fullmatch(key):
+        raise HeaderError(
+            DELIVERY_HEADER, key, f"delivery key must be 1 to {KEY_LIMIT} printable ASCII characters without spaces"
+        )
+
+
+def _check_address(header: str, address: str) -> None:
+    _check_line(header, address, "address")
+    if not is_valid_email(address):
+        raise HeaderError(header, address, "address is not an email address like name@example.com")
+
+
+def _check_line(header: str, value: str, what: str) -> None:
+    """Refuse CR, LF and every other character that could end a header line or hide in one."""
+    for char in value:
+        if char in _LINE_BREAKS or (unicodedata.category(char) == "Cc" and char != "\t"):
+            raise HeaderError(header, value, f"{what} must not contain a line break or control character")
+
+
+def _shorten(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + ELLIPSIS
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
