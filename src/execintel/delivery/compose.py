@@ -93,8 +93,8 @@ def content_id(report: str, chart_id: str) -> str:
     It matches the chart's file name (``cfo-cash-chart.png``); characters that are not letters, digits or
     hyphens become hyphens so the result is always a valid ``msg-id``.
     """
-    local = re.sub(r"[^a-z0-9-]+", "-", f"{report}-{chart_id}".lower()).strip("-")
-    return f"{local or 'chart'}@execintel"
+    parts = (re.sub(r"[^a-z0-9-]+", "-", part.lower()).strip("-") for part in (report, chart_id))
+    return f"{'-'.join(part for part in parts if part) or 'chart'}@execintel"
 
 
 def compose(

@@ -129,14 +129,15 @@ class SmtpMailer(Mailer):
             return
         context = ssl.create_default_context(cafile=self.cafile)
         conn: smtplib.SMTP
-        if self.implicit_tls:
-            conn = smtplib.SMTP_SSL(context=context, timeout=self.timeout)
-        else:
-            conn = smtplib.SMTP(timeout=self.timeout)
         try:
-            code, reply = conn.connect(self.host, self.port)
-            if code != 220:
-                raise smtplib.SMTPConnectError(code, reply)
+            # Connecting in the constructor is what sets the host name that TLS checks the certificate against.
+            if self.implicit_tls:
+                conn = smtplib.SMTP_SSL(self.host, self.port, context=context, timeout=self.timeout)
+            else:
+                conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise self._connect_error(exc) from exc
+        try:
             conn.ehlo_or_helo_if_needed()
             secure = self.implicit_tls
             if not secure and conn.has_extn("starttls"):
