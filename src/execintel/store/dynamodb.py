@@ -301,8 +301,10 @@ class DynamoStore(Store):
 
     def _entry_rows(self, *, after: int, limit: int | None, run_id: str | None) -> list[Row]:
         expr = _Expression()
-        params: dict[str, Any] = {"KeyConditionExpression": f"pk = {expr.value(LOG)} AND sk BETWEEN "
-                                  f"{expr.value(_seq_key(after + 1))} AND {expr.value(_seq_key(10**12 - 1))}"}
+        params: dict[str, Any] = {
+            "KeyConditionExpression": f"pk = {expr.value(LOG)} AND sk BETWEEN "
+            f"{expr.value(_seq_key(after + 1))} AND {expr.value(_seq_key(10**12 - 1))}"
+        }
         if run_id is not None:
             params["FilterExpression"] = f"{expr.name('run_id')} = {expr.value(run_id)}"
         rows: list[Row] = []
