@@ -335,3 +335,10 @@ def main() -> None:
             style="red", markup=False, soft_wrap=True,
         )  # fmt: skip
         sys.exit(1)
+
+
+from execintel.cli_store import audit_app, store_app, suppression_app  # noqa: E402 - sub-commands
+
+app.add_typer(store_app, name="store")
+app.add_typer(audit_app, name="audit")
+app.add_typer(suppression_app, name="suppression")

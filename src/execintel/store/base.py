@@ -55,6 +55,7 @@ __all__ = [
 
 Clock = Callable[[], datetime]
 Condition = Literal["absent", "present"] | tuple[str, Scalar] | None
+_NOT_AT_START = ("run_id", "finished", "status")  # the run id is the entry's own; the rest is not known yet
 COUNTED = ("sending", "sent")  # states whose envelope recipients count toward the daily limit
 _RETRIES = 20
 
@@ -185,7 +186,7 @@ class Store(ABC):
         """Record a run that started (audit "run.started"); a run id is used once."""
         _text("run_id", run.run_id)
         row = to_row(run)
-        data = {name: to_plain(name, getattr(run, name)) for name in row if name != "run_id"}
+        data = {name: to_plain(name, getattr(run, name)) for name in row if name not in _NOT_AT_START}
         if not self._commit(Write("put", "runs", (run.run_id,), row, "absent"),
                             self._draft("run.started", run.run_id, data, self._now())):  # fmt: skip
             raise StoreError(f"Run {run.run_id!r} already exists in {self.url}.")

@@ -1,0 +1,236 @@
+"""``execintel store``, ``audit`` and ``suppression``: set up the audit store, read and verify its log, and keep
+the suppression list. Registered on the main app at the end of :mod:`execintel.cli`."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import sys
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from execintel.config import Settings, load_settings
+from execintel.config.models import is_valid_email
+from execintel.errors import ConfigError, Problem, StoreError
+from execintel.store import Delivery, Entry, RunRecord, Store, open_store
+
+# When output is piped (CI logs, files) Rich would assume 80 columns and squeeze tables.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        envvar="EXECINTEL_STORE",
+        show_default=False,
+        help="Store URL: sqlite:///PATH.db (four slashes for an absolute path) or dynamodb://TABLE; "
+        "default: execintel.db in the data dir (EXECINTEL_DATA_DIR, else ~/.local/share/execintel).",
+    ),
+]
+
+store_app = typer.Typer(help="Set up the audit store (runs, deliveries, the audit log).", no_args_is_help=True)
+audit_app = typer.Typer(help="Read and verify the audit log: runs, reports, deliveries.", no_args_is_help=True)
+suppression_app = typer.Typer(help="The suppression list: addresses nothing is ever sent to.", no_args_is_help=True)
+
+STATUS_STYLE = {"ok": "green", "sent": "green", "failed": "red", "held": "yellow", "suppressed": "yellow"}
+
+
+def _open(ctx: typer.Context, url: str | None) -> Store:
+    settings = ctx.find_root().obj
+    if not isinstance(settings, Settings):
+        settings = load_settings()
+    if url is not None and url == os.environ.get("EXECINTEL_STORE"):
+        url = None  # it came from the environment: open_store then names EXECINTEL_STORE in its messages
+    return open_store(url, settings)
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _styled(text: str | None, fallback: str = "-") -> str:
+    if text is None:
+        return fallback
+    style = STATUS_STYLE.get(text)
+    return f"[{style}]{escape(text)}[/{style}]" if style else escape(text)
+
+
+def _run_status(run: RunRecord) -> str:
+    flags = "".join(f" ({flag})" for flag, on in (("dry run", run.dry_run), ("forced", run.forced)) if on)
+    return _styled(run.status, "[yellow]unfinished[/yellow]") + flags
+
+
+def _table(title: str, *columns: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def _who() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name in some containers
+        user = "unknown"
+    return f"cli:{user}@{socket.gethostname()}"
+
+
+@store_app.command("init")
+def store_init(ctx: typer.Context, store: StoreOpt = None) -> None:
+    """Create the store (SQLite file or DynamoDB table) when missing; safe to run again."""
+    with _open(ctx, store) as opened:
+        opened.init()
+        out.print(f"[green]✓[/green] the store is ready: {escape(opened.url)}", soft_wrap=True)
+
+
+@audit_app.command("list")
+def audit_list(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs to show.")] = 20,
+    store: StoreOpt = None,
+) -> None:
+    """List the newest runs: when, who started them, for which period, how they ended."""
+    with _open(ctx, store) as opened:
+        runs = opened.list_runs(limit)
+        url = opened.url
+    if not runs:
+        out.print(f"No runs yet in {escape(url)}.", soft_wrap=True)
+        return
+    table = _table(f"Runs in {escape(url)}, newest first", "run", "started", "trigger", "portfolio", "period", "status")
+    for run in runs:
+        table.add_row(escape(run.run_id), _when(run.started), escape(run.trigger), escape(run.portfolio),
+                      escape(run.period), _run_status(run))  # fmt: skip
+    out.print(table)
+
+
+def _change(entry: Entry) -> str:
+    if entry.data.get("from") is None:  # a new delivery: its first state is the whole story
+        return ""
+    names = ("attempts", "provider_id", "reason", "permanent", "mailer")
+    return escape(", ".join(f"{name} {entry.data[name]}" for name in names if entry.data.get(name) is not None))
+
+
+@audit_app.command("show")
+def audit_show(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="A run id, as `execintel audit list` shows it.")],
+    store: StoreOpt = None,
+) -> None:
+    """Show a run: its reports, its deliveries and every state change they went through."""
+    with _open(ctx, store) as opened:
+        run = opened.get_run(run_id)
+        if run is None:
+            raise StoreError(f"There is no run {run_id!r} in {opened.url}; list the runs with: execintel audit list")
+        reports = opened.reports(run_id)
+        entries = opened.entries(run_id=run_id)
+        deliveries: dict[str, Delivery] = {d.key: d for d in opened.deliveries(run_id=run_id)}
+        for entry in entries:  # deliveries this run changed that a later run changed again
+            key = str(entry.data.get("key", ""))
+            if entry.kind.startswith("delivery.") and key not in deliveries:
+                found = opened.get_delivery(key)
+                if found is not None:
+                    deliveries[key] = found
+    facts: list[tuple[str, Any]] = [
+        ("portfolio", escape(run.portfolio)), ("trigger", escape(run.trigger)),
+        ("schedule", escape(run.schedule_id) if run.schedule_id else "ad hoc"), ("period", escape(run.period)),
+        ("started", _when(run.started)), ("finished", _when(run.finished)), ("status", _run_status(run)),
+        ("mailer", escape(run.mailer) or "-"),
+        ("summary", escape(json.dumps(dict(run.summary), ensure_ascii=False, sort_keys=True))),
+    ]  # fmt: skip
+    grid = Table.grid(padding=(0, 2))
+    for name, value in facts:
+        grid.add_row(f"[bold]{name}[/bold]", value)
+    out.print(f"[bold]Run {escape(run.run_id)}[/bold]", soft_wrap=True)
+    out.print(grid)
+    table = _table("Reports", "report", "period", "content hash", "figures", "generated")
+    for report in reports:
+        table.add_row(escape(report.report), escape(report.period), report.content_hash[:12],
+                      f"{len(report.figures):,}", _when(report.generated))  # fmt: skip
+    out.print(table if reports else "No reports recorded.")
+    table = _table("Deliveries", "report", "recipient", "state", "attempts", "provider id", "reason")
+    for d in sorted(deliveries.values(), key=lambda d: (d.report, d.recipient, d.key)):
+        table.add_row(escape(d.report), escape(d.recipient), _styled(d.state), str(d.attempts),
+                      escape(d.provider_id or "-"), escape(d.reason or "-"))  # fmt: skip
+    out.print(table if deliveries else "No deliveries.")
+    changes = [e for e in entries if e.kind.startswith("delivery.")]
+    table = _table("State changes", "seq", "time", "report", "recipient", "from", "to", "details")
+    for entry in changes:
+        found = deliveries.get(str(entry.data.get("key")))
+        table.add_row(str(entry.seq), _when(entry.ts), escape(found.report if found else "?"),
+                      escape(found.recipient if found else str(entry.data.get("key"))),
+                      _styled(entry.data.get("from"), "(new)"), _styled(str(entry.data.get("to"))),
+                      _change(entry))  # fmt: skip
+    if changes:
+        out.print(table)
+
+
+@audit_app.command("verify")
+def audit_verify(ctx: typer.Context, store: StoreOpt = None) -> None:
+    """Recompute the audit log's hash chain and check every delivery against it; exit 1 on any problem."""
+    with _open(ctx, store) as opened:
+        result = opened.verify()
+        url = opened.url
+    if result.ok:
+        out.print(f"[green]✓[/green] {result.entries:,} entries verified; the chain is intact ({escape(url)})",
+                  soft_wrap=True)  # fmt: skip
+        return
+    for problem in result.problems:
+        out.print(f"[red]✗[/red] {escape(problem)}", soft_wrap=True)
+    count = len(result.problems)
+    err.print(f"{count} problem{'s' if count != 1 else ''} in {url} ({result.entries:,} entries): the audit log or "
+              "the deliveries were changed outside execintel.", style="bold red", markup=False)  # fmt: skip
+    raise typer.Exit(1)
+
+
+@suppression_app.command("list")
+def suppression_list(ctx: typer.Context, store: StoreOpt = None) -> None:
+    """List every suppressed address, why, and who added it."""
+    with _open(ctx, store) as opened:
+        entries = opened.suppressions()
+        url = opened.url
+    if not entries:
+        out.print(f"The suppression list of {escape(url)} is empty.", soft_wrap=True)
+        return
+    table = _table(f"Suppressed addresses in {escape(url)}", "address", "reason", "source", "added")
+    for entry in entries:
+        table.add_row(escape(entry.address), escape(entry.reason), escape(entry.source), _when(entry.added))
+    out.print(table)
+
+
+@suppression_app.command("add")
+def suppression_add(
+    ctx: typer.Context,
+    address: Annotated[str, typer.Argument(help="The email address to stop sending to.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")] = "added by hand",
+    store: StoreOpt = None,
+) -> None:
+    """Stop sending anything to ADDRESS (or update its reason)."""
+    if not is_valid_email(address.strip()):
+        raise ConfigError(Problem("ADDRESS", f"{address!r} is not an email address like name@example.com"))
+    with _open(ctx, store) as opened:
+        opened.suppress(address.strip(), reason, source=_who())
+    out.print(f"[green]✓[/green] {escape(address.strip().lower())} is suppressed: nothing will be sent to it.",
+              soft_wrap=True)  # fmt: skip
+
+
+@suppression_app.command("remove")
+def suppression_remove(
+    ctx: typer.Context,
+    address: Annotated[str, typer.Argument(help="The email address to send to again.")],
+    store: StoreOpt = None,
+) -> None:
+    """Send to ADDRESS again; exit 1 when it was not on the list."""
+    with _open(ctx, store) as opened:
+        removed = opened.unsuppress(address, source=_who())
+    if not removed:
+        err.print(f"{address.strip().lower()} was not on the suppression list; nothing changed.", markup=False)
+        raise typer.Exit(1)
+    out.print(f"[green]✓[/green] {escape(address.strip().lower())} is no longer suppressed.", soft_wrap=True)
