@@ -179,8 +179,8 @@ def audit_verify(ctx: typer.Context, store: StoreOpt = None) -> None:
         result = opened.verify()
         url = opened.url
     if result.ok:
-        out.print(f"[green]✓[/green] {result.entries:,} entries verified; the chain is intact ({escape(url)})",
-                  soft_wrap=True)  # fmt: skip
+        entries = f"{result.entries:,} {'entry' if result.entries == 1 else 'entries'}"
+        out.print(f"[green]✓[/green] {entries} verified; the chain is intact ({escape(url)})", soft_wrap=True)
         return
     for problem in result.problems:
         out.print(f"[red]✗[/red] {escape(problem)}", soft_wrap=True)
