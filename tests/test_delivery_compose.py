@@ -186,7 +186,7 @@ def test_hostile_values_round_trip_inert(value: str) -> None:
 @pytest.mark.parametrize("newline", ["\r\n", "\n", "\r", "\u2028", "\x85", "\x0b"])
 def test_line_breaks_in_header_values_are_refused_naming_the_header(field: str, header: str, newline: str) -> None:
     injected = f"x{newline}Bcc: evil@example.org"
-    arguments: dict[str, Any] = {
+    cases: dict[str, dict[str, Any]] = {
         "subject": {"subject": injected},
         "name": {"to": (injected, "ceo@example.com")},
         "address": {"to": ("Casey", f"ceo@example.com{newline}")},
@@ -194,9 +194,9 @@ def test_line_breaks_in_header_values_are_refused_naming_the_header(field: str, 
         "key": {"key": injected},
         "bcc": {"bcc": (f"{AUDIT}{newline}",)},
         "pdf_name": {"pdf_name": injected},
-    }[field]
+    }
     with pytest.raises(HeaderError) as caught:
-        _compose(**arguments)
+        _compose(**cases[field])
     assert caught.value.header == header
     assert str(caught.value).startswith(f"The {header} header ")
     assert repr(newline)[1:-1] in str(caught.value)  # the offending value is shown escaped

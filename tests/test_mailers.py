@@ -103,7 +103,7 @@ def _smtp_received(server: SmtpTestServer) -> list[Delivered]:
 def _ses_received(sender: str) -> list[Delivered]:
     """What the moto server recorded for ``sender``: ThreadedMotoServer runs in this process, so its SES backend
     is moto's module-level ``ses_backends`` (SES v2 sends are stored by the SES v1 backend as RawMessage)."""
-    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
 
     return [
@@ -163,7 +163,7 @@ def test_a_message_arrives_once_with_the_bcc_in_the_envelope_only(backend: Backe
     outcome = backend.mailer.send(message, commit=lambda: seen_at_commit.append(backend.received()))
     assert seen_at_commit == [[]]  # commit ran once, and the provider did not have the message yet
     [delivered] = backend.received()
-    assert (delivered.sender, delivered.recipients, delivered.data) == (backend.sender, {TO, AUDIT}, message.data)
+    assert (delivered.sender, delivered.recipients, delivered.data) == (backend.sender, frozenset({TO, AUDIT}), message.data)
     assert b"audit" not in delivered.data
     assert outcome.provider_id == delivered.provider_id
     assert outcome.refused == {}
@@ -472,7 +472,7 @@ def test_ses_check_sender(ses_endpoint: str) -> None:
     client = _ses_client(ses_endpoint)
     client.create_email_identity(EmailIdentity="solo@example.net")
     client.create_email_identity(EmailIdentity="pending.test")
-    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
 
     # moto verifies every identity at once; SES says PENDING until the owner clicks the link or adds DNS records.

@@ -206,7 +206,8 @@ class SesMailer(Mailer):
         error = exc.response.get("Error", {})
         code = error.get("Code", "Unknown")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        transient = code in TRANSIENT_CODES or status >= 500 or (code not in PERMANENT_CODES and not status)
+        transient = code in TRANSIENT_CODES or status == 429 or status >= 500
+        transient = transient or (code not in PERMANENT_CODES and not status)  # no HTTP status: not from SES
         return MailerError(
             f"SES in {self.region} refused {what}: {code}: {error.get('Message', '')}.", permanent=not transient
         )

@@ -186,8 +186,11 @@ class SmtpMailer(Mailer):
                 if code in (250, 251):
                     continue
                 refused[recipient] = _reply(code, reply)
+                if code == 421:  # the server is closing the connection
+                    self._drop()
+                elif recipient.lower() in wanted:
+                    self._reset()
                 if code == 421 or recipient.lower() in wanted:
-                    self._drop() if code == 421 else self._reset()
                     raise MailerError(
                         f"The SMTP server {self.where} refused the recipient {recipient}: {_reply(code, reply)}.",
                         permanent=code >= 500,
@@ -223,6 +226,8 @@ class SmtpMailer(Mailer):
                 permanent=False,
             ) from exc
         if code != 250:
+            if code == 421:  # the server is closing the connection
+                self._drop()
             raise MailerError(
                 f"The SMTP server {self.where} did not accept the message to {to}: {_reply(code, reply)}.",
                 permanent=code >= 500,
