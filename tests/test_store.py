@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,6 +22,8 @@ from typing import Any, Protocol
 
 import boto3
 import pytest
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
 
 from conftest import AWS_TEST_ENV
 from execintel.config.settings import Settings
@@ -116,10 +119,18 @@ class Backend:
     env: dict[str, str]
     client: Any = None
 
-    def reopen(self, clock: Clock | None = None) -> Store:
-        """A second, independent store object on the same data (its own connection or client)."""
-        client = None if self.client is None else _dynamo_client(self.env["AWS_ENDPOINT_URL"])
-        return open_store(self.url, Settings(), client=client, clock=clock)
+    racing_endpoint: str | None = None
+
+    def reopen(self, clock: Clock | None = None, *, racing: bool = False) -> Store:
+        """A second, independent store object on the same data (its own connection or client).
+
+        ``racing``: for clients that run at the same time; on DynamoDB they go through a moto server that, like
+        DynamoDB, applies one request at a time (see ``atomic_moto``).
+        """
+        if self.client is None:
+            return open_store(self.url, Settings(), clock=clock)
+        endpoint = self.racing_endpoint if racing and self.racing_endpoint else self.env["AWS_ENDPOINT_URL"]
+        return open_store(self.url, Settings(), client=_dynamo_client(endpoint), clock=clock)
 
 
 def _dynamo_client(endpoint: str) -> Any:
@@ -129,6 +140,28 @@ def _dynamo_client(endpoint: str) -> Any:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
+
+
+class _QuietHandler(MotoRequestHandler):
+    def log_request(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def atomic_moto(moto_endpoint: str) -> Iterator[str]:
+    """A second moto server on loopback, sharing the session server's tables, that handles one request at a time.
+
+    DynamoDB applies each request atomically. moto's threaded server does not: a cancelled TransactWriteItems
+    restores a copy of the whole table taken when it began, wiping what other requests wrote meanwhile. Clients
+    that race each other go through this server, so the races tested are the store's, not moto's.
+    """
+    server = make_server("127.0.0.1", 0, DomainDispatcherApplication(create_backend_app), threaded=False,
+                         request_handler=_QuietHandler)  # fmt: skip
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])
@@ -153,7 +186,7 @@ def backend(
     store = open_store(url, Settings(), client=client, clock=clock)
     store.init()
     env |= {**AWS_TEST_ENV, "AWS_ENDPOINT_URL": endpoint, "EXECINTEL_STORE": url}
-    yield Backend("dynamodb", url, store, DynamoRaw(client, table), env, client)
+    yield Backend("dynamodb", url, store, DynamoRaw(client, table), env, client, request.getfixturevalue("atomic_moto"))
     store.close()
     client.delete_table(TableName=table)
 
@@ -259,7 +292,7 @@ def test_adding_a_delivery_twice_changes_nothing(backend: Backend) -> None:
 
 
 def test_racing_inserts_of_one_key_insert_it_once(backend: Backend) -> None:
-    stores = [backend.reopen() for _ in range(6)]
+    stores = [backend.reopen(racing=True) for _ in range(6)]
     with ThreadPoolExecutor(len(stores)) as pool:
         results = list(pool.map(lambda s: s.add_delivery(delivery(run_id=f"run-{id(s)}")), stores))
     assert sorted(new for _, new in results) == [False] * 5 + [True]
@@ -300,7 +333,7 @@ def test_a_transition_is_conditional_and_audited(backend: Backend, clock: Clock)
 
 def test_two_workers_sending_one_delivery_send_it_once(backend: Backend) -> None:
     backend.store.add_delivery(delivery())
-    stores = [backend.reopen() for _ in range(6)]
+    stores = [backend.reopen(racing=True) for _ in range(6)]
 
     def claim(store: Store) -> bool:
         try:
@@ -314,6 +347,40 @@ def test_two_workers_sending_one_delivery_send_it_once(backend: Backend) -> None
     assert [e.kind for e in backend.store.entries()] == ["delivery.rendered", "delivery.sending"]
     for s in stores:
         s.close()
+
+
+def test_one_store_shared_by_worker_threads_keeps_one_chain(backend: Backend) -> None:
+    keys = [f"d-{i}" for i in range(40)]
+    shared = backend.reopen(racing=True)
+    for key in keys:
+        shared.add_delivery(delivery(key))
+
+    def send(key: str) -> str:
+        shared.transition(key, "sending", run_id="run-1", expect={"rendered"}, attempts=1)
+        return shared.transition(key, "sent", run_id="run-1", expect={"sending"}, provider_id=key).state
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(send, keys)) == ["sent"] * 40
+    result = backend.store.verify()
+    assert result.ok and result.entries == 120
+    assert [e.seq for e in backend.store.entries()] == list(range(1, 121))
+    shared.close()
+
+
+def test_racing_writers_keep_one_chain(backend: Backend) -> None:
+    stores = [backend.reopen(racing=True) for _ in range(4)]
+
+    def append(pair: tuple[int, Store]) -> None:
+        for i in range(15):
+            pair[1].suppress(f"w{pair[0]}-{i}@example.com", "bounce", source=f"worker-{pair[0]}")
+
+    with ThreadPoolExecutor(len(stores)) as pool:
+        list(pool.map(append, enumerate(stores)))
+    result = backend.store.verify()
+    assert result.ok and result.entries == 60 and len(backend.store.suppressions()) == 60
+    assert [e.seq for e in backend.store.entries()] == list(range(1, 61))
+    for store in stores:
+        store.close()
 
 
 def test_deliveries_are_filtered_and_counted_toward_the_daily_limit(backend: Backend, clock: Clock) -> None:
@@ -614,3 +681,11 @@ def test_dynamodb_refuses_a_table_that_is_not_a_store(moto_endpoint: str, monkey
     with pytest.raises(StoreError, match=f"table '{table}' exists but its key is not"):
         DynamoStore(table, client=client).init()
     client.delete_table(TableName=table)
+
+
+def test_the_store_imports_nothing_a_small_lambda_should_not_carry() -> None:
+    code = "import sys, execintel.store; print('\\n'.join(sorted(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    heavy = ("duckdb", "pyarrow", "matplotlib", "jinja2", "boto3", "botocore", "execintel.analysis",
+             "execintel.reports", "execintel.render", "execintel.sources", "execintel.facts")  # fmt: skip
+    assert [m for m in loaded if m.startswith(heavy)] == []
