@@ -2,8 +2,8 @@
 
 A backend stores plain rows (see :mod:`execintel.store.records`) and implements five primitives: get one row,
 list rows, apply one conditional :class:`Write` together with one audit entry atomically, list audit entries,
-and read a consistent :class:`Snapshot`. The base validates arguments, builds the hash chain, decides when a
-lock is stale and checks the whole log in :meth:`Store.verify`.
+and read a consistent :class:`Snapshot`. The base validates arguments, drafts each audit entry (the backend
+seals it onto the chain inside its transaction), decides when a lock is stale and verifies the log.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import secrets
 import socket
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from execintel.errors import StoreError
 from execintel.store.records import (
@@ -25,6 +25,7 @@ from execintel.store.records import (
     DELIVERY_STATES,
     KEYS,
     RUN_STATUSES,
+    Condition,
     Delivery,
     DeliveryState,
     Draft,
@@ -34,8 +35,10 @@ from execintel.store.records import (
     Row,
     RunRecord,
     Scalar,
+    Snapshot,
     Suppression,
     Verification,
+    Write,
     check_chain,
     from_row,
     iso,
@@ -54,7 +57,6 @@ __all__ = [
 ]  # fmt: skip
 
 Clock = Callable[[], datetime]
-Condition = Literal["absent", "present"] | tuple[str, Scalar] | None
 _NOT_AT_START = ("run_id", "finished", "status")  # the run id is the entry's own; the rest is not known yet
 COUNTED = ("sending", "sent")  # states whose envelope recipients count toward the daily limit
 _RETRIES = 20
@@ -69,26 +71,6 @@ class StateConflict(StoreError):
             f"Delivery {key!r} is {current!r}, not {' or '.join(map(repr, self.expected))}; "
             f"it was not changed to {target!r}."
         )
-
-
-@dataclass(frozen=True, slots=True)
-class Write:
-    """One change to one row; ``when`` is its condition: "absent", "present" or (column, value) equal."""
-
-    op: Literal["put", "update", "delete"]
-    table: str
-    key: tuple[str, ...]
-    values: Row = field(default_factory=dict)
-    when: Condition = None
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """The head, every entry (ascending seq) and every delivery row, read consistently."""
-
-    head: Row | None
-    entries: list[Row]
-    deliveries: list[Row]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -114,6 +96,12 @@ def lock_is_stale(lock: Lock, now: datetime, hostname: str | None = None) -> boo
 def _text(name: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{name} must be a non-empty string, not {value!r}")
+    return value
+
+
+def _positive(name: str, value: float) -> float:
+    if not value > 0:
+        raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
     return value
 
 
@@ -346,6 +334,7 @@ class Store(ABC):
     # Locks: leases, not audited.
     def acquire(self, name: str, *, ttl: float) -> Lock | None:
         """Take the named lock for ``ttl`` seconds; None while someone else holds it (a stale lock is taken over)."""
+        _positive("ttl", ttl)
         owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(8)}"
         for _ in range(_RETRIES):
             now = self._now()
@@ -361,7 +350,7 @@ class Store(ABC):
 
     def renew(self, lock: Lock, *, ttl: float) -> Lock:
         """Extend a lock still held; StoreError when it was lost (expired and taken over)."""
-        renewed = Lock(lock.name, lock.owner, self._now() + timedelta(seconds=ttl))
+        renewed = Lock(lock.name, lock.owner, self._now() + timedelta(seconds=_positive("ttl", ttl)))
         values: Row = {"expires": iso(renewed.expires)}
         if not self._commit(Write("update", "locks", (lock.name,), values, ("owner", lock.owner)), None):
             holder = self.holder(lock.name, live=False)

@@ -22,6 +22,7 @@ GENESIS = "0" * 64
 Scalar = str | int | None
 Row = dict[str, Scalar]
 R = TypeVar("R")
+Condition = Literal["absent", "present"] | tuple[str, Scalar] | None  # of a Write: see Write.when
 Parsed = tuple[int, str, str, str | None, Any]  # seq, ts, kind, run_id and data of an entry that parsed
 
 # Each logical table and the columns that identify one of its rows.
@@ -202,6 +203,26 @@ class Draft:
         digest = entry_hash(head_hash, seq, self.ts, self.kind, run_id=self.run_id, data=json.loads(text))
         return {"seq": seq, "ts": self.ts, "kind": self.kind, "run_id": self.run_id, "data": text,
                 "prev_hash": head_hash, "hash": digest}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One change to one row; ``when`` is its condition: "absent", "present" or (column, value) equal."""
+
+    op: Literal["put", "update", "delete"]
+    table: str
+    key: tuple[str, ...]
+    values: Row = field(default_factory=dict)
+    when: Condition = None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The head, every entry (ascending seq) and every delivery row, read consistently."""
+
+    head: Row | None
+    entries: list[Row]
+    deliveries: list[Row]
 
 
 # What transition(**changes) may set, and the types each accepts.
