@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +17,58 @@ import yaml
 
 DATA = Path(__file__).parent / "data"
 SHARED = DATA / "shared"
+# Screenshots and rendered pages the checks make, kept for people to look at (git-ignored).
+ARTIFACTS = Path(os.environ.get("EXECINTEL_TEST_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--update-goldens`` rewrites the golden files from the current output instead of comparing."""
+    parser.addoption("--update-goldens", action="store_true", help="rewrite tests/data/golden from this run")
+
+
+def cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m execintel ARGS`` as a user would, with a plain environment (no colours, wide lines)."""
+    base = {"COLUMNS": "200", "NO_COLOR": "1", "PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")}
+    if "EXECINTEL_CACHE_DIR" in os.environ:
+        base["EXECINTEL_CACHE_DIR"] = os.environ["EXECINTEL_CACHE_DIR"]
+    return subprocess.run([sys.executable, "-m", "execintel", *args], capture_output=True, text=True, cwd=cwd,
+                          env={**base, **(env or {})}, check=False, timeout=timeout)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    """One ``execintel run --dry-run``: the process, the report documents by id, and the folders."""
+
+    done: subprocess.CompletedProcess[str]
+    documents: dict[str, Any]
+    folder: Path  # the working directory (its out/ holds the run)
+    run_dir: Path  # out/<run-id>
+
+
+def dry_run(folder: Path, *args: str) -> RunOutput:
+    """``execintel run --dry-run --out out ARGS`` in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    done = cli("run", "--dry-run", "--out", "out", *args, cwd=folder)
+    assert done.returncode == 0, done.stderr
+    [run_dir] = (folder / "out").iterdir()
+    documents = {p.stem: json.loads(p.read_text(), parse_float=Decimal) for p in run_dir.glob("*.json")}
+    return RunOutput(done, documents, folder, run_dir)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> RunOutput:
+    """Every report of the bundled demo portfolio in every format, built once per test session."""
+    return dry_run(tmp_path_factory.mktemp("demo-run"))
+
+
+@pytest.fixture(scope="session")
+def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> RunOutput:
+    """Every report of the demo with hostile text in every free-text field (see ``tests/hostile.py``)."""
+    from hostile import hostile_portfolio
+
+    folder = tmp_path_factory.mktemp("hostile-run")
+    manifest = hostile_portfolio(folder / "portfolio")
+    return dry_run(folder, str(manifest))
 
 GIT_ENV = {
     "GIT_CONFIG_GLOBAL": os.devnull,

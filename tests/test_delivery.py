@@ -11,8 +11,8 @@ import pytest
 from conftest import WritePortfolio, base_manifest
 from execintel.analysis.context import Context
 from execintel.demo import demo_portfolio
+from execintel.render.text import render_text
 from execintel.reports import build_report
-from execintel.reports.text import render_text
 from helpers import context
 
 AS_OF = "2026-11-15"

@@ -5,39 +5,34 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import RunOutput, cli
 from execintel.reports import REPORTS
 
 ENTITIES = ("jada", "qosd", "quickdumpnow", "rental-3028", "yacht-delivery", "dc-clients")  # those with a ledger
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {"COLUMNS": "200", "NO_COLOR": "1", "PATH": "/usr/bin:/bin"}
-    return subprocess.run([sys.executable, "-m", "execintel", *args], capture_output=True, text=True, cwd=cwd,
-                          env=env, check=False, timeout=120)  # fmt: skip
+    return cli(*args, cwd=cwd, timeout=120)
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], dict[str, Any], Path]:
-    folder = tmp_path_factory.mktemp("run")
-    done = _cli("run", "--dry-run", "--out", "out", cwd=folder)
-    [run_dir] = (folder / "out").iterdir()
-    documents = {p.stem: json.loads(p.read_text(), parse_float=Decimal) for p in run_dir.glob("*.json")}
-    return done, documents, folder
+@pytest.fixture
+def run(demo_run: RunOutput) -> tuple[subprocess.CompletedProcess[str], dict[str, Any], Path]:
+    return demo_run.done, demo_run.documents, demo_run.folder
 
 
 def test_a_dry_run_writes_every_format_of_every_report(run: Any) -> None:
     done, documents, folder = run
     assert done.returncode == 0, done.stderr
     assert sorted(documents) == sorted(REPORTS)
-    [run_dir] = (folder / "out").iterdir()
+    [run_dir] = (folder / "out").iterdir()  # one run only
     for suffix in (".txt", ".html", ".pdf"):
         assert sorted(p.stem for p in run_dir.glob(f"*{suffix}")) == sorted(REPORTS), suffix
     for report in REPORTS:
@@ -103,7 +98,9 @@ def test_the_seeds_headline_facts_come_out_of_the_demo_data(run: Any) -> None:
 
 def test_no_report_leaks_a_secret_of_the_demo_repositories(run: Any) -> None:
     _, documents, _ = run
-    text = json.dumps(documents, default=str) + "".join(p.read_text() for p in (run[2] / "out").glob("*/*.txt"))
+    text = json.dumps(documents, default=str) + "".join(
+        p.read_text() for p in (run[2] / "out").glob("*/*") if p.suffix in (".txt", ".html")
+    )
     # at most the first 4 characters of a secret may appear (CONTRACT section 7)
     for pattern in (r"AKIA[0-9A-Z]{4,}", r"sk_(live|test)_[0-9A-Za-z]{4,}", r"JWT_SECRET=\S{5,}"):
         assert re.search(pattern, text) is None, pattern
@@ -128,8 +125,9 @@ def test_explain_an_unknown_figure_suggests_the_close_ones(run: Any) -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_the_second_run_says_what_changed_since_the_first(run: Any) -> None:
-    _, _, folder = run
+def test_the_second_run_says_what_changed_since_the_first(demo_run: RunOutput, tmp_path: Path) -> None:
+    folder = tmp_path
+    shutil.copytree(demo_run.run_dir, folder / "out" / demo_run.run_dir.name)  # the first run, in its own out/
     again = _cli("run", "--dry-run", "--out", "out", "--reports", "ceo", "--as-of", "2026-11-16", cwd=folder)
     assert again.returncode == 0, again.stderr
     newest = sorted((folder / "out").iterdir())[-1]

@@ -13,9 +13,9 @@ from conftest import WritePortfolio, base_manifest
 from execintel.analysis.model import Figure, Finding
 from execintel.errors import ConfigError
 from execintel.explain import source_rows
+from execintel.render.text import render_text
 from execintel.reports import parse_report_ids
 from execintel.reports.document import Document, dumps, loads
-from execintel.reports.text import render_text
 from helpers import context
 
 

@@ -303,7 +303,8 @@ def init(
     for file in written:
         out.print(f"  wrote {file}", markup=False)
     out.print(
-        f"[green]✓[/green] starter portfolio in {escape(str(directory))}; check it with: execintel validate {directory}",
+        f"[green]✓[/green] starter portfolio in {escape(str(directory))}; "
+        f"check it with: execintel validate {escape(str(directory))}",
         soft_wrap=True,
     )
 

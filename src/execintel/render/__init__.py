@@ -48,7 +48,7 @@ def _render_charts(doc: dict[str, Any], folder: Path) -> list[Path]:
 
 def _render_mail_files(doc: dict[str, Any], folder: Path) -> list[Path]:
     from execintel.render.html import render_html  # noqa: PLC0415
-    from execintel.reports.text import render_text  # noqa: PLC0415
+    from execintel.render.text import render_text  # noqa: PLC0415
 
     report = doc["report"]
     return [

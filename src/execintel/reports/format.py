@@ -47,3 +47,12 @@ def show(value: Any, unit: str = "", currency: str = "USD") -> str:
 def show_figure(figure: Figure | None, currency: str = "USD") -> str:
     """A figure's value as report text (``n/a`` when the figure is absent)."""
     return "n/a" if figure is None else show(figure.value, figure.unit, currency)
+
+
+CELL_CHARS = 300  # a table cell longer than this is shortened when shown (the JSON keeps it whole)
+PROSE_CHARS = 2000  # a summary line, paragraph, finding or name longer than this is shortened when shown
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` shortened to ``limit`` characters with an ellipsis; a 10,000-character value must not swamp a page."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"

@@ -6,38 +6,51 @@ import textwrap
 from decimal import Decimal
 from typing import Any
 
-from execintel.reports.format import show
+from execintel.reports.format import CELL_CHARS, PROSE_CHARS, clip, show
 
 WIDTH = 78
-MAX_TEXT = 60  # a longer text cell (a description, a name) wraps within its column
+MIN_TEXT = 12  # a text column is not squeezed narrower than this; a table that cannot fit is shown as records
+MAX_TEXT = 40  # a longer text cell (a description, a name) wraps within its column
+LONG_WORD = 20  # a longer word may be broken when its column is narrowed
 
 
 def _wrap(text: str, indent: str = "") -> list[str]:
-    """Wrap ``text``; continuation lines align under the text, not under a bullet (``"  - "``)."""
+    """Wrap ``text`` to the page; continuation lines align under the text, not under a bullet (``"  - "``)."""
     hanging = " " * len(indent) if indent.strip() else indent + "  "
-    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=hanging) or [indent]
+    return textwrap.wrap(clip(text, PROSE_CHARS), WIDTH, initial_indent=indent, subsequent_indent=hanging) or [indent]
 
 
 def _cell(value: Any, unit: str, currency: str) -> str:
     if isinstance(value, Decimal | int) and not isinstance(value, bool):
         return show(value, unit, currency)
-    return "" if value is None else show(value, "", currency)
+    return "" if value is None else clip(" ".join(show(value, "", currency).split()), CELL_CHARS)
 
 
-def _fit(widths: list[int], numeric: list[bool]) -> list[int]:
-    """Column widths: numbers keep theirs; a text column wider than ``MAX_TEXT`` wraps at that width."""
-    return [w if n else min(w, MAX_TEXT) for w, n in zip(widths, numeric, strict=True)]
+def _fit(head: list[str], body: list[list[str]], numeric: list[bool]) -> list[int] | None:
+    """Column widths that fit the page, or None when they cannot.
+
+    Number columns give way first, down to their widest value (their titles wrap word by word); then the widest
+    text column, down to its longest word (at least ``MIN_TEXT``, at most ``LONG_WORD``), its cells wrapping.
+    """
+    widths, floors = [], []
+    for i, is_number in enumerate(numeric):
+        cells = max(len(r[i]) for r in body)
+        title_word = max((len(w) for w in head[i].split()), default=0)
+        natural = max(cells, len(head[i]))
+        widths.append(natural if is_number else min(natural, MAX_TEXT))
+        words = max((len(w) for r in body for w in r[i].split() if len(w) <= LONG_WORD), default=0)
+        floors.append(max(cells, title_word) if is_number else min(natural, max(MIN_TEXT, title_word, words)))
+    room = WIDTH - 2 - 2 * (len(widths) - 1)
+    while sum(widths) > room:
+        shrinkable = [i for i in range(len(widths)) if widths[i] > floors[i]]
+        if not shrinkable:
+            return None
+        widest = max(shrinkable, key=lambda i: (numeric[i], widths[i]))
+        widths[widest] = max(floors[widest], widths[widest] - (sum(widths) - room))
+    return widths
 
 
-def _table(section: dict[str, Any], currency: str) -> list[str]:
-    columns = section["columns"]
-    head = [c["title"] for c in columns]
-    body = [[_cell(v, c["unit"], currency) for v, c in zip(row, columns, strict=True)] for row in section["rows"]]
-    if not body:
-        return ["  (none)"]
-    numeric = [c["unit"] not in ("", "text", "date") for c in columns]
-    widths = _fit([max(len(r[i]) for r in [head, *body]) for i in range(len(head))], numeric)
-
+def _grid(head: list[str], body: list[list[str]], widths: list[int], numeric: list[bool]) -> list[str]:
     def lines(cells: list[str]) -> list[str]:
         # a cell wider than its column wraps onto more lines; nothing is cut
         wrapped = [textwrap.wrap(c, w) or [""] if len(c) > w else [c] for c, w in zip(cells, widths, strict=True)]
@@ -50,6 +63,28 @@ def _table(section: dict[str, Any], currency: str) -> list[str]:
 
     rule = "  " + "  ".join("-" * w for w in widths)
     return [*lines(head), rule, *(line for r in body for line in lines(r))]
+
+
+def _records(head: list[str], body: list[list[str]]) -> list[str]:
+    """A table too wide for the page, one record per row: the first cell as a heading, then ``title: value``."""
+    out = []
+    for row in body:
+        out += _wrap(row[0] or "-", "  - ")
+        for title, cell in zip(head[1:], row[1:], strict=True):
+            if cell:
+                out += _wrap(f"{title}: {cell}" if title else cell, "      ")
+    return out
+
+
+def _table(section: dict[str, Any], currency: str) -> list[str]:
+    columns = section["columns"]
+    head = [c["title"] for c in columns]
+    body = [[_cell(v, c["unit"], currency) for v, c in zip(row, columns, strict=True)] for row in section["rows"]]
+    if not body:
+        return ["  (none)"]
+    numeric = [c["unit"] not in ("", "text", "date") for c in columns]
+    widths = _fit(head, body, numeric)
+    return _records(head, body) if widths is None else _grid(head, body, widths, numeric)
 
 
 def render_text(doc: dict[str, Any]) -> str:
