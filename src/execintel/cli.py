@@ -200,7 +200,8 @@ def run(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
 
     from execintel.pipeline import make_context, new_run_id, previous_documents, write_documents  # noqa: PLC0415
-    from execintel.render.pdf import PdfWriter, available  # noqa: PLC0415
+    from execintel.render.pdf import available  # noqa: PLC0415
+    from execintel.render.pool import RenderPool  # noqa: PLC0415
     from execintel.reports import build_report, parse_report_ids  # noqa: PLC0415
 
     report_ids = parse_report_ids(reports)
@@ -209,8 +210,8 @@ def run(
         raise ConfigError(Problem("--pdf", "PDF support is not installed: pip install 'execintel[pdf]'"))
     pdf = available() if pdf is None else pdf
     with contextlib.ExitStack() as stack:
-        # PDF workers start now and import WeasyPrint while the data loads and the reports are built.
-        writer = stack.enter_context(PdfWriter()) if pdf else None
+        # Chart and PDF workers start now and import their libraries while the data loads and reports are built.
+        pool = stack.enter_context(RenderPool(pdf=pdf))
         result = _load(ctx, path or portfolio, allow_outside=allow_outside, keep_going=keep_going)
         out.print(_sources_table(result))
         _print_problems(result.warnings, style="yellow")
@@ -229,7 +230,7 @@ def run(
                 documents.append(build_report(context, report))
                 progress.advance(task)
         with err.status("Rendering..."):
-            written = write_documents(documents, folder, pdf=pdf, writer=writer)
+            written = write_documents(documents, folder, pdf=pdf, pool=pool)
     table = Table(title=f"Reports of {escape(result.portfolio.manifest.portfolio.name)} as of {context.as_of}",
                   title_justify="left")  # fmt: skip
     for name, justify in (("report", "left"), ("figures", "right"), ("findings", "right"), ("files", "left")):

@@ -14,7 +14,7 @@ from execintel.sources import LoadResult, SourceSpec, load_sources
 
 if TYPE_CHECKING:
     from execintel.analysis.context import Context
-    from execintel.render.pdf import PdfWriter
+    from execintel.render.pool import RenderPool
     from execintel.reports.document import Document
 
 
@@ -92,11 +92,11 @@ def make_context(
 
 
 def write_documents(
-    documents: list[Document], folder: Path, *, pdf: bool | None = None, writer: PdfWriter | None = None
+    documents: list[Document], folder: Path, *, pdf: bool | None = None, pool: RenderPool | None = None
 ) -> dict[str, list[Path]]:
     """Write each document's ``.json``, then its renderings (``.html``, ``.txt``, charts, ``.pdf``) into ``folder``.
 
-    PDFs go through ``writer`` when given (a pool started early, while reports were being built).
+    Charts and PDFs go through ``pool`` when given (workers started early, while reports were being built).
     """
     from execintel.render import render_documents  # noqa: PLC0415
 
@@ -108,5 +108,5 @@ def write_documents(
         tmp.write_text(document.dumps() + "\n", encoding="utf-8")
         tmp.replace(path)
         paths[document.report] = path
-    rendered = render_documents([d.to_json() for d in documents], folder, pdf=pdf, writer=writer)
+    rendered = render_documents([d.to_json() for d in documents], folder, pdf=pdf, pool=pool)
     return {report: [path, *rendered[report]] for report, path in paths.items()}

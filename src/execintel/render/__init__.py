@@ -1,8 +1,8 @@
 """Rendering: a report document (JSON) becomes HTML, plain text, PDF and chart images.
 
 Renderers read only the document; they never query facts. Heavy libraries
-(matplotlib, Jinja2, WeasyPrint) are imported when first used, so PDF worker
-processes stay light.
+(matplotlib, Jinja2, WeasyPrint) are imported when first used; a run draws
+charts and lays out PDFs in worker processes (:mod:`execintel.render.pool`).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 from execintel.render.pdf import available as pdf_available
 
 if TYPE_CHECKING:
-    from execintel.render.pdf import PdfWriter
+    from execintel.render.pool import RenderPool
 
-__all__ = ["chart_file", "pdf_available", "render_document", "render_documents"]
+__all__ = ["chart_file", "pdf_available", "print_html", "render_charts", "render_document", "render_documents"]
 
 
 def chart_file(report: str, chart_id: str) -> str:
@@ -33,7 +33,8 @@ def _write(path: Path, data: bytes | str) -> Path:
     return path
 
 
-def _render_charts(doc: dict[str, Any], folder: Path) -> list[Path]:
+def render_charts(doc: dict[str, Any], folder: Path) -> list[Path]:
+    """Write the PNG of each chart section of ``doc`` into ``folder``."""
     from execintel.render.charts import render_chart  # noqa: PLC0415
 
     report = doc["report"]
@@ -57,7 +58,8 @@ def _render_mail_files(doc: dict[str, Any], folder: Path) -> list[Path]:
     ]
 
 
-def _print_html(doc: dict[str, Any]) -> str:
+def print_html(doc: dict[str, Any]) -> str:
+    """The page a PDF is laid out from: the same content as the mail, in blocks, with the print stylesheet."""
     from execintel.render.html import render_html  # noqa: PLC0415
 
     return render_html(doc, lambda cid: chart_file(doc["report"], cid), email=False)
@@ -65,42 +67,27 @@ def _print_html(doc: dict[str, Any]) -> str:
 
 def render_document(doc: dict[str, Any], folder: Path, *, pdf: bool | None = None) -> list[Path]:
     """Write ``<report>.html``, ``.txt``, chart PNGs and (when available, unless ``pdf=False``) ``.pdf``."""
-    written = _render_charts(doc, folder) + _render_mail_files(doc, folder)
-    if pdf if pdf is not None else pdf_available():
-        from execintel.render.pdf import write_pdf  # noqa: PLC0415
+    from execintel.render.pool import render_offline  # noqa: PLC0415
 
-        written.append(write_pdf(_print_html(doc), folder, folder / f"{doc['report']}.pdf"))
-    return written
+    mail = _render_mail_files(doc, folder)
+    return mail + render_offline(doc, folder, pdf_available() if pdf is None else pdf)
 
 
 def render_documents(
-    docs: list[dict[str, Any]], folder: Path, *, pdf: bool | None = None, writer: PdfWriter | None = None
+    docs: list[dict[str, Any]], folder: Path, *, pdf: bool | None = None, pool: RenderPool | None = None
 ) -> dict[str, list[Path]]:
-    """Render several documents; PDFs are laid out in parallel worker processes (or by ``writer`` when given).
+    """Render several documents: charts and PDFs in worker processes (``pool``, or one made here), the mail HTML
+    and text here meanwhile. Returns each report's files."""
+    from execintel.render.pool import RenderPool  # noqa: PLC0415
 
-    Returns each report's files, PDFs included.
-    """
-    from execintel.render.pdf import PdfWriter  # noqa: PLC0415
-
-    if pdf is None:
-        pdf = pdf_available()
-    written: dict[str, list[Path]] = {}
-    own = writer is None and pdf
-    pool = writer if writer is not None else (PdfWriter() if pdf else None)
+    folder.mkdir(parents=True, exist_ok=True)
+    own = pool is None
+    workers = pool if pool is not None else RenderPool(pdf=pdf_available() if pdf is None else pdf)
     try:
-        for doc in docs:
-            written[doc["report"]] = _render_charts(doc, folder)
-        if pool is not None and pdf:
-            # The longest documents first, so the workers finish together.
-            for _size, report, page in sorted(((len(h), d["report"], h) for d in docs for h in [_print_html(d)]),
-                                             reverse=True):  # fmt: skip
-                pool.submit(page, folder, folder / f"{report}.pdf")
-        for doc in docs:  # the mail HTML and text are rendered while the PDFs are laid out
-            written[doc["report"]] += _render_mail_files(doc, folder)
-        if pool is not None and pdf:
-            for path in pool.finish():
-                written[path.stem].append(path)
+        workers.submit_all(docs, folder)
+        mail = {doc["report"]: _render_mail_files(doc, folder) for doc in docs}
+        offline = workers.finish()
     finally:
-        if own and pool is not None:
-            pool.close()
-    return written
+        if own:
+            workers.close()
+    return {report: files + offline[report] for report, files in mail.items()}

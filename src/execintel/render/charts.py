@@ -44,6 +44,12 @@ def _label(text: Any, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "\u2026"
 
 
+def warm() -> None:
+    """Draw and encode a tiny chart, which loads matplotlib's fonts and caches once per process."""
+    render_chart({"chart": "line", "x": ["2026-01", "2026-02"], "unit": "USD",
+                  "series": [{"name": "a", "values": [1, 2]}, {"name": "b", "values": [2, 1]}]})  # fmt: skip
+
+
 def render_chart(section: dict[str, Any], currency: str = "USD") -> bytes:
     """The PNG of one chart section (line, bar or stacked-bar).
 
