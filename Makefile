@@ -45,6 +45,7 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/bench_load.py --ledger-rows 1000000 --events 200000 --contacts 100000
 	$(PY) benchmarks/bench_reports.py demo
+	$(PY) benchmarks/bench_reports.py demo --no-pdf
 	$(PY) benchmarks/bench_reports.py synth --entities 50 --ledger-rows 1000000
 
 clean:
