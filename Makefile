@@ -38,7 +38,7 @@ test: system-deps $(VENV)/.installed-dev
 	$(VENV)/bin/pytest -q
 
 lint: $(VENV)/.installed-dev
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks scripts
 	$(VENV)/bin/ruff format --check src tests benchmarks || true
 	$(VENV)/bin/mypy
 

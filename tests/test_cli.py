@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import execintel
+from conftest import RunOutput, cli
 
 
 def execintel_cli(
@@ -75,3 +77,31 @@ def test_shell_completion_script_is_offered() -> None:
     result = execintel_cli("--show-completion", "bash", env={"PATH": "/usr/bin:/bin", "SHELL": "/bin/bash"})
     assert result.returncode == 0, result.stderr
     assert "_EXECINTEL_COMPLETE" in result.stdout or "complete" in result.stdout
+
+
+def test_preview_opens_the_newest_run_of_a_report(demo_run: RunOutput, tmp_path: Path) -> None:
+    older = tmp_path / "out" / "20200101T000000Z-0000"
+    older.mkdir(parents=True)
+    (older / "cfo.html").write_text("<p>old</p>")
+    shutil.copytree(demo_run.run_dir, tmp_path / "out" / demo_run.run_dir.name)
+    newest = (tmp_path / "out" / demo_run.run_dir.name / "cfo.html").resolve()
+    # no display: the path is printed
+    printed = cli("preview", "cfo", cwd=tmp_path, env={"DISPLAY": ""})
+    assert printed.returncode == 0, printed.stderr
+    assert f"No browser here; the report is at {newest}" in " ".join(printed.stdout.split())
+    # with a display, the browser the user chose (BROWSER) gets the page's file URL
+    opened_file = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\necho "$1" > {opened_file}\n')
+    browser.chmod(0o755)
+    opened = cli("preview", "cfo", cwd=tmp_path, env={"DISPLAY": ":0", "BROWSER": str(browser)})
+    assert opened.returncode == 0, opened.stderr
+    assert opened_file.read_text().strip() == newest.as_uri()
+
+
+def test_preview_before_any_run_says_how_to_make_one(tmp_path: Path) -> None:
+    done = cli("preview", "ceo", "--out", "runs", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "no ceo.html yet; run: execintel run --dry-run --out runs" in done.stderr
+    unknown = cli("preview", "cfoo", cwd=tmp_path)
+    assert unknown.returncode == 2 and "cfo" in unknown.stderr and "Traceback" not in unknown.stderr
