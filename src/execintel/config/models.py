@@ -20,12 +20,12 @@ NonNegative = Annotated[Decimal, Field(ge=0)]
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LOCAL = rf"(?:{_ATOM}(?:\.{_ATOM})*|\"(?:[^\"\\\r\n]|\\.)*\")"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-EMAIL_RE = re.compile(rf"^{_LOCAL}@{_LABEL}(?:\.{_LABEL})+$")
+EMAIL_RE = re.compile(rf"{_LOCAL}@{_LABEL}(?:\.{_LABEL})+")
 
 
 def is_valid_email(address: str) -> bool:
     """True when ``address`` is an RFC 5322 addr-spec whose domain has a dot."""
-    return len(address) <= 254 and EMAIL_RE.match(address) is not None
+    return len(address) <= 254 and EMAIL_RE.fullmatch(address) is not None
 
 
 def _check_email(value: str) -> str:
