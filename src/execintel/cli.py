@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import os
@@ -174,80 +173,6 @@ def _as_of(text: str | None) -> dt.date | None:
 
 
 @app.command()
-def run(
-    ctx: typer.Context,
-    path: PathArg = None,
-    portfolio: PortfolioOpt = None,
-    allow_outside: AllowOutside = False,
-    keep_going: KeepGoing = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Render everything, deliver nothing.")] = False,
-    reports: Annotated[
-        list[str] | None,
-        typer.Option("--reports", help="Report ids, comma-separated or repeated; default: all.", show_default=False),
-    ] = None,
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the run's files.")] = Path("out"),
-    as_of: AsOf = None,
-    pdf: Annotated[
-        bool | None,
-        typer.Option(
-            "--pdf/--no-pdf",
-            help="Write PDFs (default: when the pdf extra, WeasyPrint, is installed).",
-            show_default=False,
-        ),
-    ] = None,
-) -> None:
-    """Build every report (or those of --reports) into OUT/<run-id>/: .json, .html, .txt, charts and .pdf."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
-
-    from execintel.pipeline import make_context, new_run_id, previous_documents, write_documents  # noqa: PLC0415
-    from execintel.render.pdf import available  # noqa: PLC0415
-    from execintel.render.pool import RenderPool  # noqa: PLC0415
-    from execintel.reports import build_report, parse_report_ids  # noqa: PLC0415
-
-    report_ids = parse_report_ids(reports)
-    date = _as_of(as_of)
-    if pdf and not available():
-        raise ConfigError(Problem("--pdf", "PDF support is not installed: pip install 'execintel[pdf]'"))
-    pdf = available() if pdf is None else pdf
-    with contextlib.ExitStack() as stack:
-        # Chart and PDF workers start now and import their libraries while the data loads and reports are built.
-        pool = stack.enter_context(RenderPool(pdf=pdf))
-        result = _load(ctx, path or portfolio, allow_outside=allow_outside, keep_going=keep_going)
-        out.print(_sources_table(result))
-        _print_problems(result.warnings, style="yellow")
-        _print_problems(result.errors, style="yellow")
-        rows = sum(r.rows_loaded for r in result.reports)
-        out.print(f"[green]✓[/green] validated {_plural(len(result.reports), 'source')}, {_plural(rows, 'row')}.")
-        run_id = new_run_id()
-        context = make_context(result, as_of=date, previous=previous_documents(out_dir, exclude=run_id))
-        folder = out_dir / run_id
-        documents = []
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=err, transient=True) as progress:
-            task = progress.add_task("Building reports", total=len(report_ids))
-            for report in report_ids:
-                progress.update(task, description=f"Building {report}")
-                documents.append(build_report(context, report))
-                progress.advance(task)
-        with err.status("Rendering..."):
-            written = write_documents(documents, folder, pdf=pdf, pool=pool)
-    table = Table(title=f"Reports of {escape(result.portfolio.manifest.portfolio.name)} as of {context.as_of}",
-                  title_justify="left")  # fmt: skip
-    for name, justify in (("report", "left"), ("figures", "right"), ("findings", "right"), ("files", "left")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for document in documents:
-        paths = written[document.report]
-        charts = sum(1 for p in paths if p.suffix == ".png")
-        files = ", ".join(p.name for p in paths if p.suffix != ".png")
-        files += f", {_plural(charts, 'chart')}" if charts else ""
-        table.add_row(document.report, f"{len(document.figures):,}", f"{len(document.findings):,}", escape(files))
-    out.print(table)
-    out.print(f"[green]✓[/green] wrote {len(documents)} reports to {escape(str(folder))}", soft_wrap=True)
-    if not dry_run:
-        out.print("[yellow]Delivery is not available yet: nothing was sent (use --dry-run to say so).[/yellow]")
-
-
-@app.command()
 def preview(
     report: Annotated[str, typer.Argument(help="A report id, e.g. cfo.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder of the runs.")] = Path("out"),
@@ -339,7 +264,10 @@ def main() -> None:
         sys.exit(1)
 
 
-from execintel.cli_store import audit_app, store_app, suppression_app  # noqa: E402 - sub-commands
+from execintel.cli_run import run  # noqa: E402 - commands in their own modules
+from execintel.cli_store import audit_app, store_app, suppression_app  # noqa: E402
+
+app.command()(run)
 
 app.add_typer(store_app, name="store")
 app.add_typer(audit_app, name="audit")

@@ -161,6 +161,19 @@ class Policies(Model):
     cash_review: Literal["daily", "weekly", "monthly"] | None = None
     debt_requires_board_approval: bool = False
     daily_send_limit: Annotated[int, Field(ge=1)] = 200
+    send_rate_per_second: Annotated[Decimal, Field(gt=0)] | None = None
+
+
+class RetryPolicy(Model):
+    """How often and how patiently a schedule retries a delivery that failed for a passing reason."""
+
+    attempts: Annotated[int, Field(ge=1, le=20)] = 3
+    initial_delay: Annotated[Decimal, Field(ge=0, le=3600)] = Decimal(2)
+    max_delay: Annotated[Decimal, Field(ge=0, le=86400)] = Decimal(60)
+
+
+DAILY_RETRY = RetryPolicy(attempts=3, initial_delay=Decimal(1), max_delay=Decimal(30))
+WEEKLY_RETRY = RetryPolicy(attempts=5, initial_delay=Decimal(5), max_delay=Decimal(300))
 
 
 class Schedule(Model):
@@ -170,13 +183,26 @@ class Schedule(Model):
     cron: NonEmpty
     reports: tuple[NonEmpty, ...] = Field(min_length=1)
     to: tuple[Id, ...] | None = None
+    retry: RetryPolicy | None = None
 
     @field_validator("cron")
     @classmethod
-    def _five_fields(cls, value: str) -> str:
+    def _valid_cron(cls, value: str) -> str:
+        from croniter import croniter  # noqa: PLC0415 - only manifests with schedules need it
+
         if len(value.split()) != 5:
             raise ValueError(f"cron {value!r} must have 5 fields: minute hour day month weekday")
+        if not croniter.is_valid(value):
+            raise ValueError(f"cron {value!r} is not a valid cron expression (minute hour day month weekday)")
         return value
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The schedule's retry policy: its own, else the default of its cadence (daily or less often)."""
+        if self.retry is not None:
+            return self.retry
+        _minute, _hour, day, month, weekday = self.cron.split()
+        return DAILY_RETRY if day == "*" and month == "*" and weekday == "*" else WEEKLY_RETRY
 
 
 class Manifest(Model):

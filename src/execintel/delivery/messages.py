@@ -1,0 +1,83 @@
+"""The messages of a run: each planned delivery composed from its rendered report, and the failure notice.
+
+The mail HTML is rendered once per report with charts referenced by Content-ID; the text, chart PNGs and PDF
+are the files the run already wrote. Every message is composed before anything is sent, so a header that
+cannot be sent (a line break in a name, an invalid address) stops the run with nothing sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from execintel.config.models import Manifest
+from execintel.delivery.compose import OutgoingMessage, compose, content_id
+from execintel.delivery.plan import Planned
+from execintel.render import chart_file
+
+
+def subject(doc: Mapping[str, Any]) -> str:
+    """``CFO report - Demo Holdings - as of 2026-11-15``."""
+    return f"{doc['title']} - {doc['portfolio']} - as of {doc['as_of']}"
+
+
+class ReportParts:
+    """What every message of one report shares: subject, text, mail HTML, chart images and PDF."""
+
+    def __init__(self, doc: Mapping[str, Any], folder: Path) -> None:
+        from execintel.render.html import render_html  # noqa: PLC0415
+
+        report = str(doc["report"])
+        self.report = report
+        self.subject = subject(doc)
+        self.text = (folder / f"{report}.txt").read_text(encoding="utf-8")
+        self.html = render_html(dict(doc), lambda chart: f"cid:{content_id(report, chart)}")
+        self.images = {
+            content_id(report, s["id"]): (folder / chart_file(report, s["id"])).read_bytes()
+            for s in doc.get("sections", [])
+            if s["kind"] == "chart"
+        }
+        pdf = folder / f"{report}.pdf"
+        self.pdf = pdf.read_bytes() if pdf.is_file() else None
+
+
+def compose_all(
+    manifest: Manifest, planned: list[Planned], documents: Mapping[str, Mapping[str, Any]], folder: Path
+) -> dict[str, OutgoingMessage]:
+    """Every planned delivery's message, by key; a :class:`HeaderError` stops it before anything is sent."""
+    parts = {report: ReportParts(documents[report], folder) for report in {p.report for p in planned}}
+    bcc = (manifest.audit_mailbox,) if manifest.audit_mailbox else ()
+    messages = {}
+    for item in planned:
+        part = parts[item.report]
+        messages[item.key] = compose(
+            key=item.key, sender=manifest.sender, to=(item.stakeholder.name, item.recipient), subject=part.subject,
+            text=part.text, html=part.html, images=part.images, pdf=part.pdf, pdf_name=f"{item.report}.pdf",
+            bcc=bcc,
+        )  # fmt: skip
+    return messages
+
+
+def failure_notice(
+    manifest: Manifest, key: str, run_id: str, problems: list[tuple[str, str, str]], when: dt.datetime
+) -> OutgoingMessage:
+    """The message that tells the audit mailbox which deliveries of a run did not go out, and why.
+
+    ``problems`` holds (report, recipient, what happened) for each.
+    """
+    assert manifest.audit_mailbox is not None  # noqa: S101 - callers send a notice only when there is one
+    lines = [f"Run {run_id} of {manifest.portfolio.name} at {when:%Y-%m-%d %H:%M %Z} could not deliver "
+             f"{len(problems)} report{'s' if len(problems) != 1 else ''}:", ""]  # fmt: skip
+    lines += [f"- {report} to {recipient}: {what}" for report, recipient, what in problems]
+    lines += ["", "Run `execintel audit show " + run_id + "` for the details; run the same command again to retry "
+              "what is missing (what already went out is not sent twice)."]  # fmt: skip
+    text = "\n".join(lines) + "\n"
+    body = "".join(f"<p>{html.escape(line)}</p>" if line else "" for line in lines)
+    return compose(
+        key=key, sender=manifest.sender, to=("execintel audit", manifest.audit_mailbox),
+        subject=f"execintel: {len(problems)} deliveries failed in run {run_id}", text=text,
+        html=f"<!DOCTYPE html><html><body>{body}</body></html>", images={},
+    )  # fmt: skip
