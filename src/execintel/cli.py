@@ -265,9 +265,11 @@ def main() -> None:
 
 
 from execintel.cli_run import run  # noqa: E402 - commands in their own modules
+from execintel.cli_schedule import schedule  # noqa: E402
 from execintel.cli_store import audit_app, store_app, suppression_app  # noqa: E402
 
 app.command()(run)
+app.command()(schedule)
 
 app.add_typer(store_app, name="store")
 app.add_typer(audit_app, name="audit")

@@ -116,7 +116,7 @@ def run(
             _build(context, report_ids, out_dir / run_id, pdf, pool)
             return
         delivering = Delivering(manifest, chosen, endpoints[0], endpoints[1], run_id, force=force, wait=wait,
-                                resend_unknown=resend_unknown)  # fmt: skip
+                                resend_unknown=resend_unknown, trigger=settings.trigger)  # fmt: skip
         todo = delivering.plan(report_ids, context.as_of)
         if not todo:
             return
@@ -182,10 +182,10 @@ class Delivering:
 
     def __init__(
         self, manifest: Manifest, schedule: Schedule | None, mailer: Mailer, store: Store, run_id: str, *,
-        force: bool, wait: float, resend_unknown: bool,
+        force: bool, wait: float, resend_unknown: bool, trigger: str | None = None,
     ) -> None:  # fmt: skip
         self.manifest, self.schedule, self.mailer, self.store, self.run_id = manifest, schedule, mailer, store, run_id
-        self.force, self.wait, self.resend_unknown = force, wait, resend_unknown
+        self.force, self.wait, self.resend_unknown, self.trigger = force, wait, resend_unknown, trigger
         self.period = ""
         self.started = False
 
@@ -207,9 +207,9 @@ class Delivering:
                                       f"roles ({roles_help()}) or a schedule a `to:` list"))  # fmt: skip
         todo = pending(self.store, planned)
         schedule_id = self.schedule.id if self.schedule is not None else None
-        record = RunRecord(run_id=self.run_id, portfolio=self.manifest.portfolio.name, trigger=trigger(),
-                           schedule_id=schedule_id, period=self.period, started=now, forced=self.force,
-                           mailer=self.mailer.url)  # fmt: skip
+        record = RunRecord(run_id=self.run_id, portfolio=self.manifest.portfolio.name,
+                           trigger=self.trigger or trigger(), schedule_id=schedule_id, period=self.period,
+                           started=now, forced=self.force, mailer=self.mailer.url)  # fmt: skip
         self.store.start_run(record)
         self.started = True
         what = f"schedule {schedule_id}" if schedule_id else "this ad-hoc run"

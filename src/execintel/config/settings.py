@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     data_dir: Path | None = None
     smtp_password: SecretStr | None = None
     jwt_secret: SecretStr | None = None
+    trigger: str | None = None  # who started a run, when not a person at this machine (the scheduler sets it)
     debug: bool = False
     aws_region: str | None = _aws("AWS_REGION")
     aws_endpoint_url: str | None = _aws("AWS_ENDPOINT_URL")
