@@ -185,3 +185,12 @@ def make_repo(tmp_path: Path) -> Callable[[str], GitRepo]:
         return GitRepo(tmp_path / "portfolio" / name)
 
     return make
+
+
+def delivery_manifest(people: int = 3, **overrides: Any) -> dict[str, Any]:
+    """A manifest with ``people`` stakeholders who each get the CEO and daily reports, and an audit mailbox."""
+    stakeholders = [
+        {"id": f"p{i}", "name": f"Person {i}", "email": f"p{i}@example.com", "roles": ["ceo", "daily"]}
+        for i in range(people)
+    ]
+    return base_manifest(stakeholders=stakeholders, audit_mailbox="audit@example.org", **overrides)
