@@ -193,4 +193,4 @@ def delivery_manifest(people: int = 3, **overrides: Any) -> dict[str, Any]:
         {"id": f"p{i}", "name": f"Person {i}", "email": f"p{i}@example.com", "roles": ["ceo", "daily"]}
         for i in range(people)
     ]
-    return base_manifest(stakeholders=stakeholders, audit_mailbox="audit@example.org", **overrides)
+    return base_manifest(**{"stakeholders": stakeholders, "audit_mailbox": "audit@example.org", **overrides})

@@ -1,0 +1,269 @@
+"""The delivery engine against real components: a SQLite store, the outbox and an SMTP server on loopback.
+
+Retries, the daily limit, suppression and crash recovery, each seen from what the provider received and what
+the store recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import delivery_manifest
+from execintel.config.models import Manifest, RetryPolicy
+from execintel.delivery.compose import OutgoingMessage, compose
+from execintel.delivery.engine import Engine, backoff
+from execintel.delivery.mailers import open_mailer
+from execintel.delivery.mailers.base import Mailer, Reconciled, Reconciliation, SendOutcome
+from execintel.delivery.plan import Planned, plan
+from execintel.store import SqliteStore, Store
+from smtp_server import SmtpTestServer, smtp_server, smtp_server_factory  # noqa: F401 - fixtures
+
+FAST = RetryPolicy(attempts=4, initial_delay=Decimal("0.01"), max_delay=Decimal("0.05"))
+
+
+class Clock:
+    """A clock the test moves by hand, shared by the store and the engine."""
+
+    def __init__(self) -> None:
+        self.now = dt.datetime(2026, 11, 16, 15, 0, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: Clock) -> Store:
+    return SqliteStore(tmp_path / "audit.db", clock=clock)
+
+
+def _messages(manifest: Manifest, planned: list[Planned]) -> dict[str, OutgoingMessage]:
+    return {
+        p.key: compose(key=p.key, sender=manifest.sender, to=(p.stakeholder.name, p.recipient),
+                       subject=f"{p.report} report", text=f"{p.report} for {p.recipient}\n",
+                       html=f"<p>{p.report}</p>", images={},
+                       bcc=(manifest.audit_mailbox,) if manifest.audit_mailbox else ())
+        for p in planned
+    }  # fmt: skip
+
+
+def _run(store: Store, mailer: Mailer, manifest: Manifest, run_id: str = "run-1", *, clock: Clock | None = None,
+         retry: RetryPolicy = FAST, sleeps: list[float] | None = None, **options: Any) -> Any:  # fmt: skip
+    planned, _ = plan(manifest, ["ceo", "daily"], schedule=None, period="2026-11-15")
+    record = sleeps if sleeps is not None else []
+    engine = Engine(store=store, mailer=mailer, manifest=manifest, run_id=run_id, retry=retry, clock=clock,
+                    sleep=record.append, **options)  # fmt: skip
+    with mailer:
+        return engine.deliver(planned, _messages(manifest, planned)), planned
+
+
+def _keys(server: SmtpTestServer) -> list[str]:
+    return [email.message_from_bytes(m.data, policy=email.policy.default)["X-Execintel-Delivery"]
+            for m in server.messages]  # fmt: skip
+
+
+def test_every_delivery_goes_out_once_and_a_rerun_sends_nothing(store: Store, smtp_server: SmtpTestServer) -> None:
+    manifest = Manifest.model_validate(delivery_manifest(3))
+    result, planned = _run(store, open_mailer(smtp_server.url()), manifest)
+    assert result.ok and len(result.of("sent")) == 6
+    assert sorted(_keys(smtp_server)) == sorted(p.key for p in planned)
+    # the audit mailbox is in every envelope (and in no header)
+    assert all(m.recipients[-1] == "audit@example.org" for m in smtp_server.messages)
+    assert all(b"audit@example.org" not in m.data for m in smtp_server.messages)
+    for item in planned:
+        delivery = store.get_delivery(item.key)
+        assert delivery is not None and delivery.state == "sent" and delivery.attempts == 1
+        assert delivery.provider_id and delivery.provider_id.startswith("TEST")  # the server's queue id
+    again, _ = _run(store, open_mailer(smtp_server.url()), manifest, "run-2")
+    assert len(again.of("already-sent")) == 6 and len(smtp_server.messages) == 6
+    states = [e.data["to"] for e in store.entries() if e.kind.startswith("delivery.")]
+    assert states.count("sending") == 6 and states.count("sent") == 6  # every change is in the audit log
+    assert store.verify().ok
+
+
+def test_transient_failures_are_retried_with_growing_waits_until_delivered(
+    store: Store, smtp_server_factory: Callable[..., SmtpTestServer]
+) -> None:
+    server = smtp_server_factory(fail_share=0.4, fail_code=451, fail_command="DATA", seed=3)
+    manifest = Manifest.model_validate(delivery_manifest(5))
+    sleeps: list[float] = []
+    retry = RetryPolicy(attempts=8, initial_delay=Decimal(1), max_delay=Decimal(4))
+    result, planned = _run(store, open_mailer(server.url()), manifest, retry=retry, sleeps=sleeps)
+    assert result.ok, result.problems
+    assert sorted(_keys(server)) == sorted(p.key for p in planned)  # each exactly once
+    assert any(d.attempts > 1 for d in store.deliveries())
+    # waits between rounds double up to the cap, each with equal jitter (between half and all of it)
+    assert sleeps and all(0.5 * min(4, 2**i) <= s <= min(4, 2**i) for i, s in enumerate(sleeps))
+
+
+def test_a_permanent_refusal_is_not_retried_and_the_audit_mailbox_is_told(
+    store: Store, smtp_server_factory: Callable[..., SmtpTestServer]
+) -> None:
+    server = smtp_server_factory(refuse={"p1@example.com": 550})
+    manifest = Manifest.model_validate(delivery_manifest(3))
+    result, _ = _run(store, open_mailer(server.url()), manifest)
+    assert not result.ok
+    [failed, also] = result.of("failed")
+    assert {failed.recipient, also.recipient} == {"p1@example.com"}
+    assert failed.permanent is True and failed.attempts == 1 and "550" in (failed.reason or "")
+    notices = [m for m in server.messages if m.recipients == ("audit@example.org",)]
+    assert len(notices) == 1
+    body = email.message_from_bytes(notices[0].data, policy=email.policy.default)
+    text = body.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "ceo to p1@example.com" in text and "daily to p1@example.com" in text and "550" in text
+    assert "failure notice went to audit@example.org" in (result.notice or "")
+    assert len(server.messages) == 4 + 1  # p0 and p2 got both reports; one notice
+
+
+def test_the_daily_limit_holds_what_would_exceed_it_until_the_window_moves(
+    store: Store, clock: Clock, tmp_path: Path
+) -> None:
+    # each message has two envelope recipients (To + the audit BCC): a limit of 4 lets two through
+    manifest = Manifest.model_validate(delivery_manifest(2, policies={"daily_send_limit": 4}))
+    outbox = tmp_path / "outbox"
+    result, _ = _run(store, open_mailer(f"outbox:{outbox}"), manifest, clock=clock)
+    assert len(result.of("sent")) == 2 and len(result.of("held")) == 2
+    assert "daily send limit is 4" in (result.of("held")[0].reason or "")
+    assert len(list(outbox.glob("*.eml"))) == 2  # the held ones were not sent, nor was a notice: no room left
+    assert "could not be sent: held: the daily send limit" in (result.notice or "")
+    assert store.recipients_since("Test Holdings", clock() - dt.timedelta(hours=24)) == 4
+    clock.now += dt.timedelta(hours=23)  # still inside the window: still held
+    later, _ = _run(store, open_mailer(f"outbox:{outbox}"), manifest, "run-2", clock=clock)
+    assert len(later.of("held")) == 2
+    clock.now += dt.timedelta(hours=1, minutes=1)  # the first sends left the window
+    last, _ = _run(store, open_mailer(f"outbox:{outbox}"), manifest, "run-3", clock=clock)
+    assert len(last.of("sent")) == 2 and len(last.of("already-sent")) == 2
+    assert len(list(outbox.glob("*.eml"))) == 4
+
+
+def test_suppressed_addresses_are_skipped_and_recorded(store: Store, smtp_server: SmtpTestServer) -> None:
+    store.suppress("P1@example.com", "hard bounce", source="test")
+    manifest = Manifest.model_validate(delivery_manifest(2))
+    result, _ = _run(store, open_mailer(smtp_server.url()), manifest)
+    assert result.ok
+    assert {o.recipient for o in result.of("suppressed")} == {"p1@example.com"}
+    assert "hard bounce" in (result.of("suppressed")[0].reason or "")
+    assert {m.recipients[0] for m in smtp_server.messages} == {"p0@example.com"}
+    store.unsuppress("p1@example.com", source="test")
+    again, _ = _run(store, open_mailer(smtp_server.url()), manifest, "run-2")
+    assert {o.recipient for o in again.of("sent")} == {"p1@example.com"}
+
+
+def test_the_send_rate_paces_the_messages(store: Store, tmp_path: Path) -> None:
+    manifest = Manifest.model_validate(delivery_manifest(3, policies={"send_rate_per_second": 2}))
+    sleeps: list[float] = []
+    result, _ = _run(store, open_mailer(f"outbox:{tmp_path / 'o'}"), manifest, sleeps=sleeps)
+    assert result.ok
+    assert len(sleeps) >= 5 and all(0 < s <= 0.5 for s in sleeps)  # every send after the first waits
+
+
+class _Interrupted(BaseException):
+    """Stands for the process dying right after the commit hook."""
+
+
+class _DyingMailer(Mailer):
+    """Wraps a mailer; dies after the commit of the n-th message, before or after the hand-off."""
+
+    scheme = "dying"
+
+    def __init__(self, inner: Mailer, die_at: int, *, after_handoff: bool) -> None:
+        self.inner, self.die_at, self.after, self.count = inner, die_at, after_handoff, 0
+        self.url = inner.url
+
+    @classmethod
+    def from_url(cls, url: str, settings: Any, *, client: Any = None) -> _DyingMailer:  # pragma: no cover
+        raise NotImplementedError
+
+    def send(self, message: OutgoingMessage, commit: Callable[[], None]) -> SendOutcome:
+        self.count += 1
+        if self.count != self.die_at:
+            return self.inner.send(message, commit)
+        if not self.after:
+            commit()
+            raise _Interrupted
+        self.inner.send(message, commit)
+        raise _Interrupted
+
+    def reconcile(self, message: OutgoingMessage) -> Reconciliation:
+        return self.inner.reconcile(message)
+
+
+@pytest.mark.parametrize("after_handoff", [False, True])
+def test_an_interrupted_run_is_resumed_without_loss_or_duplicate(
+    store: Store, tmp_path: Path, after_handoff: bool
+) -> None:
+    manifest = Manifest.model_validate(delivery_manifest(3))
+    outbox = tmp_path / "outbox"
+    with pytest.raises(_Interrupted):
+        _run(store, _DyingMailer(open_mailer(f"outbox:{outbox}"), 3, after_handoff=after_handoff), manifest)
+    [stuck] = store.deliveries(states=["sending"])
+    result, planned = _run(store, open_mailer(f"outbox:{outbox}"), manifest, "run-2")
+    assert result.ok
+    assert sorted(p.name for p in outbox.glob("*.eml")) == sorted(f"{p.key}.eml" for p in planned)
+    resumed = store.get_delivery(stuck.key)
+    assert resumed is not None and resumed.state == "sent"
+    assert resumed.attempts == (1 if after_handoff else 2)
+
+
+class _UnknownMailer(Mailer):
+    """A provider that cannot say what became of an interrupted message (as SES cannot)."""
+
+    scheme = "unknown"
+    url = "unknown:"
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    @classmethod
+    def from_url(cls, url: str, settings: Any, *, client: Any = None) -> _UnknownMailer:  # pragma: no cover
+        raise NotImplementedError
+
+    def send(self, message: OutgoingMessage, commit: Callable[[], None]) -> SendOutcome:
+        commit()
+        self.sent.append(message.key)
+        return SendOutcome(provider_id=f"id-{len(self.sent)}")
+
+    def reconcile(self, message: OutgoingMessage) -> Reconciliation:
+        return Reconciliation(Reconciled.UNKNOWN, note="the provider has no lookup")
+
+
+def test_an_unknown_outcome_is_reported_and_resent_only_when_asked(store: Store) -> None:
+    manifest = Manifest.model_validate(delivery_manifest(1, audit_mailbox=None))
+    planned, _ = plan(manifest, ["ceo"], schedule=None, period="2026-11-15")
+    [item] = planned
+    store.add_delivery(_delivery(item, "run-0"))
+    store.transition(item.key, "sending", run_id="run-0", expect=("rendered",), attempts=1)
+    mailer = _UnknownMailer()
+    engine = Engine(store=store, mailer=mailer, manifest=manifest, run_id="run-1", retry=FAST, sleep=lambda _s: None)
+    result = engine.deliver(planned, _messages(manifest, planned))
+    assert [o.state for o in result.outcomes] == ["unknown"] and mailer.sent == []
+    assert "no lookup" in (result.outcomes[0].reason or "")
+    engine = Engine(store=store, mailer=mailer, manifest=manifest, run_id="run-2", retry=FAST,
+                    sleep=lambda _s: None, resend_unknown=True)  # fmt: skip
+    result = engine.deliver(planned, _messages(manifest, planned))
+    assert [o.state for o in result.outcomes] == ["sent"] and mailer.sent == [item.key]
+
+
+def _delivery(item: Planned, run_id: str) -> Any:
+    from execintel.store import Delivery
+
+    return Delivery(key=item.key, portfolio="Test Holdings", schedule_id=None, period=item.period,
+                    report=item.report, recipient=item.recipient, recipients=1, state="rendered", run_id=run_id)  # fmt: skip
+
+
+def test_backoff_is_exponential_capped_and_jittered() -> None:
+    policy = RetryPolicy(attempts=5, initial_delay=Decimal(2), max_delay=Decimal(10))
+    assert [backoff(policy, i, lambda: 1.0) for i in range(5)] == [2, 4, 8, 10, 10]
+    assert [backoff(policy, i, lambda: 0.0) for i in range(3)] == [1, 2, 4]
