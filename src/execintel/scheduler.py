@@ -49,8 +49,10 @@ class Scheduler:
     def __init__(
         self, store: Store, load: Callable[[], Manifest], launch: Launch, *, catch_up: bool = True,
         clock: Callable[[], dt.datetime] | None = None, sleep: Callable[[float], None] = time.sleep,
+        max_sleep: float = MAX_SLEEP,
     ) -> None:  # fmt: skip
         self.store, self.load, self.launch, self.catch_up = store, load, launch, catch_up
+        self.max_sleep = max_sleep
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.sleep = sleep
         self.manifest = load()
@@ -95,12 +97,12 @@ class Scheduler:
         return fired
 
     def seconds_to_next(self) -> float:
-        """Seconds until the next tick of any schedule (at most ``MAX_SLEEP``)."""
+        """Seconds until the next tick of any schedule (at most ``max_sleep``)."""
         now = self.clock()
         ticks = [next_tick(s, self.manifest.portfolio.timezone, now) for s in self.manifest.schedules]
         if not ticks:
-            return MAX_SLEEP
-        return max(0.0, min(MAX_SLEEP, (min(ticks) - now).total_seconds()))
+            return self.max_sleep
+        return max(0.0, min(self.max_sleep, (min(ticks) - now).total_seconds()))
 
     def run_forever(self, *, until: Callable[[], bool] = lambda: False) -> None:
         """Fire due schedules, sleep until the next tick, repeat (``until()`` stops it, for tests)."""
