@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+pytest_plugins = ["smtp_server"]  # the aiosmtpd fixtures: smtp_server, smtp_server_factory
+
 DATA = Path(__file__).parent / "data"
 SHARED = DATA / "shared"
 # Screenshots and rendered pages the checks make, kept for people to look at (git-ignored).

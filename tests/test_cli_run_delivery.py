@@ -16,7 +16,7 @@ import boto3
 import pytest
 
 from conftest import AWS_TEST_ENV, WritePortfolio, cli, delivery_manifest
-from smtp_server import SmtpTestServer, smtp_server, smtp_server_factory  # noqa: F401 - fixtures
+from smtp_server import SmtpTestServer
 
 QUICK = ("--no-pdf", "--reports", "ceo,daily")
 

@@ -24,7 +24,7 @@ from execintel.delivery.mailers import open_mailer
 from execintel.delivery.mailers.base import Mailer, Reconciled, Reconciliation, SendOutcome
 from execintel.delivery.plan import Planned, plan
 from execintel.store import SqliteStore, Store
-from smtp_server import SmtpTestServer, smtp_server, smtp_server_factory  # noqa: F401 - fixtures
+from smtp_server import SmtpTestServer
 
 FAST = RetryPolicy(attempts=4, initial_delay=Decimal("0.01"), max_delay=Decimal("0.05"))
 

@@ -26,7 +26,6 @@ import boto3
 import pytest
 from botocore.config import Config
 
-import smtp_server as smtp_fixtures
 from conftest import AWS_TEST_ENV
 from execintel.config.settings import Settings
 from execintel.delivery.compose import OutgoingMessage, compose
@@ -34,10 +33,6 @@ from execintel.delivery.mailers import Mailer, MailerError, OutboxMailer, Reconc
 from execintel.delivery.mailers.ses import tag_value
 from execintel.errors import ConfigError
 from smtp_server import SmtpTestServer
-
-# The fixtures live with the server; bound here (not imported) so that pytest finds them in this module.
-smtp_server = smtp_fixtures.smtp_server
-smtp_server_factory = smtp_fixtures.smtp_server_factory
 
 AUDIT = "audit@example.org"
 TO = "ceo@example.com"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -93,7 +94,7 @@ class SqliteStore(Store):
         try:
             with self._sql("open"):
                 self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                self._db.execute("PRAGMA journal_mode = WAL")
+                self._wal()
                 # FULL: each commit is on disk before it returns, a power cut included (see docs/store.md).
                 self._db.execute(f"PRAGMA synchronous = {synchronous.upper()}")
                 self._db.execute("PRAGMA foreign_keys = ON")
@@ -101,6 +102,19 @@ class SqliteStore(Store):
         except BaseException:
             self._db.close()
             raise
+
+    def _wal(self) -> None:
+        """Switch the file to WAL. SQLite answers "locked" at once, without waiting, when two processes make the
+        same new file WAL together; wait for the other one as ``busy_timeout`` would."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     @classmethod
     def from_url(
