@@ -11,13 +11,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 from urllib.parse import parse_qsl
 
 from execintel.errors import ConfigError, Problem, StoreError
-from execintel.store.base import KEYS, Clock, Snapshot, Store, Write
-from execintel.store.records import GENESIS, Draft, Row, Scalar
+from execintel.store.base import COUNTED, KEYS, Clock, Snapshot, Store, Write
+from execintel.store.records import GENESIS, Draft, Row, Scalar, iso
 
 if TYPE_CHECKING:
     from execintel.config.settings import Settings
@@ -173,6 +174,16 @@ class SqliteStore(Store):
         """The schema version of the file (``PRAGMA user_version``)."""
         with self._lock, self._sql("read its schema version"):
             return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def recipients_since(self, portfolio: str, since: datetime) -> int:
+        """As the base class says, summed by SQLite: each delivery asks this, so it must not read every row."""
+        states = ", ".join("?" * len(COUNTED))
+        with self._lock, self._sql("count the recipients of the last 24 hours"):
+            row = self._db.execute(
+                f"SELECT COALESCE(SUM(recipients), 0) FROM deliveries WHERE portfolio = ? AND sending_at >= ? "
+                f"AND state IN ({states})", [portfolio, iso(since), *COUNTED],
+            ).fetchone()  # fmt: skip
+        return int(row[0])
 
     def close(self) -> None:
         """Close the connection."""

@@ -13,6 +13,7 @@ import ipaddress
 import os
 import re
 import smtplib
+import socket
 import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -137,6 +138,10 @@ class SmtpMailer(Mailer):
                 conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         except (smtplib.SMTPException, OSError) as exc:
             raise self._connect_error(exc) from exc
+        if conn.sock is not None and conn.sock.family in (socket.AF_INET, socket.AF_INET6):
+            # The final dot is a write of its own (see send): without this, Nagle's algorithm holds it back until
+            # the server's delayed ACK of the body, some 40 ms per message.
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             conn.ehlo_or_helo_if_needed()
             secure = self.implicit_tls
