@@ -47,6 +47,8 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/bench_reports.py demo
 	$(PY) benchmarks/bench_reports.py demo --no-pdf
 	$(PY) benchmarks/bench_reports.py synth --entities 50 --ledger-rows 1000000
+	$(PY) benchmarks/bench_delivery.py
+	$(PY) benchmarks/bench_store.py
 
 clean:
 	rm -rf $(VENV) out outbox .pytest_cache .mypy_cache .ruff_cache
