@@ -200,3 +200,18 @@ def test_run_records_into_a_dynamodb_store(
     items = boto3.client("dynamodb", endpoint_url=aws["AWS_ENDPOINT_URL"], region_name="us-east-1").scan(
         TableName=table)["Items"]  # fmt: skip
     assert sum(1 for i in items if i["sk"]["S"] == "DELIVERY") == 2
+
+
+def test_the_demo_is_delivered_to_the_outbox_by_default(tmp_path: Path, env: dict[str, str]) -> None:
+    done = cli("run", "--no-pdf", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    messages = _eml(tmp_path / "outbox")
+    # five role reports to their leads, and every report (the daily digest included) to the admin
+    assert len(messages) == 14
+    admin = [m for m in messages if m["To"].addresses[0].addr_spec == "admin@example.com"]
+    assert len(admin) == 9
+    cfo = next(m for m in messages if m["To"].addresses[0].addr_spec == "cfo@example.com")
+    assert cfo["Subject"] == "CFO report - Demo Holdings - as of 2026-11-15"
+    html = cfo.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    images = {p["Content-ID"].strip("<>") for p in cfo.walk() if p.get_content_type() == "image/png"}
+    assert images and all(f"cid:{cid}" in html for cid in images)  # every chart inline, by Content-ID
