@@ -267,3 +267,19 @@ def test_backoff_is_exponential_capped_and_jittered() -> None:
     policy = RetryPolicy(attempts=5, initial_delay=Decimal(2), max_delay=Decimal(10))
     assert [backoff(policy, i, lambda: 1.0) for i in range(5)] == [2, 4, 8, 10, 10]
     assert [backoff(policy, i, lambda: 0.0) for i in range(3)] == [1, 2, 4]
+
+
+def test_a_message_already_in_the_outbox_is_recorded_as_sent_not_written_again(
+    tmp_path: Path, clock: Clock
+) -> None:
+    manifest = Manifest.model_validate(delivery_manifest(2))
+    outbox = tmp_path / "outbox"
+    first, _ = _run(SqliteStore(tmp_path / "one.db", clock=clock), open_mailer(f"outbox:{outbox}"), manifest)
+    assert first.ok
+    before = {p.name: p.stat().st_mtime_ns for p in outbox.glob("*.eml")}
+    # a new, empty store with the same outbox: the files are there, so nothing is written twice
+    fresh = SqliteStore(tmp_path / "two.db", clock=clock)
+    again, _ = _run(fresh, open_mailer(f"outbox:{outbox}"), manifest, "run-2")
+    assert len(again.of("sent")) == 4 and again.ok
+    assert {p.name: p.stat().st_mtime_ns for p in outbox.glob("*.eml")} == before
+    assert all(d.state == "sent" and d.reason == "the provider already had it" for d in fresh.deliveries())

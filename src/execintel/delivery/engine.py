@@ -201,7 +201,9 @@ class Engine:
                                            reason=exc.reason, permanent=exc.permanent)  # fmt: skip
             return self._outcome(failed), not exc.permanent
         refused = "; ".join(f"{address} refused: {why}" for address, why in sent.refused.items()) or None
-        done = self.store.transition(item.key, "sent", run_id=self.run_id, expect=SENDING,
+        if not committed:  # the provider already had it (an outbox file from before this store), nothing handed over
+            refused = refused or "the provider already had it"
+        done = self.store.transition(item.key, "sent", run_id=self.run_id, expect=SENDING if committed else RETRYABLE,
                                      provider_id=sent.provider_id, reason=refused)  # fmt: skip
         return self._outcome(done), False
 
