@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import subprocess
 import xml.etree.ElementTree as ET
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from PIL import Image
 
 from conftest import ARTIFACTS, RunOutput
 from execintel.reports import REPORTS
-from execintel.reports.format import CELL_CHARS, PROSE_CHARS, clip, show
+from execintel.reports.format import CELL_CHARS, PROSE_CHARS, clip, show_cell
 from hostile import SCRIPT, TEMPLATE
 
 MM = 72 / 25.4  # points per millimetre
@@ -35,9 +34,7 @@ def _squash(text: str) -> str:
 
 
 def _cell(value: Any, unit: str, currency: str) -> str:
-    if isinstance(value, Decimal | int) and not isinstance(value, bool):
-        return show(value, unit, currency)
-    return "" if value is None else clip(show(value, "", currency), CELL_CHARS)
+    return clip(show_cell(value, unit, currency), CELL_CHARS)
 
 
 def _pages(pdf: Path) -> tuple[int, tuple[float, float]]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from decimal import Decimal
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -17,7 +16,7 @@ import css_inline
 import jinja2
 from markupsafe import Markup, escape
 
-from execintel.reports.format import CELL_CHARS, PROSE_CHARS, clip, show
+from execintel.reports.format import CELL_CHARS, PROSE_CHARS, clip, show, show_cell
 
 NON_NUMERIC_UNITS = ("", "text", "date")
 CARD_COLUMNS = 7  # in mail, a table with this many columns is shown as one card per row: 600 px cannot hold it
@@ -94,20 +93,14 @@ def render_html(doc: dict[str, Any], image_src: Callable[[str], str], *, email: 
     """
     currency = doc.get("currency", "USD")
 
-    def cell_text(value: Any, unit: str) -> str:
-        if value is None:
-            return ""
-        if isinstance(value, Decimal | int) and not isinstance(value, bool):
-            return show(value, unit, currency)
-        return show(value, "", currency)
-
     def numeric(column: dict[str, Any]) -> bool:
         return column.get("unit", "") not in NON_NUMERIC_UNITS
 
     def table(section: dict[str, Any]) -> dict[str, Any]:
         """The cells of a table section as text, and how mail lays it out (cards, or columns of these widths)."""
         columns = section["columns"]
-        rows = [[cell_text(v, c["unit"]) for v, c in zip(row, columns, strict=True)] for row in section["rows"]]
+        units = [c["unit"] for c in columns]
+        rows = [[show_cell(v, u, currency) for v, u in zip(row, units, strict=True)] for row in section["rows"]]
         flags = [numeric(c) for c in columns]
         head = [c["title"] for c in columns]
         return {"rows": rows, "numeric": flags, "cards": email and len(columns) >= CARD_COLUMNS,

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import textwrap
-from decimal import Decimal
 from typing import Any
 
-from execintel.reports.format import CELL_CHARS, PROSE_CHARS, clip, show
+from execintel.reports.format import CELL_CHARS, PROSE_CHARS, clip, show, show_cell
 
 WIDTH = 78
 MIN_TEXT = 12  # a text column is not squeezed narrower than this; a table that cannot fit is shown as records
@@ -21,9 +20,7 @@ def _wrap(text: str, indent: str = "") -> list[str]:
 
 
 def _cell(value: Any, unit: str, currency: str) -> str:
-    if isinstance(value, Decimal | int) and not isinstance(value, bool):
-        return show(value, unit, currency)
-    return "" if value is None else clip(" ".join(show(value, "", currency).split()), CELL_CHARS)
+    return clip(" ".join(show_cell(value, unit, currency).split()), CELL_CHARS)
 
 
 def _fit(head: list[str], body: list[list[str]], numeric: list[bool]) -> list[int] | None:

@@ -44,6 +44,15 @@ def show(value: Any, unit: str = "", currency: str = "USD") -> str:
     return str(value)
 
 
+def show_cell(value: Any, unit: str, currency: str = "USD") -> str:
+    """A table cell as report text: a number by its column's unit, anything else as it is, nothing for null."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal | int) and not isinstance(value, bool):
+        return show(value, unit, currency)
+    return show(value, "", currency)
+
+
 def show_figure(figure: Figure | None, currency: str = "USD") -> str:
     """A figure's value as report text (``n/a`` when the figure is absent)."""
     return "n/a" if figure is None else show(figure.value, figure.unit, currency)
