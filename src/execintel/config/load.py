@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import types
 import typing
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from execintel.config.models import REPORT_IDS, ROLES, Manifest
 from execintel.errors import ConfigError, Problem
+from execintel.safefs import MAX_MANIFEST_BYTES, Confinement, UnsafeFile, read_regular
 
 MANIFEST_NAME = "portfolio.yaml"
 DYNAMODB_PREFIX = "dynamodb:"
@@ -37,16 +39,26 @@ class Portfolio:
         """The manifest's folder."""
         return self.path.parent
 
+    @property
+    def confinement(self) -> Confinement:
+        """The folder every file the portfolio names must really be in (unless ``allow_outside``)."""
+        return Confinement.of(self.root, allow_outside=self.allow_outside)
+
     def resolve(self, relative: str) -> Path:
         """The absolute path of a manifest path (already checked at load time)."""
         return (self.root / relative).resolve()
 
     def display(self, path: Path) -> str:
-        """A path as users should see it: relative to the manifest folder when inside it."""
-        try:
-            return str(path.resolve().relative_to(self.root.resolve()))
-        except ValueError:
-            return str(path)
+        """A path as users should see it: relative to the manifest folder when inside it (as written, links kept)."""
+        lexical = Path(os.path.normpath(self.root / path))
+        for inside, root in ((lexical, self.root), (path.resolve(), self.root.resolve())):
+            if inside.is_relative_to(root):
+                return str(inside.relative_to(root))
+        return str(path)
+
+    def location(self, relative: str) -> Path:
+        """A manifest path made absolute without following links: what the user wrote, for messages."""
+        return Path(os.path.normpath(self.root / relative))
 
 
 def key_path(loc: Loc) -> str:
@@ -120,13 +132,9 @@ def yaml_error_message(exc: yaml.MarkedYAMLError) -> str:
 
 def _parse_yaml(path: Path, display: str) -> tuple[Any, dict[Loc, int]]:
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(Problem(display, "file not found")) from None
-    except IsADirectoryError:
-        raise ConfigError(Problem(display, "is a folder, not a manifest file")) from None
-    except OSError as exc:
-        raise ConfigError(Problem(display, f"cannot be read: {exc.strerror}")) from None
+        raw = read_regular(path, limit=MAX_MANIFEST_BYTES)  # named by the user: not confined, but capped
+    except UnsafeFile as exc:
+        raise ConfigError(Problem(display, exc.reason)) from None
     if b"\x00" in raw:
         raise ConfigError(Problem(display, "is a binary file, not YAML"))
     try:

@@ -15,6 +15,7 @@ from typing import Any
 from execintel.config.load import DYNAMODB_PREFIX, Portfolio
 from execintel.errors import Problem
 from execintel.facts import Facts
+from execintel.safefs import UnsafeFile, open_regular
 from execintel.sources import beancount, contacts, costs, dynamodb, events, git, handoffs, ledger  # noqa: F401
 from execintel.sources.base import SOURCES, Source, SourceReport, SourceSpec, register
 from execintel.sources.costs import detect_costs_kind
@@ -36,11 +37,12 @@ def plan_sources(portfolio: Portfolio) -> list[SourceSpec]:
     ids = manifest.entity_ids
     currency = manifest.portfolio.currency
     specs: list[SourceSpec] = []
+    confine = portfolio.confinement
 
     def add(kind: str, location: str, key: str, entity: str | None, remote: bool = False) -> None:
         path = None if remote else portfolio.resolve(location)
-        display = location if remote else portfolio.display(path)  # type: ignore[arg-type]
-        specs.append(SourceSpec(kind, location, display, key, path, entity, ids, currency))
+        display = location if remote else portfolio.display(portfolio.location(location))
+        specs.append(SourceSpec(kind, location, display, key, path, entity, ids, currency, confine))
 
     if manifest.ledger:
         add(_ledger_kind(manifest.ledger), manifest.ledger, "ledger", None)
@@ -59,10 +61,10 @@ def plan_sources(portfolio: Portfolio) -> list[SourceSpec]:
     if manifest.cloud_costs:
         path = portfolio.resolve(manifest.cloud_costs)
         try:
-            with path.open("rb") as handle:
+            with open_regular(path, confine=confine) as handle:
                 head = handle.read(4096)
-        except OSError:
-            head = b""
+        except (UnsafeFile, OSError):
+            head = b""  # the connector reports why the file cannot be read
         add(detect_costs_kind(head, path.suffix), manifest.cloud_costs, "cloud_costs", None)
     if manifest.handoffs:
         add("handoffs", manifest.handoffs, "handoffs", None)

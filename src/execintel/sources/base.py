@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar, TextIO
+from typing import Any, BinaryIO, ClassVar, TextIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from execintel.errors import Problem, SourceError
 from execintel.facts import Facts
+from execintel.safefs import MAX_DOCUMENT_BYTES, MAX_STREAM_BYTES, Confinement, UnsafeFile, open_regular, read_regular
 
 BATCH_ROWS = 100_000
 INSERT_ROWS = 500_000  # a column-wise source inserts this many checked rows at a time
@@ -46,6 +48,7 @@ class SourceSpec:
     entity: str | None = None  # the entity that lists it; None for portfolio-wide sources
     entities: tuple[str, ...] = ()  # every entity id of the manifest
     currency: str = "USD"
+    confine: Confinement | None = None  # the folder its files must really be in; None only in direct tests
 
 
 @dataclass
@@ -160,18 +163,23 @@ class Source(ABC):
             raise self.fail("is not a local file")
         return self.spec.path
 
-    def read_text(self) -> str:
+    def read_text(self, limit: int = MAX_DOCUMENT_BYTES) -> str:
         """The source file as text; UTF-8 only, with clear errors for anything else."""
-        return read_text(self.local_path(), self.spec.display)
+        return read_text(self.local_path(), self.spec.display, confine=self.spec.confine, limit=limit)
 
     @contextmanager
     def open_text(self) -> Iterator[TextIO]:
         """The source file opened as UTF-8 text, checked first like :meth:`read_text` but never held whole."""
         path = self.local_path()
-        check_text(path, self.spec.display)
+        check_text(path, self.spec.display, confine=self.spec.confine)
         try:
-            with path.open(encoding="utf-8-sig", newline="") as handle:
+            with (
+                _opened(path, self.spec.display, self.spec.confine, MAX_STREAM_BYTES) as raw,
+                io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as handle,
+            ):
                 yield handle
+        except UnsafeFile as exc:
+            raise self.fail(exc.reason) from None
         except OSError as exc:
             raise self.fail(f"cannot be read: {exc.strerror}") from None
 
@@ -442,7 +450,15 @@ def _patch(array: pa.Array, values: Mapping[int, Any]) -> pa.Array:
     return pc.replace_with_mask(array, pa.array(mask, type=pa.bool_()), replacements)
 
 
-def check_text(path: Path, display: str) -> None:
+def _opened(path: Path, display: str, confine: Confinement | None, limit: int) -> BinaryIO:
+    """``path`` opened through :func:`execintel.safefs.open_regular`; a :class:`SourceError` naming ``display``."""
+    try:
+        return open_regular(path, confine=confine, limit=limit)
+    except UnsafeFile as exc:
+        raise SourceError(Problem(display, exc.reason)) from None
+
+
+def check_text(path: Path, display: str, *, confine: Confinement | None = None) -> None:
     """Raise a :class:`SourceError` naming ``display`` unless the file is non-empty UTF-8 text.
 
     Reads the file in chunks, so a large file is never held whole.
@@ -451,18 +467,11 @@ def check_text(path: Path, display: str) -> None:
     def fail(message: str) -> SourceError:
         return SourceError(Problem(display, message))
 
-    try:
-        handle = path.open("rb")
-    except FileNotFoundError:
-        raise fail("file not found") from None
-    except IsADirectoryError:
-        raise fail("is a folder; a file is expected") from None
-    except OSError as exc:
-        raise fail(f"cannot be read: {exc.strerror}") from None
     decoder = codecs.getincrementaldecoder("utf-8")()
     blank = True
+    lines = 0  # line breaks before the current chunk, to name the line of a bad byte
     try:
-        with handle:
+        with _opened(path, display, confine, MAX_STREAM_BYTES) as handle:
             first = True
             while chunk := handle.read(_CHUNK_BYTES):
                 if first and b"\x00" in chunk[:8192]:
@@ -470,30 +479,34 @@ def check_text(path: Path, display: str) -> None:
                 first = False
                 blank = blank and not chunk.strip()
                 decoder.decode(chunk)
+                lines += chunk.count(b"\n")
             decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        read_text(path, display)  # reads it whole, to name the bad byte and its line
-        raise fail("is not UTF-8; re-save it as UTF-8") from None
+    except UnicodeDecodeError as exc:
+        data = bytes(exc.object)  # the decoder's pending bytes and the chunk it failed in
+        line = lines + data[: exc.start].count(b"\n") + 1  # pending bytes are part of one character: no "\n"
+        bad = f" (byte 0x{data[exc.start]:02x})" if exc.start < len(data) else " (it ends inside a character)"
+        raise SourceError(Problem(display, f"is not UTF-8{bad}; re-save it as UTF-8", line=line)) from None
+    except UnsafeFile as exc:
+        raise fail(exc.reason) from None
     except OSError as exc:
         raise fail(f"cannot be read: {exc.strerror}") from None
     if blank:
         raise fail("is empty")
 
 
-def read_text(path: Path, display: str) -> str:
-    """A text file's content; a :class:`SourceError` naming ``display`` when it is not UTF-8 text."""
+def read_text(path: Path, display: str, *, confine: Confinement | None = None, limit: int = MAX_DOCUMENT_BYTES) -> str:
+    """A text file's content; a :class:`SourceError` naming ``display`` when it is not UTF-8 text.
+
+    The file must be a regular file of at most ``limit`` bytes, inside ``confine`` (see :mod:`execintel.safefs`).
+    """
 
     def fail(message: str, line: int | None = None) -> SourceError:
         return SourceError(Problem(display, message, line=line))
 
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise fail("file not found") from None
-    except IsADirectoryError:
-        raise fail("is a folder; a file is expected") from None
-    except OSError as exc:
-        raise fail(f"cannot be read: {exc.strerror}") from None
+        raw = read_regular(path, confine=confine, limit=limit)
+    except UnsafeFile as exc:
+        raise fail(exc.reason) from None
     if not raw.strip():
         raise fail("is empty")
     if b"\x00" in raw[:8192]:
