@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null && echo sudo)
 # Pango, HarfBuzz and a font for WeasyPrint (the pdf extra).
 APT_PACKAGES := git chromium poppler-utils fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 
-.PHONY: demo test lint bench system-deps clean
+.PHONY: demo test test-all lint bench system-deps clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,12 +34,17 @@ system-deps:
 demo: system-deps $(VENV)/.installed
 	$(VENV)/bin/execintel run --dry-run
 
+# The whole suite, long trials (crash loops) at a few iterations each: under 8 minutes on 2 cores.
 test: system-deps $(VENV)/.installed-dev
 	$(VENV)/bin/pytest -q
 
+# The same with every long trial in full (50 kill -9 trials per mailer, ...).
+test-all: system-deps $(VENV)/.installed-dev
+	EXECINTEL_CRASH_TRIALS=50 EXECINTEL_FULL_TRIALS=1 $(VENV)/bin/pytest -q
+
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check src tests benchmarks scripts
-	$(VENV)/bin/ruff format --check src tests benchmarks || true
+	$(VENV)/bin/ruff format --check src tests benchmarks scripts
 	$(VENV)/bin/mypy
 
 bench: $(VENV)/.installed-dev

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+import leftovers
+
 pytest_plugins = ["smtp_server"]  # the aiosmtpd fixtures: smtp_server, smtp_server_factory
 
 DATA = Path(__file__).parent / "data"
@@ -28,7 +30,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-goldens", action="store_true", help="rewrite tests/data/golden from this run")
 
 
-def cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def pytest_configure(config: pytest.Config) -> None:
+    """Make the test process the subreaper of everything the tests start, so no orphan can hide (see below)."""
+    if not hasattr(config, "workerinput"):
+        leftovers.become_subreaper()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session when a process the tests started (or its orphaned child) is still running at the end."""
+    if hasattr(session.config, "workerinput"):
+        return
+    found = leftovers.wait_for_descendants(grace=10.0)
+    if found:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = [f"  pid {pid}: {command}" for pid, command in found]
+        message = "\nprocesses left running after the tests (killed now):\n" + "\n".join(lines)
+        if reporter is not None:
+            reporter.write_line(message, red=True)
+        else:  # pragma: no cover - the terminal reporter is always there in a normal run
+            print(message, file=sys.stderr)
+        leftovers.kill(pid for pid, _ in found)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m execintel ARGS`` as a user would, with a plain environment (no colours, wide lines)."""
     base = {"COLUMNS": "200", "NO_COLOR": "1", "PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")}
     if "EXECINTEL_CACHE_DIR" in os.environ:
@@ -71,6 +98,7 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> RunOutput:
     folder = tmp_path_factory.mktemp("hostile-run")
     manifest = hostile_portfolio(folder / "portfolio")
     return dry_run(folder, str(manifest))
+
 
 GIT_ENV = {
     "GIT_CONFIG_GLOBAL": os.devnull,
