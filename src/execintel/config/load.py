@@ -33,6 +33,7 @@ class Portfolio:
     manifest: Manifest
     path: Path
     allow_outside: bool = False
+    allow_plugins: bool = False  # beancount ledgers may run plugin code from outside beancount
 
     @property
     def root(self) -> Path:
@@ -368,7 +369,7 @@ def find_manifest(path: Path) -> Path:
     return path / MANIFEST_NAME if path.is_dir() else path
 
 
-def load_portfolio(path: Path | str, *, allow_outside: bool = False) -> Portfolio:
+def load_portfolio(path: Path | str, *, allow_outside: bool = False, allow_plugins: bool = False) -> Portfolio:
     """Parse and check a manifest; raise :class:`ConfigError` with every problem found."""
     manifest_path = find_manifest(Path(path)).absolute()
     display = str(Path(path) if not Path(path).is_dir() else Path(path) / MANIFEST_NAME)
@@ -396,4 +397,4 @@ def load_portfolio(path: Path | str, *, allow_outside: bool = False) -> Portfoli
     if problems or manifest is None:
         problems.sort(key=lambda p: p.line or 0)
         raise ConfigError(problems)
-    return Portfolio(manifest=manifest, path=manifest_path, allow_outside=allow_outside)
+    return Portfolio(manifest=manifest, path=manifest_path, allow_outside=allow_outside, allow_plugins=allow_plugins)

@@ -49,6 +49,7 @@ class SourceSpec:
     entities: tuple[str, ...] = ()  # every entity id of the manifest
     currency: str = "USD"
     confine: Confinement | None = None  # the folder its files must really be in; None only in direct tests
+    allow_plugins: bool = False  # a beancount ledger may run plugin code that is not beancount's (--allow-plugins)
 
 
 @dataclass

@@ -11,6 +11,7 @@ import yaml
 
 from execintel.config.load import StrictYamlLoader, yaml_error_line, yaml_error_message
 from execintel.errors import Problem, SourceError
+from execintel.safefs import UnsafeFile, walk_folder
 from execintel.sources.base import Source, read_text, register
 from execintel.sources.values import parse_date, parse_decimal
 
@@ -42,11 +43,22 @@ class Handoffs(Source):
         folder = self.spec.path
         if folder is None or not folder.is_dir():
             raise self.fail("is not a folder of handoff files")
-        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+        try:
+            if self.spec.confine is not None:
+                self.spec.confine.check(folder)
+            entries = walk_folder(folder, confine=self.spec.confine)
+        except UnsafeFile as exc:
+            raise self.fail(exc.reason) from None
+        files: list[tuple[Path, str]] = []
+        for path, why in entries:
+            rel = f"{self.spec.display.rstrip('/')}/{path.relative_to(folder).as_posix()}"
+            if why is not None:  # a subfolder not entered (a link out of the portfolio, unreadable)
+                self.problem_at(rel, why, warning=False)
+            elif path.suffix.lower() in SUFFIXES:
+                files.append((path, rel))
         if not files:
             self.problem(f"holds no handoff files ({', '.join(SUFFIXES)})", warning=True)
-        for file in files:
-            rel = f"{self.spec.display.rstrip('/')}/{file.relative_to(folder).as_posix()}"
+        for file, rel in files:
             reader = _FileReader(self, file, rel)
             try:
                 row = reader.row()
@@ -75,7 +87,7 @@ class _FileReader:
         return self.fail(message, line=self.lines.get(key), key=key)
 
     def row(self) -> tuple[Any, ...] | None:
-        text = read_text(self.path, self.display)
+        text = read_text(self.path, self.display, confine=self.owner.spec.confine)  # a regular file, inside
         suffix = self.path.suffix.lower()
         notes = ""
         if suffix == ".json":
