@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import resource
+import subprocess
+import sys
 from pathlib import Path
 
 from execintel.analysis.context import Context
@@ -24,3 +28,18 @@ def context(path: Path, as_of: str | None = None, **kwargs: object) -> Context:
     assert result.errors == [], [str(p) for p in result.errors]
     date = dt.date.fromisoformat(as_of) if as_of else None
     return Context(result.portfolio, result.facts, resolve_as_of(result.portfolio.manifest, date))
+
+
+def run_bounded(*args: str, cwd: Path, memory_mib: int = 1536, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    """``python -m execintel ARGS`` with its address space capped, so a resource bomb fails fast instead of
+    taking the machine's memory (the cap leaves room for a normal run: the demo validates in under 1 GB)."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_mib << 20, memory_mib << 20))
+
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "NO_COLOR": "1", "COLUMNS": "200", "LANG": "C.UTF-8"}
+    env |= {k: v for k, v in os.environ.items() if k == "EXECINTEL_CACHE_DIR"}
+    return subprocess.run(
+        [sys.executable, "-m", "execintel", *args], cwd=cwd, env=env, capture_output=True, text=True,
+        timeout=timeout, check=False, preexec_fn=limit,
+    )  # fmt: skip

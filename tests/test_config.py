@@ -11,6 +11,7 @@ import pytest
 from conftest import WritePortfolio, base_manifest
 from execintel.config import load_portfolio, load_settings
 from execintel.errors import ConfigError
+from helpers import run_bounded
 
 
 def problems_of(path: Path, **kwargs: bool) -> list[str]:
@@ -92,3 +93,52 @@ def test_settings_from_env_file_mask_secrets(tmp_path: Path, monkeypatch: pytest
 def test_missing_env_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="env file not found"):
         load_settings(tmp_path / "missing.env")
+
+
+# Resource bombs: the manifest is refused with its line, quickly and in bounded memory ---------------------------
+
+LAUGHS = 'lol0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n' + "".join(
+    f"lol{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 10)
+)  # nine aliases of the line above on each line: 9**10 values once expanded
+
+
+@pytest.mark.parametrize(
+    ("tail", "message"),
+    [
+        (LAUGHS, "aliases expand to more than 100,000 values"),  # before: hung walking 3.5 billion nodes
+        ("deep: " + "[" * 20_000 + "]" * 20_000 + "\n", "nests more than 64 levels deep"),  # before: RecursionError
+        ("loop: &loop [1, *loop]\n", "alias *loop refers to a node that contains it"),
+    ],
+    ids=["billion-laughs", "deep-nesting", "recursive-alias"],
+)
+def test_a_yaml_bomb_in_the_manifest_is_refused_with_its_line(
+    write_portfolio: WritePortfolio, tail: str, message: str
+) -> None:
+    path = write_portfolio()
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text + tail, encoding="utf-8")
+    done = run_bounded("validate", ".", cwd=path.parent)
+    assert done.returncode == 2, done.stderr[-2000:]
+    first_line = text.count("\n") + 1
+    problems = [line for line in done.stderr.splitlines() if message in line]
+    assert len(problems) == 1, done.stderr[-2000:]
+    location, _ = problems[0].split(": ", 1)
+    assert location.startswith("portfolio.yaml:") and int(location.split(":")[1]) >= first_line
+    assert "Traceback" not in done.stderr and "Internal error" not in done.stderr
+
+
+def test_aliases_and_merge_keys_within_the_limits_still_work(write_portfolio: WritePortfolio) -> None:
+    path = write_portfolio()
+    text = path.read_text(encoding="utf-8").split("entities:")[0]
+    path.write_text(
+        text + "entities:\n"
+        "  - id: a\n    name: A\n    stack:\n      - &web {name: web, deploy: ci, waf: true}\n"
+        "      - {<<: *web, name: api}\n"
+        "  - id: b\n    name: B\n    stack: [*web]\n",
+        encoding="utf-8",
+    )
+    entities = load_portfolio(path).manifest.entities
+    assert [[(item.name, item.deploy, item.waf) for item in e.stack] for e in entities] == [
+        [("web", "ci", True), ("api", "ci", True)],
+        [("web", "ci", True)],
+    ]

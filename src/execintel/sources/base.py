@@ -184,6 +184,33 @@ class Source(ABC):
         except OSError as exc:
             raise self.fail(f"cannot be read: {exc.strerror}") from None
 
+    def text_lines(self, limit: int) -> Iterator[tuple[int, str | None]]:
+        """``(line number, text)`` of each line of the source file, read a chunk at a time (never held whole).
+
+        Lines end at ``\\n`` (a ``\\r`` before it is dropped). A line longer than ``limit`` characters comes back
+        as ``None`` and is skipped without being held, so memory stays bounded whatever the file holds.
+        """
+        with self.open_text() as handle:
+            number = 0
+            start = ""  # the beginning of a line that the previous chunk cut
+            overlong = False  # inside a line already longer than the limit
+            while chunk := handle.read(_CHUNK_BYTES):
+                *complete, tail = chunk.split("\n")
+                for part in complete:
+                    number += 1
+                    if overlong or len(start) + len(part) > limit:
+                        yield number, None
+                    else:
+                        yield number, (start + part).removesuffix("\r")
+                    start, overlong = "", False
+                if not overlong:
+                    if len(start) + len(tail) > limit:
+                        start, overlong = "", True
+                    else:
+                        start += tail
+            if start or overlong:
+                yield number + 1, None if overlong else start.removesuffix("\r")
+
     def _csv_header(
         self, reader: Any, required: tuple[str, ...], optional: tuple[str, ...]
     ) -> tuple[dict[str, int], int]:

@@ -9,11 +9,11 @@ from typing import Any
 
 import yaml
 
-from execintel.config.load import StrictYamlLoader, yaml_error_line, yaml_error_message
+from execintel.config.safeyaml import load_yaml, yaml_error_line, yaml_error_message
 from execintel.errors import Problem, SourceError
 from execintel.safefs import UnsafeFile, walk_folder
 from execintel.sources.base import Source, read_text, register
-from execintel.sources.values import parse_date, parse_decimal
+from execintel.sources.values import JsonProblem, load_json, parse_date, parse_decimal
 
 STATUSES = ("on-track", "at-risk", "blocked")
 SUFFIXES = (".md", ".yaml", ".yml", ".json")
@@ -92,9 +92,9 @@ class _FileReader:
         notes = ""
         if suffix == ".json":
             try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise self.fail(f"is not valid JSON: {exc.msg}", line=exc.lineno) from None
+                data = load_json(text)
+            except JsonProblem as exc:
+                raise self.fail(exc.message, line=exc.line) from None
         elif suffix == ".md":
             front, notes, _ = split_front_matter(text)
             if not front:
@@ -109,13 +109,10 @@ class _FileReader:
     def _yaml(self, text: str, first_line: int) -> Any:
         """Parse YAML that starts at ``first_line`` of the file, noting the line of each top-level key."""
         try:
-            data = yaml.load(text, Loader=StrictYamlLoader)  # noqa: S506 - a SafeLoader subclass
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
+            data, node = load_yaml(text)
         except yaml.MarkedYAMLError as exc:
             line = yaml_error_line(exc)
-            raise self.fail(
-                f"invalid YAML: {yaml_error_message(exc)}", line=None if line is None else line + first_line - 1
-            ) from None
+            raise self.fail(yaml_error_message(exc), line=None if line is None else line + first_line - 1) from None
         except yaml.YAMLError as exc:
             raise self.fail(f"invalid YAML: {exc}") from None
         if isinstance(node, yaml.MappingNode):
