@@ -204,3 +204,36 @@ def test_yaml_and_json_bombs_in_handoffs_are_refused_file_by_file(write_portfoli
         "handoffs/laughs.yaml:10: aliases expand to more than 100,000 values (here *a4); "
         "write the values out or use fewer aliases",
     ]
+
+
+def test_event_numbers_and_handoff_financials_with_other_digits_are_refused(write_portfolio: WritePortfolio) -> None:
+    lines = [
+        '{"ts": "2026-11-02", "type": "booking", "amount": "1_000"}',
+        '{"ts": "2026-11-02", "type": "booking", "units": "\uff11"}',
+        '{"ts": "2026-11-02", "type": "nps", "score": "\u0661\u0660"}',
+        '{"ts": "\uff12\uff10\uff12\uff16-11-02", "type": "lead"}',
+        '{"ts": "2026-11-02", "type": "booking", "amount": "12.5", "units": "2", "score": "9"}',
+    ]
+    loaded, problems = _events(write_portfolio, lines)
+    assert loaded == 1
+    assert problems == [  # before: 1000, 1 and 10
+        "e.jsonl:1: amount: amount '1_000' is not a number",
+        "e.jsonl:2: units: units '\uff11' is not a number",
+        "e.jsonl:3: score: score '\u0661\u0660' must be a whole number from 0 to 10",
+        "e.jsonl:4: ts: ts '\uff12\uff10\uff12\uff16-11-02' is not an ISO 8601 timestamp",
+    ]
+    head = "project: p\nstatus: on-track\nupdated: 2026-10-01\nfinancials:\n"
+    files: dict[str, str | bytes] = {
+        "handoffs/a.yaml": head + "  budget: 1_000\n",  # YAML 1.1 reads 1000
+        "handoffs/b.yaml": head + "  budget: '\u0661\u0662\u0663'\n",
+        "handoffs/c.json": json.dumps({"project": "c", "status": "on-track", "updated": "2026-10-01",
+                                       "financials": {"budget": "\uff11\uff12"}}),
+        "handoffs/d.yaml": head + "  budget: 1500.5\n  spent: '20'\n",
+    }  # fmt: skip
+    result = load(write_portfolio(base_manifest(handoffs="handoffs"), files))
+    assert [str(p) for p in result.errors] == [
+        "handoffs/a.yaml:4: financials.budget: '1_000' is not a number",
+        "handoffs/b.yaml:4: financials.budget: '\u0661\u0662\u0663' is not a number",
+        "handoffs/c.json: financials.budget: '\uff11\uff12' is not a number",
+    ]
+    assert result.facts.query("SELECT financials FROM handoffs") == [('{"budget": "1500.5", "spent": "20"}',)]

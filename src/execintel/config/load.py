@@ -184,6 +184,29 @@ _MESSAGES = {
 }
 
 
+def shown(value: Any) -> str:
+    """A value as a message quotes it: ``'abc'``, ``12``, ``true``, ``a list``; long text is cut."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "an empty value"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, str):
+        return repr(value if len(value) <= 60 else value[:57] + "...")
+    return str(value)
+
+
+# Errors whose message names the wanted type or bound: the bad value is added (``..., not 'abc'``).
+_QUOTE_INPUT = {*_MESSAGES, "greater_than_equal", "greater_than", "less_than_equal", "less_than"} - {
+    "missing",
+    "too_short",
+    "string_too_short",
+}
+
+
 def _format_error(err: Any) -> tuple[Loc, str]:
     loc: Loc = tuple(err["loc"])
     kind = err["type"]
@@ -197,19 +220,17 @@ def _format_error(err: Any) -> tuple[Loc, str]:
         return loc, f"unknown key{suggestion}"
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
-        return loc, f"must be one of {expected}, not {err.get('input')!r}"
+        return loc, f"must be one of {expected}, not {shown(err.get('input'))}"
     if kind == "string_pattern_mismatch":
         if loc and loc[-1] == "id":
             return loc, f"{err.get('input')!r} must use only a-z, 0-9 and '-'"
         if loc and loc[-1] == "currency":
             return loc, f"{err.get('input')!r} must be a 3-letter ISO 4217 code like USD"
-    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        return loc, err["msg"].replace("Input should be", "must be")
     if kind == "value_error":
         return loc, str(err.get("ctx", {}).get("error", err["msg"]))
     message = _MESSAGES.get(kind, err["msg"].replace("Input should be", "must be"))
-    if kind in ("float_parsing", "decimal_parsing", "int_parsing", "bool_parsing", "date_from_datetime_parsing"):
-        message += f", not {err.get('input')!r}"
+    if kind in _QUOTE_INPUT and "input" in err:
+        message += f", not {shown(err['input'])}"
     return loc, message
 
 
