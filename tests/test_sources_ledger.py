@@ -95,3 +95,24 @@ def test_amounts_with_other_digits_or_separators_are_refused(write_portfolio: Wr
         "l.csv:11: date: date '2026-W05-1' is not an ISO date like 2026-11-15",  # before: read as 2026-01-26
     ]
     assert result.facts.query("SELECT amount FROM transactions") == [(Decimal("12.50"),)]
+
+
+def test_a_csv_line_over_the_cap_ends_the_source_without_being_read_whole(write_portfolio: WritePortfolio) -> None:
+    from execintel.sources.base import MAX_CSV_LINE_CHARS
+
+    long_line = "2026-01-02,Income:Sales,1," + "x" * (5 * MAX_CSV_LINE_CHARS) + "\n"
+    text = "date,account,amount,description\n2026-01-01,Income:Sales,5,\n" + long_line + "2026-01-03,Income:Sales,7,\n"
+    entities = [{"id": "qosd", "name": "Q", "ledger": "l.csv", "contacts": "c.csv"}]
+    files: dict[str, str | bytes] = {"l.csv": text, "c.csv": "email,name\na@example.com," + "y" * (3 << 20) + "\n"}
+    result = load(
+        write_portfolio(
+            base_manifest(entities=entities, cloud_costs="k.csv"),
+            files | {"k.csv": "month,service,amount\n2026-10,S3," + "9" * (2 << 20) + "\n"},
+        )
+    )
+    limit = f"{MAX_CSV_LINE_CHARS:,}"
+    assert [str(p) for p in result.errors] == [  # before: each line was read whole, then refused by the csv module
+        f"l.csv:3: is not valid CSV: line 3 is longer than {limit} characters",
+        f"c.csv:2: is not valid CSV: line 2 is longer than {limit} characters",
+        f"k.csv:2: is not valid CSV: line 2 is longer than {limit} characters",
+    ]
