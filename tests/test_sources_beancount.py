@@ -219,3 +219,21 @@ def test_a_pickle_cache_in_the_data_folder_is_never_loaded(write_portfolio: Writ
     errors, accounts = _errors(path)
     assert errors == [] and len(accounts) == 3
     assert not marker.exists()  # before: beancount's loader unpickled the cache file it found beside the ledger
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["sources", "."], ["explain", "cash.qosd", "."], ["run", ".", "--dry-run", "--reports", "cfo", "--no-pdf"]],
+    ids=["sources", "explain", "run"],
+)
+def test_every_command_that_loads_ledgers_takes_allow_plugins(
+    write_portfolio: WritePortfolio, tmp_path: Path, command: list[str]
+) -> None:
+    path, marker = _plugin_portfolio(write_portfolio, tmp_path, 'plugin "cwdplugin"\n')
+    refused = cli(*command, cwd=path.parent, timeout=300)
+    assert refused.returncode == 2 and not marker.exists(), refused.stdout + refused.stderr
+    if command[0] != "explain":  # explain goes on with the rows that loaded and prints no source problem
+        assert 'plugin "cwdplugin" is refused' in refused.stderr
+    allowed = cli(*command, "--allow-plugins", cwd=path.parent, timeout=300)
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert marker.read_text() == "ran"
