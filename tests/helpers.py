@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from execintel.analysis.context import Context
@@ -24,3 +27,19 @@ def context(path: Path, as_of: str | None = None, **kwargs: object) -> Context:
     assert result.errors == [], [str(p) for p in result.errors]
     date = dt.date.fromisoformat(as_of) if as_of else None
     return Context(result.portfolio, result.facts, resolve_as_of(result.portfolio.manifest, date))
+
+
+def run_bounded(*args: str, cwd: Path, memory_mib: int = 1536, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    """``python -m execintel ARGS`` with its address space capped, so a resource bomb fails fast instead of
+    taking the machine's memory (the cap leaves room for a normal run: the demo validates in under 1 GB).
+
+    The cap is set by ``sh -c 'ulimit -v'`` in the child rather than a ``preexec_fn``, which is unsafe when the
+    test process has threads (the moto and SMTP servers).
+    """
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "NO_COLOR": "1", "COLUMNS": "200", "LANG": "C.UTF-8"}
+    env |= {k: v for k, v in os.environ.items() if k == "EXECINTEL_CACHE_DIR"}
+    command = ["/bin/sh", "-c", 'ulimit -v "$1" && shift && exec "$@"', "sh", str(memory_mib << 10)]
+    return subprocess.run(
+        [*command, sys.executable, "-m", "execintel", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from decimal import Decimal
 
@@ -47,3 +48,26 @@ def test_own_csv_with_entity_and_shared_rows(write_portfolio: WritePortfolio) ->
     assert (report.rows_loaded, report.rows_rejected) == (2, 1)
     assert [str(p) for p in report.problems] == ["aws.csv:4: month: month '2026-9' must look like 2026-11"]
     assert result.facts.query("SELECT entity FROM cloud_costs ORDER BY amount DESC") == [("qosd",), (None,)]
+
+
+def test_cost_amounts_and_months_with_other_digits_or_separators_are_refused(write_portfolio: WritePortfolio) -> None:
+    own = "month,service,amount\n2026-10,S3,1_000\n2026-10,S3,\u0661\u0662\n\uff12\uff10\uff12\uff16-\uff11\uff10,S3,1\n2026-10,S3,2.5\n"
+    result = _load_costs(write_portfolio, "costs.csv", own)
+    assert [str(p) for p in result.errors] == [  # before: 1000, 12, and a month of fullwidth digits
+        "costs.csv:2: amount: amount '1_000' is not a number",
+        "costs.csv:3: amount: amount '\u0661\u0662' is not a number",
+        "costs.csv:4: month: month '\uff12\uff10\uff12\uff16-\uff11\uff10' must look like 2026-11",
+    ]
+    focus = "BilledCost,ServiceName,ChargePeriodStart\n1_0,S3,2026-10-01\n\uff13,S3,2026-10-01\n1,S3,2026-10-01\n"
+    result = _load_costs(write_portfolio, "focus.csv", focus)
+    assert [str(p) for p in result.errors] == [
+        "focus.csv:2: BilledCost: BilledCost '1_0' is not a number",
+        "focus.csv:3: BilledCost: BilledCost '\uff13' is not a number",
+    ]
+    groups = [{"Keys": ["S3"], "Metrics": {"UnblendedCost": {"Amount": amount}}} for amount in ("1_000", "7")]
+    response = {"ResultsByTime": [{"TimePeriod": {"Start": "2026-10-01"}, "Groups": groups}]}
+    result = _load_costs(write_portfolio, "ce.json", json.dumps(response))
+    assert [str(p) for p in result.errors] == [
+        "ce.json: ResultsByTime[0].Groups[0]: UnblendedCost.Amount '1_000' is not a number"
+    ]
+    assert result.facts.query("SELECT amount FROM cloud_costs") == [(Decimal(7),)]

@@ -41,6 +41,11 @@ PortfolioOpt = Annotated[
 AllowOutside = Annotated[
     bool, typer.Option("--allow-outside", help="Allow manifest paths outside the manifest's folder.")
 ]
+AllowPlugins = Annotated[
+    bool,
+    typer.Option("--allow-plugins", help="Let beancount ledgers run plugins that are not part of beancount (Python "
+                 "code from the data folder or elsewhere)."),
+]  # fmt: skip
 KeepGoing = Annotated[bool, typer.Option("--keep-going", help="Go on with the good rows when some rows are invalid.")]
 
 
@@ -79,14 +84,16 @@ def _settings(ctx: typer.Context) -> Settings:
     return settings if isinstance(settings, Settings) else load_settings()
 
 
-def _load(ctx: typer.Context, path: Path | None, *, allow_outside: bool, keep_going: bool) -> LoadResult:
+def _load(
+    ctx: typer.Context, path: Path | None, *, allow_outside: bool, keep_going: bool, allow_plugins: bool = False
+) -> LoadResult:
     """Open the portfolio and load its sources, with a progress line per source."""
     from execintel.pipeline import load_facts, open_portfolio  # noqa: PLC0415
 
     settings = _settings(ctx)
     if path is None and settings.portfolio is None:
         err.print("[dim]Using the bundled demo portfolio (pass a path to use your own).[/dim]")
-    portfolio = open_portfolio(path, settings=settings, allow_outside=allow_outside)
+    portfolio = open_portfolio(path, settings=settings, allow_outside=allow_outside, allow_plugins=allow_plugins)
     with err.status("Loading sources...") as status:
 
         def progress(spec: SourceSpec) -> None:
@@ -125,9 +132,10 @@ def validate(
     path: PathArg = None,
     portfolio: PortfolioOpt = None,
     allow_outside: AllowOutside = False,
+    allow_plugins: AllowPlugins = False,
 ) -> None:
     """Check a manifest and every one of its sources; exit 2 on any error."""
-    result = _load(ctx, path or portfolio, allow_outside=allow_outside, keep_going=True)
+    result = _load(ctx, path or portfolio, allow_outside=allow_outside, keep_going=True, allow_plugins=allow_plugins)
     _print_problems(result.warnings, style="yellow")
     if result.errors:
         raise ConfigError(result.errors)
@@ -145,10 +153,11 @@ def sources(
     path: PathArg = None,
     portfolio: PortfolioOpt = None,
     allow_outside: AllowOutside = False,
+    allow_plugins: AllowPlugins = False,
     keep_going: KeepGoing = False,
 ) -> None:
     """List every source: kind, path, rows loaded and rejected, date range."""
-    result = _load(ctx, path or portfolio, allow_outside=allow_outside, keep_going=True)
+    result = _load(ctx, path or portfolio, allow_outside=allow_outside, keep_going=True, allow_plugins=allow_plugins)
     out.print(_sources_table(result))
     _print_problems(result.warnings, style="yellow")
     if result.errors and not keep_going:
@@ -202,6 +211,7 @@ def explain(
     path: PathArg = None,
     portfolio: PortfolioOpt = None,
     allow_outside: AllowOutside = False,
+    allow_plugins: AllowPlugins = False,
     as_of: AsOf = None,
     max_rows: Annotated[int, typer.Option("--rows", help="Source rows to print per source.")] = 20,
 ) -> None:
@@ -210,7 +220,7 @@ def explain(
     from execintel.pipeline import make_context  # noqa: PLC0415
 
     date = _as_of(as_of)
-    result = _load(ctx, path or portfolio, allow_outside=allow_outside, keep_going=True)
+    result = _load(ctx, path or portfolio, allow_outside=allow_outside, keep_going=True, allow_plugins=allow_plugins)
     context = make_context(result, as_of=date)
     with err.status(f"Computing {figure_id}..."):
         explanation = explain_figure(context, figure_id, max_rows=max_rows)

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from execintel.cli import (
     AllowOutside,
+    AllowPlugins,
     AsOf,
     KeepGoing,
     PathArg,
@@ -48,6 +49,7 @@ def run(
     path: PathArg = None,
     portfolio: PortfolioOpt = None,
     allow_outside: AllowOutside = False,
+    allow_plugins: AllowPlugins = False,
     keep_going: KeepGoing = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Render everything, deliver nothing.")] = False,
     reports: Annotated[
@@ -101,7 +103,9 @@ def run(
         pool = stack.enter_context(RenderPool(pdf=pdf))
         if endpoints is not None:
             stack.callback(endpoints[1].close)
-        result = _load(ctx, path or portfolio, allow_outside=allow_outside, keep_going=keep_going)
+        result = _load(
+            ctx, path or portfolio, allow_outside=allow_outside, keep_going=keep_going, allow_plugins=allow_plugins
+        )
         out.print(_sources_table(result))
         _print_problems(result.warnings, style="yellow")
         _print_problems(result.errors, style="yellow")

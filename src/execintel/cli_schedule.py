@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from execintel.cli import AllowOutside, PathArg, PortfolioOpt, _settings, err, out
+from execintel.cli import AllowOutside, AllowPlugins, PathArg, PortfolioOpt, _settings, err, out
 from execintel.cli_run import StoreOpt
 from execintel.errors import DeliveryError
 
@@ -24,6 +24,7 @@ def schedule(
     path: PathArg = None,
     portfolio: PortfolioOpt = None,
     allow_outside: AllowOutside = False,
+    allow_plugins: AllowPlugins = False,
     once: Annotated[bool, typer.Option("--once", help="Run what is due now, then exit (for cron or systemd).")] = False,
     catch_up: Annotated[
         bool,
@@ -58,6 +59,7 @@ def schedule(
             command.append("--debug")
         command += ["run", str(found.path), "--schedule", item.id, "--store", audit.url, "--out", str(out_dir)]
         command += ["--allow-outside"] if allow_outside else []
+        command += ["--allow-plugins"] if allow_plugins else []  # each run loads the ledgers
         command += ["--mailer", mailer] if mailer else []
         env = {**os.environ, "EXECINTEL_TRIGGER": f"schedule:{item.id}"}
         return subprocess.run(command, env=env, check=False).returncode  # noqa: S603 - our own command

@@ -29,9 +29,13 @@ def resolve_portfolio_path(path: Path | None, settings: Settings | None = None) 
     return path
 
 
-def open_portfolio(path: Path | None, *, settings: Settings | None = None, allow_outside: bool = False) -> Portfolio:
+def open_portfolio(
+    path: Path | None, *, settings: Settings | None = None, allow_outside: bool = False, allow_plugins: bool = False
+) -> Portfolio:
     """Parse and check the manifest at ``path`` (the demo when None)."""
-    return load_portfolio(resolve_portfolio_path(path, settings), allow_outside=allow_outside)
+    return load_portfolio(
+        resolve_portfolio_path(path, settings), allow_outside=allow_outside, allow_plugins=allow_plugins
+    )
 
 
 def load_facts(

@@ -10,6 +10,9 @@ Every file execintel reads from a portfolio goes through :func:`open_regular` (o
 - reads are capped: a file larger than its limit is refused before anything is read, and a file that grows
   while it is read stops with an error at the limit.
 
+A folder of files (handoffs) is listed with :func:`walk_folder`, which enters a symlinked subfolder only when its
+real folder is inside the portfolio, and each real folder once (a link loop ends).
+
 The errors are :class:`UnsafeFile` with a sentence that completes "<file> ...", for the caller to raise as its
 own error kind with the name the user knows the file by.
 """
@@ -25,6 +28,7 @@ from typing import BinaryIO
 
 __all__ = [
     "MAX_DOCUMENT_BYTES",
+    "MAX_FOLDER_ENTRIES",
     "MAX_MANIFEST_BYTES",
     "MAX_STREAM_BYTES",
     "Confinement",
@@ -32,6 +36,7 @@ __all__ = [
     "open_regular",
     "read_regular",
     "size_text",
+    "walk_folder",
 ]
 
 MAX_MANIFEST_BYTES = 4 << 20
@@ -40,6 +45,8 @@ MAX_DOCUMENT_BYTES = 256 << 20
 """A file read whole into memory (a handoff, a Cost Explorer JSON response, a beancount ledger)."""
 MAX_STREAM_BYTES = 16 << 30
 """A file read a batch at a time (ledger, events and contacts files); memory stays bounded, this bounds time."""
+MAX_FOLDER_ENTRIES = 100_000
+"""Entries listed under one folder source (handoffs), subfolders included."""
 
 _KINDS = (
     (stat.S_ISDIR, "is a folder; a file is expected"),
@@ -195,3 +202,54 @@ class _CappedFile(io.RawIOBase):
                 os.close(self._fd)
             finally:
                 super().close()
+
+
+def walk_folder(
+    folder: Path, *, confine: Confinement | None = None, limit: int = MAX_FOLDER_ENTRIES
+) -> list[tuple[Path, str | None]]:
+    """Every entry under ``folder`` that is not a folder, sorted, as ``(path, None)``; and ``(path, why)`` for
+    each subfolder that is not entered.
+
+    A symlinked subfolder is entered only when its real folder is inside ``confine``; each real folder is
+    entered once, so a link back up ends the walk instead of looping. Entries are not opened: a file listed
+    here is still to be read through :func:`open_regular`, which checks it. More than ``limit`` entries is
+    :class:`UnsafeFile`.
+    """
+    found: list[tuple[Path, str | None]] = []
+    seen: set[tuple[int, int]] = set()
+    try:
+        top = folder.stat()
+    except OSError as exc:
+        raise UnsafeFile(f"cannot be read: {exc.strerror}") from None
+    seen.add((top.st_dev, top.st_ino))
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        try:
+            with os.scandir(current) as scan:
+                entries = list(scan)
+        except OSError as exc:
+            found.append((current, f"cannot be read: {exc.strerror}"))
+            continue
+        for entry in entries:
+            if len(found) + len(pending) >= limit:
+                raise UnsafeFile(f"holds more than {limit:,} files and folders, the most execintel lists")
+            path = current / entry.name
+            try:
+                info = entry.stat()  # follows a link: the kind of what it points at
+            except OSError:
+                found.append((path, None))  # a dangling link: the reader says what is wrong with it
+                continue
+            if not stat.S_ISDIR(info.st_mode):
+                found.append((path, None))
+                continue
+            if confine is not None and entry.is_symlink():
+                try:
+                    confine.check(path)
+                except UnsafeFile as exc:
+                    found.append((path, exc.reason))
+                    continue
+            if (info.st_dev, info.st_ino) not in seen:
+                seen.add((info.st_dev, info.st_ino))
+                pending.append(path)
+    return sorted(found)

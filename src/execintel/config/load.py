@@ -16,8 +16,21 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from execintel.config.models import REPORT_IDS, ROLES, Manifest
+from execintel.config.safeyaml import StrictYamlLoader, load_yaml, yaml_error_line, yaml_error_message
 from execintel.errors import ConfigError, Problem
 from execintel.safefs import MAX_MANIFEST_BYTES, Confinement, UnsafeFile, read_regular
+
+__all__ = [
+    "DYNAMODB_PREFIX",
+    "MANIFEST_NAME",
+    "Portfolio",
+    "StrictYamlLoader",
+    "find_manifest",
+    "key_path",
+    "load_portfolio",
+    "yaml_error_line",
+    "yaml_error_message",
+]
 
 MANIFEST_NAME = "portfolio.yaml"
 DYNAMODB_PREFIX = "dynamodb:"
@@ -33,6 +46,7 @@ class Portfolio:
     manifest: Manifest
     path: Path
     allow_outside: bool = False
+    allow_plugins: bool = False  # beancount ledgers may run plugin code from outside beancount
 
     @property
     def root(self) -> Path:
@@ -69,37 +83,6 @@ def key_path(loc: Loc) -> str:
     return out
 
 
-class StrictYamlLoader(yaml.SafeLoader):
-    """A safe YAML loader that refuses duplicate keys and keeps impossible dates (2026-13-01) as text."""
-
-
-def _construct_mapping(loader: StrictYamlLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        try:
-            duplicate = key in seen
-        except TypeError:  # an unhashable key: construct_mapping reports it with its place
-            break
-        if duplicate:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-def _construct_timestamp(loader: StrictYamlLoader, node: yaml.ScalarNode) -> Any:
-    # YAML resolves 2026-13-01 as a timestamp and then fails to build it; keep the text so
-    # the model reports it as a bad date with its key path instead of a crash.
-    try:
-        return loader.construct_yaml_timestamp(node)
-    except ValueError:
-        return loader.construct_scalar(node)
-
-
-StrictYamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-StrictYamlLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
-
-
 def _line_index(node: yaml.Node | None, loc: Loc = ()) -> Iterator[tuple[Loc, int]]:
     """Yield (key path, 1-based line) for every node of a composed YAML tree."""
     if node is None:
@@ -115,21 +98,6 @@ def _line_index(node: yaml.Node | None, loc: Loc = ()) -> Iterator[tuple[Loc, in
             yield from _line_index(item, (*loc, i))
 
 
-def yaml_error_line(exc: yaml.MarkedYAMLError) -> int | None:
-    """The 1-based line a YAML error points at."""
-    mark = exc.problem_mark or exc.context_mark
-    return mark.line + 1 if mark else None
-
-
-def yaml_error_message(exc: yaml.MarkedYAMLError) -> str:
-    """A YAML error as one sentence; the context names where the broken construct started."""
-    what = exc.problem or exc.context or "invalid YAML"
-    context, start, end = exc.context, exc.context_mark, exc.problem_mark
-    if exc.problem and context and start is not None and end is not None and start.line != end.line:
-        what += f" ({context} at line {start.line + 1})"
-    return what
-
-
 def _parse_yaml(path: Path, display: str) -> tuple[Any, dict[Loc, int]]:
     try:
         raw = read_regular(path, limit=MAX_MANIFEST_BYTES)  # named by the user: not confined, but capped
@@ -143,11 +111,9 @@ def _parse_yaml(path: Path, display: str) -> tuple[Any, dict[Loc, int]]:
         bad_line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError(Problem(display, "is not UTF-8 text (save it as UTF-8)", line=bad_line)) from None
     try:
-        data = yaml.load(text, Loader=StrictYamlLoader)  # noqa: S506 - a SafeLoader subclass
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data, node = load_yaml(text)
     except yaml.MarkedYAMLError as exc:
-        message = f"invalid YAML: {yaml_error_message(exc)}"
-        raise ConfigError(Problem(display, message, line=yaml_error_line(exc))) from None
+        raise ConfigError(Problem(display, yaml_error_message(exc), line=yaml_error_line(exc))) from None
     except yaml.YAMLError as exc:
         raise ConfigError(Problem(display, f"invalid YAML: {exc}")) from None
     if data is None:
@@ -218,6 +184,29 @@ _MESSAGES = {
 }
 
 
+def shown(value: Any) -> str:
+    """A value as a message quotes it: ``'abc'``, ``12``, ``true``, ``a list``; long text is cut."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "an empty value"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, str):
+        return repr(value if len(value) <= 60 else value[:57] + "...")
+    return str(value)
+
+
+# Errors whose message names the wanted type or bound: the bad value is added (``..., not 'abc'``).
+_QUOTE_INPUT = {*_MESSAGES, "greater_than_equal", "greater_than", "less_than_equal", "less_than"} - {
+    "missing",
+    "too_short",
+    "string_too_short",
+}
+
+
 def _format_error(err: Any) -> tuple[Loc, str]:
     loc: Loc = tuple(err["loc"])
     kind = err["type"]
@@ -231,19 +220,17 @@ def _format_error(err: Any) -> tuple[Loc, str]:
         return loc, f"unknown key{suggestion}"
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
-        return loc, f"must be one of {expected}, not {err.get('input')!r}"
+        return loc, f"must be one of {expected}, not {shown(err.get('input'))}"
     if kind == "string_pattern_mismatch":
         if loc and loc[-1] == "id":
             return loc, f"{err.get('input')!r} must use only a-z, 0-9 and '-'"
         if loc and loc[-1] == "currency":
             return loc, f"{err.get('input')!r} must be a 3-letter ISO 4217 code like USD"
-    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        return loc, err["msg"].replace("Input should be", "must be")
     if kind == "value_error":
         return loc, str(err.get("ctx", {}).get("error", err["msg"]))
     message = _MESSAGES.get(kind, err["msg"].replace("Input should be", "must be"))
-    if kind in ("float_parsing", "decimal_parsing", "int_parsing", "bool_parsing", "date_from_datetime_parsing"):
-        message += f", not {err.get('input')!r}"
+    if kind in _QUOTE_INPUT and "input" in err:
+        message += f", not {shown(err['input'])}"
     return loc, message
 
 
@@ -368,7 +355,7 @@ def find_manifest(path: Path) -> Path:
     return path / MANIFEST_NAME if path.is_dir() else path
 
 
-def load_portfolio(path: Path | str, *, allow_outside: bool = False) -> Portfolio:
+def load_portfolio(path: Path | str, *, allow_outside: bool = False, allow_plugins: bool = False) -> Portfolio:
     """Parse and check a manifest; raise :class:`ConfigError` with every problem found."""
     manifest_path = find_manifest(Path(path)).absolute()
     display = str(Path(path) if not Path(path).is_dir() else Path(path) / MANIFEST_NAME)
@@ -396,4 +383,4 @@ def load_portfolio(path: Path | str, *, allow_outside: bool = False) -> Portfoli
     if problems or manifest is None:
         problems.sort(key=lambda p: p.line or 0)
         raise ConfigError(problems)
-    return Portfolio(manifest=manifest, path=manifest_path, allow_outside=allow_outside)
+    return Portfolio(manifest=manifest, path=manifest_path, allow_outside=allow_outside, allow_plugins=allow_plugins)

@@ -8,13 +8,33 @@ import zoneinfo
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+# A number written as text must look like one in the docs: ASCII digits, no digit separators. pydantic's Decimal
+# would read '1_000' as 1000 and '١٢٣' (Arabic-Indic digits) as 123.
+_PLAIN_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
+_PLAIN_WHOLE = re.compile(r"[-+]?[0-9]+\Z")
+
+
+def _plain_number(value: object) -> object:
+    if isinstance(value, str) and not _PLAIN_NUMBER.match(value.strip()):
+        raise ValueError(f"must be a number, not {value!r}")
+    return value
+
+
+def _plain_whole(value: object) -> object:
+    if isinstance(value, str) and not _PLAIN_WHOLE.match(value.strip()):
+        raise ValueError(f"must be a whole number, not {value!r}")
+    return value
+
+
+Number = Annotated[Decimal, BeforeValidator(_plain_number)]
+Whole = Annotated[int, BeforeValidator(_plain_whole)]
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 Id = Annotated[str, Field(pattern=ID_PATTERN, min_length=1, max_length=64)]
 NonEmpty = Annotated[str, Field(min_length=1)]
-Fraction = Annotated[Decimal, Field(ge=0, le=1)]
-NonNegative = Annotated[Decimal, Field(ge=0)]
+Fraction = Annotated[Number, Field(ge=0, le=1)]
+NonNegative = Annotated[Number, Field(ge=0)]
 
 # RFC 5322 addr-spec (dot-atom local part or quoted string) with a dotted domain.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -30,7 +50,7 @@ def is_valid_email(address: str) -> bool:
 
 def _check_email(value: str) -> str:
     if not is_valid_email(value):
-        raise ValueError("must be an email address like name@example.com")
+        raise ValueError(f"{value!r} is not an email address like name@example.com")
     return value
 
 
@@ -82,7 +102,7 @@ class UnitEconomics(Model):
     unit: NonEmpty = "unit"
     price: NonNegative
     variable_cost: NonNegative = Decimal(0)
-    capacity_per_month: Annotated[int, Field(ge=0)] | None = None
+    capacity_per_month: Annotated[Whole, Field(ge=0)] | None = None
 
 
 class StackItem(Model):
@@ -103,7 +123,7 @@ class Channel(Model):
     name: NonEmpty
     kind: Literal["ota", "email", "seo", "social", "paid", "referral", "direct"]
     status: Literal["live", "planned", "none"] = "planned"
-    audience: Annotated[int, Field(ge=0)] | None = None
+    audience: Annotated[Whole, Field(ge=0)] | None = None
     commission: Fraction | None = None
     direct_booking_likelihood: Fraction | None = None
 
@@ -112,7 +132,7 @@ class EquityLine(Model):
     """An equity holding in an entity."""
 
     holder: NonEmpty
-    percent: Annotated[Decimal, Field(gt=0, le=100)]
+    percent: Annotated[Number, Field(gt=0, le=100)]
     agreement: Literal["signed", "unsigned"]
 
 
@@ -156,20 +176,20 @@ class Entity(Model):
 class Policies(Model):
     """Financial and delivery rules the portfolio holds itself to."""
 
-    min_runway_days: Annotated[int, Field(ge=0)] | None = None
+    min_runway_days: Annotated[Whole, Field(ge=0)] | None = None
     capitalize_above: NonNegative | None = None
     cash_review: Literal["daily", "weekly", "monthly"] | None = None
     debt_requires_board_approval: bool = False
-    daily_send_limit: Annotated[int, Field(ge=1)] = 200
-    send_rate_per_second: Annotated[Decimal, Field(gt=0)] | None = None
+    daily_send_limit: Annotated[Whole, Field(ge=1)] = 200
+    send_rate_per_second: Annotated[Number, Field(gt=0)] | None = None
 
 
 class RetryPolicy(Model):
     """How often and how patiently a schedule retries a delivery that failed for a passing reason."""
 
-    attempts: Annotated[int, Field(ge=1, le=20)] = 3
-    initial_delay: Annotated[Decimal, Field(ge=0, le=3600)] = Decimal(2)
-    max_delay: Annotated[Decimal, Field(ge=0, le=86400)] = Decimal(60)
+    attempts: Annotated[Whole, Field(ge=1, le=20)] = 3
+    initial_delay: Annotated[Number, Field(ge=0, le=3600)] = Decimal(2)
+    max_delay: Annotated[Number, Field(ge=0, le=86400)] = Decimal(60)
 
 
 DAILY_RETRY = RetryPolicy(attempts=3, initial_delay=Decimal(1), max_delay=Decimal(30))

@@ -38,11 +38,12 @@ def plan_sources(portfolio: Portfolio) -> list[SourceSpec]:
     currency = manifest.portfolio.currency
     specs: list[SourceSpec] = []
     confine = portfolio.confinement
+    allow_plugins = portfolio.allow_plugins
 
     def add(kind: str, location: str, key: str, entity: str | None, remote: bool = False) -> None:
         path = None if remote else portfolio.resolve(location)
         display = location if remote else portfolio.display(portfolio.location(location))
-        specs.append(SourceSpec(kind, location, display, key, path, entity, ids, currency, confine))
+        specs.append(SourceSpec(kind, location, display, key, path, entity, ids, currency, confine, allow_plugins))
 
     if manifest.ledger:
         add(_ledger_kind(manifest.ledger), manifest.ledger, "ledger", None)

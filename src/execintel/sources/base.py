@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, TextIO
 
@@ -29,6 +29,8 @@ from execintel.safefs import MAX_DOCUMENT_BYTES, MAX_STREAM_BYTES, Confinement, 
 BATCH_ROWS = 100_000
 INSERT_ROWS = 500_000  # a column-wise source inserts this many checked rows at a time
 MAX_PROBLEMS_PER_SOURCE = 1_000
+MAX_CSV_LINE_CHARS = 1 << 20
+"""Characters in one line of a CSV file; a longer line ends the source instead of being read into memory whole."""
 _CHUNK_BYTES = 1 << 20
 # A cell whose first or last character is outside printable ASCII may have spaces to strip.
 _MAY_NEED_STRIP = r"^[^!-~]|[^!-~]$"
@@ -49,6 +51,7 @@ class SourceSpec:
     entities: tuple[str, ...] = ()  # every entity id of the manifest
     currency: str = "USD"
     confine: Confinement | None = None  # the folder its files must really be in; None only in direct tests
+    allow_plugins: bool = False  # a beancount ledger may run plugin code that is not beancount's (--allow-plugins)
 
 
 @dataclass
@@ -183,6 +186,33 @@ class Source(ABC):
         except OSError as exc:
             raise self.fail(f"cannot be read: {exc.strerror}") from None
 
+    def text_lines(self, limit: int) -> Iterator[tuple[int, str | None]]:
+        """``(line number, text)`` of each line of the source file, read a chunk at a time (never held whole).
+
+        Lines end at ``\\n`` (a ``\\r`` before it is dropped). A line longer than ``limit`` characters comes back
+        as ``None`` and is skipped without being held, so memory stays bounded whatever the file holds.
+        """
+        with self.open_text() as handle:
+            number = 0
+            start = ""  # the beginning of a line that the previous chunk cut
+            overlong = False  # inside a line already longer than the limit
+            while chunk := handle.read(_CHUNK_BYTES):
+                *complete, tail = chunk.split("\n")
+                for part in complete:
+                    number += 1
+                    if overlong or len(start) + len(part) > limit:
+                        yield number, None
+                    else:
+                        yield number, (start + part).removesuffix("\r")
+                    start, overlong = "", False
+                if not overlong:
+                    if len(start) + len(tail) > limit:
+                        start, overlong = "", True
+                    else:
+                        start += tail
+            if start or overlong:
+                yield number + 1, None if overlong else start.removesuffix("\r")
+
     def _csv_header(
         self, reader: Any, required: tuple[str, ...], optional: tuple[str, ...]
     ) -> tuple[dict[str, int], int]:
@@ -192,7 +222,7 @@ class Source(ABC):
         except StopIteration:
             raise self.fail("is empty") from None
         except csv.Error as exc:
-            raise self.fail(f"is not valid CSV: {exc}", line=1) from None
+            raise self.fail(f"is not valid CSV: {exc}", line=getattr(exc, "line", 1)) from None
         missing = [c for c in required if c not in header]
         if missing:
             raise self.fail(
@@ -206,7 +236,7 @@ class Source(ABC):
     ) -> Iterator[tuple[int, Callable[[str], str]]]:
         """Yield (line, getter) for each data row of a CSV with the given columns."""
         with self.open_text() as handle:
-            reader = csv.reader(handle)
+            reader = csv.reader(capped_lines(handle, MAX_CSV_LINE_CHARS))
             index, width = self._csv_header(reader, required, optional)
             line = 1
             try:
@@ -225,7 +255,7 @@ class Source(ABC):
 
                     yield line_start, get
             except csv.Error as exc:
-                raise self.fail(f"is not valid CSV: {exc}", line=reader.line_num) from None
+                raise self.fail(f"is not valid CSV: {exc}", line=getattr(exc, "line", reader.line_num)) from None
 
     def csv_batches(self, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> Iterator[CsvBatch]:
         """Yield the data rows of a CSV with the given columns, up to :data:`BATCH_ROWS` at a time.
@@ -236,7 +266,7 @@ class Source(ABC):
         yielded in a last batch whose ``error`` is set, and are not to be loaded.
         """
         with self.open_text() as handle:
-            reader = csv.reader(handle)
+            reader = csv.reader(capped_lines(handle, MAX_CSV_LINE_CHARS))
             index, width = self._csv_header(reader, required, optional)
             cells: list[str] = []
             lines: list[int] = []
@@ -257,7 +287,7 @@ class Source(ABC):
                         rejections.append((previous + 1, f"has {len(record)} fields, the header has {width}", None))
                     previous = reader.line_num
             except csv.Error as exc:
-                error = self.fail(f"is not valid CSV: {exc}", line=reader.line_num)
+                error = self.fail(f"is not valid CSV: {exc}", line=getattr(exc, "line", reader.line_num))
                 yield CsvBatch(index, width, cells, lines, rejections, error)
                 return
             if lines or rejections:
@@ -318,6 +348,26 @@ class CsvBatch:
             return self.cells[start + position].strip() if position is not None else ""
 
         return get
+
+
+class LineTooLong(csv.Error):
+    """A CSV line over :data:`MAX_CSV_LINE_CHARS`: the reader stops there, as at any CSV error."""
+
+    def __init__(self, line: int, limit: int) -> None:
+        super().__init__(f"line {line:,} is longer than {limit:,} characters")
+        self.line = line
+
+
+def capped_lines(handle: TextIO, limit: int) -> Iterator[str]:
+    """The lines of ``handle`` for :func:`csv.reader`, each read at most ``limit`` characters at a time.
+
+    Iterating the file itself would read a line of any length into memory before the CSV module could refuse
+    it; here a longer line raises :class:`LineTooLong` once ``limit + 1`` characters of it are read.
+    """
+    for number, text in enumerate(iter(partial(handle.readline, limit + 1), ""), start=1):
+        if len(text) > limit:
+            raise LineTooLong(number, limit)
+        yield text
 
 
 @cache

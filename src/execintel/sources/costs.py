@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 from execintel.sources.base import Source, register
-from execintel.sources.values import fits_amount, parse_decimal, parse_timestamp, too_large
+from execintel.sources.values import (
+    JsonProblem,
+    fits_amount,
+    is_month,
+    load_json,
+    parse_decimal,
+    parse_timestamp,
+    too_large,
+)
 
 # Cost Explorer metrics in order of preference: unblended is what one account is billed.
 CE_METRICS = ("UnblendedCost", "NetUnblendedCost", "AmortizedCost", "BlendedCost", "NetAmortizedCost")
@@ -24,10 +31,6 @@ def detect_costs_kind(head: bytes, suffix: str) -> str:
     return "costs-focus" if b"BilledCost" in first_line else "costs-csv"
 
 
-def _valid_month(text: str) -> bool:
-    return len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit() and 1 <= int(text[5:]) <= 12
-
-
 @register
 class CostsCsv(Source):
     """``month,service,amount,entity`` with ``month`` as ``YYYY-MM``."""
@@ -39,7 +42,7 @@ class CostsCsv(Source):
         """Yield one cost line per CSV row."""
         for line, get in self.csv_rows(("month", "service", "amount"), ("entity",)):
             month = get("month")
-            if not _valid_month(month):
+            if not is_month(month):
                 self.reject(f"month {month!r} must look like 2026-11", line, "month")
                 continue
             text = get("amount")
@@ -94,9 +97,10 @@ class CostsFocus(Source):
         if text in ("", FOCUS_NULL):
             return None
         try:
-            tags = json.loads(text)
-        except json.JSONDecodeError:
-            self.problem("Tags is not a JSON object; row kept as a shared cost", line, "Tags", warning=True)
+            tags = load_json(text)
+        except JsonProblem as exc:
+            why = "is not a JSON object" if exc.message.startswith("is not valid JSON") else exc.message
+            self.problem(f"Tags {why}; row kept as a shared cost", line, "Tags", warning=True)
             return None
         if not isinstance(tags, dict):
             return None
@@ -117,9 +121,9 @@ class CostsCostExplorer(Source):
     def rows(self) -> Iterator[tuple[Any, ...]]:
         """Yield one cost line per (period, service group)."""
         try:
-            data = json.loads(self.read_text(), parse_float=Decimal)
-        except json.JSONDecodeError as exc:
-            raise self.fail(f"is not valid JSON: {exc.msg}", line=exc.lineno) from None
+            data = load_json(self.read_text(), parse_float=Decimal)
+        except JsonProblem as exc:
+            raise self.fail(exc.message, line=exc.line) from None
         if not isinstance(data, dict) or not isinstance(data.get("ResultsByTime"), list):
             raise self.fail("is not a Cost Explorer GetCostAndUsage response (no ResultsByTime list)")
         definitions = data.get("GroupDefinitions") or []
@@ -135,7 +139,7 @@ class CostsCostExplorer(Source):
             time_period = period.get("TimePeriod")
             start = str(time_period.get("Start", "")) if isinstance(time_period, dict) else ""
             month = start[:7]
-            if not _valid_month(month):
+            if not is_month(month):
                 self.reject(f"TimePeriod.Start {start!r} is not a date", None, where)
                 continue
             groups = period.get("Groups") or []

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
 from execintel.sources.base import Source, register
-from execintel.sources.values import AMOUNT_INTEGER_DIGITS, fits_amount, parse_decimal, parse_timestamp
+from execintel.sources.values import (
+    AMOUNT_INTEGER_DIGITS,
+    JsonProblem,
+    fits_amount,
+    json_depth_line,
+    load_json,
+    parse_decimal,
+    parse_timestamp,
+    timestamp_problem,
+)
+
+log = logging.getLogger(__name__)
 
 KNOWN_TYPES = ("lead", "signup", "booking", "cancellation", "completion", "login", "nps", "churn")
 _COLUMNS = ("ts", "entity", "type", "customer", "amount", "units", "channel", "segment", "score")
@@ -16,6 +28,8 @@ _COLUMN_SET = frozenset(_COLUMNS)
 _INT_LIMIT = 10**AMOUNT_INTEGER_DIGITS
 # One decoder for every line: json.loads(..., parse_float=Decimal) would build a new one per call.
 _DECODER = json.JSONDecoder(parse_float=Decimal)
+MAX_LINE_CHARS = 1 << 20
+"""Characters in one events line: an event is a few hundred; a longer line is refused without being held."""
 
 
 class EventSource(Source):
@@ -60,6 +74,8 @@ class EventSource(Source):
                 message = "ts is missing (an ISO 8601 timestamp such as 2026-11-02T18:00:00Z)"
             elif isinstance(ts_raw, int | Decimal) and not isinstance(ts_raw, bool):
                 message = f"ts {ts_raw} is a number; write it as an ISO 8601 timestamp such as 2026-11-02T18:00:00Z"
+            elif isinstance(ts_raw, str):
+                message = f"ts {ts_raw!r} {timestamp_problem(ts_raw)}"
             else:
                 message = f"ts {ts_raw!r} is not an ISO 8601 timestamp"
             self.reject(message, line, f"{where}ts")
@@ -104,12 +120,18 @@ class EventSource(Source):
 
 
 def _decode(line: str) -> Any:
-    """``json.loads(line, parse_float=Decimal)``, quicker for the usual line: one object, no spaces around it."""
-    if line[0] == "{" and line[-1] == "}":
-        item, end = _DECODER.raw_decode(line)
+    """``json.loads(line, parse_float=Decimal)``, quicker for the usual line: one object, no spaces around it.
+
+    A line nested too deeply or otherwise not JSON is :class:`JsonProblem`.
+    """
+    if line[0] == "{" and line[-1] == "}" and json_depth_line(line) is None:
+        try:
+            item, end = _DECODER.raw_decode(line)
+        except ValueError:
+            end = -1  # load_json says why
         if end == len(line):
             return item
-    return json.loads(line, parse_float=Decimal)  # anything else, with json.loads' own errors
+    return load_json(line, parse_float=Decimal)  # anything else, with its own errors
 
 
 def _text(value: Any) -> str | None:
@@ -123,18 +145,26 @@ class EventsJsonl(EventSource):
     kind = "events-jsonl"
 
     def rows(self) -> Iterator[tuple[Any, ...]]:
-        """Yield one event per valid line."""
-        for line, raw in enumerate(self.read_text().splitlines(), start=1):
+        """Yield one event per valid line; a bad line is rejected with its number and the others still load."""
+        for line, raw in self.text_lines(MAX_LINE_CHARS):
+            if raw is None:
+                self.reject(f"is longer than {MAX_LINE_CHARS:,} characters; one event per line is expected", line)
+                continue
             if not raw or raw.isspace():
                 continue
             try:
                 item = _decode(raw)
-            except json.JSONDecodeError as exc:
-                self.reject(f"is not valid JSON: {exc.msg} (column {exc.colno})", line)
+            except JsonProblem as exc:
+                self.reject(exc.message + (f" (column {exc.column})" if exc.column else ""), line)
                 continue
             if not isinstance(item, dict):
                 self.reject('must be a JSON object like {"ts": ..., "type": ...}', line)
                 continue
-            row = self.event_row(item, line)
+            try:
+                row = self.event_row(item, line)
+            except Exception as exc:  # one line must not sink the whole file
+                log.debug("events line %s of %s failed", line, self.spec.display, exc_info=True)
+                self.reject(f"could not be read ({type(exc).__name__}: {exc})", line)
+                continue
             if row is not None:
                 yield row

@@ -9,10 +9,11 @@ from typing import Any
 
 import yaml
 
-from execintel.config.load import StrictYamlLoader, yaml_error_line, yaml_error_message
+from execintel.config.safeyaml import load_yaml, yaml_error_line, yaml_error_message
 from execintel.errors import Problem, SourceError
+from execintel.safefs import UnsafeFile, walk_folder
 from execintel.sources.base import Source, read_text, register
-from execintel.sources.values import parse_date, parse_decimal
+from execintel.sources.values import JsonProblem, load_json, parse_date, parse_decimal
 
 STATUSES = ("on-track", "at-risk", "blocked")
 SUFFIXES = (".md", ".yaml", ".yml", ".json")
@@ -42,11 +43,22 @@ class Handoffs(Source):
         folder = self.spec.path
         if folder is None or not folder.is_dir():
             raise self.fail("is not a folder of handoff files")
-        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+        try:
+            if self.spec.confine is not None:
+                self.spec.confine.check(folder)
+            entries = walk_folder(folder, confine=self.spec.confine)
+        except UnsafeFile as exc:
+            raise self.fail(exc.reason) from None
+        files: list[tuple[Path, str]] = []
+        for path, why in entries:
+            rel = f"{self.spec.display.rstrip('/')}/{path.relative_to(folder).as_posix()}"
+            if why is not None:  # a subfolder not entered (a link out of the portfolio, unreadable)
+                self.problem_at(rel, why, warning=False)
+            elif path.suffix.lower() in SUFFIXES:
+                files.append((path, rel))
         if not files:
             self.problem(f"holds no handoff files ({', '.join(SUFFIXES)})", warning=True)
-        for file in files:
-            rel = f"{self.spec.display.rstrip('/')}/{file.relative_to(folder).as_posix()}"
+        for file, rel in files:
             reader = _FileReader(self, file, rel)
             try:
                 row = reader.row()
@@ -75,14 +87,14 @@ class _FileReader:
         return self.fail(message, line=self.lines.get(key), key=key)
 
     def row(self) -> tuple[Any, ...] | None:
-        text = read_text(self.path, self.display)
+        text = read_text(self.path, self.display, confine=self.owner.spec.confine)  # a regular file, inside
         suffix = self.path.suffix.lower()
         notes = ""
         if suffix == ".json":
             try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise self.fail(f"is not valid JSON: {exc.msg}", line=exc.lineno) from None
+                data = load_json(text)
+            except JsonProblem as exc:
+                raise self.fail(exc.message, line=exc.line) from None
         elif suffix == ".md":
             front, notes, _ = split_front_matter(text)
             if not front:
@@ -97,13 +109,10 @@ class _FileReader:
     def _yaml(self, text: str, first_line: int) -> Any:
         """Parse YAML that starts at ``first_line`` of the file, noting the line of each top-level key."""
         try:
-            data = yaml.load(text, Loader=StrictYamlLoader)  # noqa: S506 - a SafeLoader subclass
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
+            data, node = load_yaml(text)
         except yaml.MarkedYAMLError as exc:
             line = yaml_error_line(exc)
-            raise self.fail(
-                f"invalid YAML: {yaml_error_message(exc)}", line=None if line is None else line + first_line - 1
-            ) from None
+            raise self.fail(yaml_error_message(exc), line=None if line is None else line + first_line - 1) from None
         except yaml.YAMLError as exc:
             raise self.fail(f"invalid YAML: {exc}") from None
         if isinstance(node, yaml.MappingNode):

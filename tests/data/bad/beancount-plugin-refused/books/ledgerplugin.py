@@ -1,0 +1,3 @@
+"""A plugin in the data folder: never imported without --allow-plugins."""
+
+__plugins__ = ()
