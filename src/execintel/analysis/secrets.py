@@ -29,17 +29,9 @@ from detect_secrets.util.code_snippet import get_code_snippet
 from detect_secrets.util.filetype import FileType, determine_file_type
 from detect_secrets.util.inject import call_function_with_arguments
 
+from execintel.analysis.credential_files import binary_credential_type, rules_for
 from execintel.analysis.secret_filters import is_documentation_example, key_before, not_a_secret
-from execintel.analysis.secret_rules import (
-    CODE,
-    CONFIG,
-    OTHER,
-    YAML,
-    Rule,
-    binary_credential_type,
-    rules_for,
-    run_rules,
-)
+from execintel.analysis.secret_rules import CODE, CONFIG, OTHER, YAML, Rule, run_rules
 
 # Lines longer than LONG_LINE characters are scanned in windows of WINDOW characters that overlap by OVERLAP, so a
 # secret of up to OVERLAP characters is always whole in one window. Each window costs the same, so the scan is
@@ -303,7 +295,8 @@ class SecretScanner:
             # detect-secrets' "BEGIN RSA PRIVATE KEY"), so every key gets its own fingerprint.
             named = rule.files is not None or rule.type in _PRIVATE_KEY_TYPES
             priority = 50 if rule.generic else 0 if named else 10
-            out.append(_Candidate(priority, SecretHit(rule.type, value, rule.generic)))
+            kind = f"{rule.type} ({found.key[:40]})" if found.key and rule.generic else rule.type
+            out.append(_Candidate(priority, SecretHit(kind, value, rule.generic)))
         return out
 
 
