@@ -142,6 +142,9 @@ VALUES: dict[str, Callable[[Fake], str]] = {
     "md5crypt": lambda f: _crypt(f, "1", 8, 22),
     "ssha": lambda f: "{SHA}" + base64.b64encode(f.rand.randbytes(20)).decode(),
     "kube_key": lambda f: "LS0tLS1CRUdJTi" + f.b64(400) + "=",
+    "b64_64": lambda f: f.b64(64),
+    "jwt": lambda f: "ey" + "J" + f.chars(30, _URLSAFE) + ".eyJ" + f.chars(60, _URLSAFE) + "." + f.chars(43, _URLSAFE),
+    "tfc": lambda f: f.chars(14) + ".atlasv1." + f.chars(67, _URLSAFE),
 }
 # Kinds whose written text is more than the secret: (text, the secret no output may show).
 TEXTS: dict[str, Callable[[Fake], tuple[str, str]]] = {
@@ -152,6 +155,7 @@ TEXTS: dict[str, Callable[[Fake], tuple[str, str]]] = {
     "pem_openssh": lambda f: _pem(f, "OPENSSH PRIVATE KEY"),
     "pem_ec": lambda f: _pem(f, "EC PRIVATE KEY"),
     "pem_json": lambda f: _pem(f, "PRIVATE KEY", escaped=True),
+    "pem_encrypted": lambda f: _pem(f, "ENCRYPTED PRIVATE KEY"),
     "putty": _putty,
 }
 

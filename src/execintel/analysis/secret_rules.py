@@ -166,7 +166,11 @@ GENERIC_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "Database connection string password",
-        pattern(r"(?i)(?:^|[;\"'\s])(?:password|pwd)\s*=\s*(?P<value>[^;\"'<>\s]{4,256})(?=\s*(?:;|\"|'|$))"),
+        # Server=db;User Id=sa;Password=x; (a ; before the password or right after it)
+        pattern(
+            r"(?i)(?:;\s*(?:password|pwd)\s*=\s*(?P<value>[^;\"'<>\s]{4,256})(?=\s*(?:;|\"|'|$))"
+            r"|(?:^|[\"'\s])(?:password|pwd)\s*=\s*(?P<v2>[^;\"'<>\s]{4,256});)"
+        ),
         ("password", "pwd"),
         generic=True,
     ),

@@ -36,8 +36,8 @@ from execintel.analysis.secret_rules import CODE, CONFIG, OTHER, YAML, Rule, run
 # Lines longer than LONG_LINE characters are scanned in windows of WINDOW characters that overlap by OVERLAP, so a
 # secret of up to OVERLAP characters is always whole in one window. Each window costs the same, so the scan is
 # linear in the line's length.
-LONG_LINE = 4096
-WINDOW = 4096
+LONG_LINE = 8192
+WINDOW = 8192
 OVERLAP = 1024
 # detect-secrets' heuristic types (a name or an entropy, not a provider's format).
 _GENERIC_TYPES = {"Secret Keyword", "Base64 High Entropy String", "Hex High Entropy String", "Basic Auth Credentials"}
@@ -53,7 +53,7 @@ _ASSIGNMENT = re.compile(
 )
 _TRAILING_COMMENT = re.compile(r"\s+[#;].*$")
 _CACHE_SIZE = 50_000
-_CACHE_LINE = 1000  # longer lines are not cached (they are rarely repeated and would hold memory)
+_CACHE_LINE = 1000  # longer lines are cached by digest, so the cache holds no long text
 # Types that are the same thing under two names: one finding per line.
 _PRIVATE_KEY_TYPES = {"Private Key", "Private key", "PuTTY private key"}
 
@@ -169,6 +169,7 @@ class SecretScanner:
         # We scan text from the facts, not files on disk: the "file exists" filter would drop everything.
         settings.disable_filters("detect_secrets.filters.common.is_invalid_file")
         self._plugins = get_plugins()
+        self._long_plugins = [p for p in self._plugins if "Entropy" not in p.secret_type]
         filters = get_filters()
         self._file_filters = [f for f in filters if f.injectable_variables <= {"filename"}]
         line_only = [f for f in filters if "line" in f.injectable_variables and "secret" not in
@@ -219,11 +220,11 @@ class SecretScanner:
                 yield index, hit
 
     def _cached(self, profile: _Profile, line: str, previous: str, following: str) -> list[SecretHit]:
-        if len(line) > _CACHE_LINE:
-            return self._scan_line(profile, line, previous, following)
+        # A long line is keyed by its digest (the same minified bundle is often in the tree and in history).
+        text: str | bytes = line if len(line) <= _CACHE_LINE else hashlib.blake2b(line.encode()).digest()
         # The previous line matters only for allowlist pragmas, the next one only after a PEM header.
-        key = (profile, line, previous if "pragma" in previous else "", following if "-----BEGIN" in line or
-               "Private-Lines" in line else "")  # fmt: skip
+        key = (profile, text, previous if "pragma" in previous else "", following if "-----BEGIN" in line[:200]
+               or "Private-Lines" in line[:200] else "")  # fmt: skip
         hits = self._cache.get(key)
         if hits is None:
             hits = self._cache[key] = self._scan_line(profile, line, previous, following)
@@ -237,25 +238,40 @@ class SecretScanner:
             return []  # an allowlist pragma
         candidates: list[_Candidate] = []
         if len(line) <= LONG_LINE:
-            candidates += self._detect(profile.ds_name, line, context, False, False)
+            candidates += self._detect(profile.ds_name, line, context)
             quoted = quoted_form(line, profile.mode)
             if quoted is not None:
                 snippet = get_code_snippet([quoted], 1)
-                candidates += self._detect(f"{profile.ds_name}.cnf", quoted, snippet, False, False)
+                candidates += self._detect(f"{profile.ds_name}.cnf", quoted, snippet)
             candidates += self._rules(profile, line, following, 0, len(line))
         else:
             for start, end in _windows(len(line)):
                 window = line[start:end]
                 snippet = get_code_snippet([window], 1)
-                candidates += self._detect(profile.ds_name, window, snippet, start > 0, end < len(line))
+                candidates += self._detect(
+                    profile.ds_name, window, snippet, cut_left=start > 0, cut_right=end < len(line), long=True
+                )
                 candidates += self._rules(profile, line, following, start, end)
         return _deduplicate(candidates)
 
-    def _detect(self, filename: str, text: str, context: Any, cut_left: bool, cut_right: bool) -> list[_Candidate]:
-        """detect-secrets' findings on ``text`` (a line, its quoted form, or a window of a long line)."""
+    def _detect(
+        self,
+        filename: str,
+        text: str,
+        context: Any,
+        *,
+        cut_left: bool = False,
+        cut_right: bool = False,
+        long: bool = False,
+    ) -> list[_Candidate]:
+        """detect-secrets' findings on ``text`` (a line, its quoted form, or a window of a long line).
+
+        In a long line (minified code, an embedded data blob) every quoted string is a candidate for the entropy
+        plugins: they find little there but noise and cost most of the time, so windows skip them.
+        """
         out: list[_Candidate] = []
         indirect = any(self._call(f, line=text) for f in self._heuristic_filters)
-        for plugin in self._plugins:
+        for plugin in self._long_plugins if long else self._plugins:
             args = {"filename": filename, "line": text, "line_number": 0, "context": context}
             for secret in plugin.analyze_line(**args):
                 value = secret.secret_value
