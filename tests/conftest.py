@@ -28,7 +28,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-goldens", action="store_true", help="rewrite tests/data/golden from this run")
 
 
-def cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m execintel ARGS`` as a user would, with a plain environment (no colours, wide lines)."""
     base = {"COLUMNS": "200", "NO_COLOR": "1", "PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")}
     if "EXECINTEL_CACHE_DIR" in os.environ:
@@ -71,6 +73,7 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> RunOutput:
     folder = tmp_path_factory.mktemp("hostile-run")
     manifest = hostile_portfolio(folder / "portfolio")
     return dry_run(folder, str(manifest))
+
 
 GIT_ENV = {
     "GIT_CONFIG_GLOBAL": os.devnull,

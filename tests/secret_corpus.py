@@ -176,6 +176,7 @@ class Plant:
     line: int | None
     secret: str  # the value no output may show beyond its first 4 characters ("" for a binary file)
     label: str
+    kind: str = ""  # the marker's kind (see ``generate``)
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,7 @@ def render(template: Template, path: str, fake: Fake) -> CorpusFile:
         out.append(template.text[position : match.start()])
         text, secret = generate(match[1], fake)
         line = "".join(out).count("\n") + 1
-        plants.append(Plant(path, line, secret, template.label))
+        plants.append(Plant(path, line, secret, template.label, match[1]))
         out.append(text)
         position = match.end()
     out.append(template.text[position:])

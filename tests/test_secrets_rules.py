@@ -111,7 +111,7 @@ NEGATIVES = [
     ("config/.env.sample", "DB_PASSWORD=your_password_here\nAPI_KEY=xxxxxxxxxxxxxxxx\nSECRET=<secret>\nTOKEN=None\n"),
     ("home/.netrc.example", "machine api.example.com login me password changeme\n"),
     ("home/.pgpass", "localhost:5432:*:postgres:${PGPASSWORD}\n"),
-    ("config/settings.xml", '<server><password>{{ maven_password }}</password></server>\n'),
+    ("config/settings.xml", "<server><password>{{ maven_password }}</password></server>\n"),
     ("terraform/main.tf", "password = var.db_password\nmaster_password = random_password.db.result\n"),
     ("src/app.py", "AUTHENTICATION_BACKENDS = ['django.contrib.auth.backends.ModelBackend']\n"),
     ("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"),

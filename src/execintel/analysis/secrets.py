@@ -56,6 +56,9 @@ _CACHE_SIZE = 50_000
 _CACHE_LINE = 1000  # longer lines are cached by digest, so the cache holds no long text
 # Types that are the same thing under two names: one finding per line.
 _PRIVATE_KEY_TYPES = {"Private Key", "Private key", "PuTTY private key"}
+# Every word of detect-secrets' keyword denylist contains one of these (api_key, db_pass, passwd, pwd, secret,
+# contraseña...), and its expressions ignore case: a line without any of them cannot match.
+_KEYWORD_HINTS = ("key", "pass", "pwd", "secret", "contrase")
 
 
 @dataclass(frozen=True)
@@ -271,7 +274,11 @@ class SecretScanner:
         """
         out: list[_Candidate] = []
         indirect = any(self._call(f, line=text) for f in self._heuristic_filters)
+        lower = text.lower()
+        keyword = any(word in lower for word in _KEYWORD_HINTS)
         for plugin in self._long_plugins if long else self._plugins:
+            if plugin.__class__.__name__ == "KeywordDetector" and not keyword:
+                continue  # none of its words is on the line: its expressions cannot match
             args = {"filename": filename, "line": text, "line_number": 0, "context": context}
             for secret in plugin.analyze_line(**args):
                 value = secret.secret_value
@@ -286,8 +293,10 @@ class SecretScanner:
                 generic = secret.type in _GENERIC_TYPES
                 if generic and (indirect or not_a_secret(value, key_before(text, at))):
                     continue
-                if not generic and is_documentation_example(value):
-                    continue
+                if not generic:
+                    value = _whole_token(text, at, value, secret.type)
+                    if is_documentation_example(value):
+                        continue
                 # detect-secrets' named formats rank after ours (ours name AWS secret keys and key bodies better);
                 # among its heuristics a keyword (a name says so) ranks before an entropy guess.
                 priority = (40 if "Entropy" in secret.type else 30) if generic else 20
@@ -314,6 +323,18 @@ class SecretScanner:
             kind = f"{rule.type} ({found.key[:40]})" if found.key and rule.generic else rule.type
             out.append(_Candidate(priority, SecretHit(kind, value, rule.generic)))
         return out
+
+
+_TOKEN_CHAR = re.compile(r"[A-Za-z0-9_\-=.]{1,2048}")
+
+
+def _whole_token(text: str, at: int, value: str, kind: str) -> str:
+    """The whole token a provider-format match starts: some detect-secrets plugins return only a capture group
+    (``ghp`` for a GitHub token), which would give every token of that kind the same fingerprint."""
+    if at < 0 or kind in _PRIVATE_KEY_TYPES:
+        return value
+    more = _TOKEN_CHAR.match(text, at + len(value))
+    return (value + more[0]).rstrip(".") if more else value
 
 
 def _deduplicate(candidates: list[_Candidate]) -> list[SecretHit]:

@@ -183,11 +183,16 @@ def _secret_findings(ctx: Context, results: Results) -> int:
         seen.add(key)
         results.find(_hardcoded(occurrence, sha))
 
+    in_tree = {(o.repo, o.path, o.hit.digest) for o, _text in current}
     for occurrence in sorted(history, key=lambda o: (o.repo, o.path, o.sha or "", o.line or 0)):
         now = files.get((occurrence.repo, occurrence.path))
-        if now is not None and (
-            (now.content is not None and occurrence.hit.value in now.content)
-            or (now.content is None and occurrence.line is None)
+        value = occurrence.hit.value
+        if (occurrence.repo, occurrence.path, occurrence.hit.digest) in in_tree or (
+            now is not None
+            and (
+                (now.content is not None and len(value) >= 8 and value in now.content)
+                or (now.content is None and occurrence.line is None)
+            )
         ):
             continue  # still in the working tree: reported as hardcoded-secret with the commit that added it
         key = (occurrence.hit.digest, occurrence.repo, occurrence.path, occurrence.sha)
