@@ -147,8 +147,11 @@ def _count(total: Counter[str], result: Score, places: set[Place], prefix: str) 
 
 
 def _print_recall(engines: list[str], totals: dict[str, Counter[str]], seeds: int) -> None:
-    rows = [("`hardcoded-secret` (tracked files)", "kind:tracked"), ("`secret-in-history` (history only)",
-            "kind:history")] + [(f"  {group}", f"group:{group}") for group in dict.fromkeys(GROUPS.values())]  # fmt: skip
+    rows = [
+        ("`hardcoded-secret` (tracked files)", "kind:tracked"),
+        ("`secret-in-history` (history only)", "kind:history"),
+    ]
+    rows += [(f"  {group}", f"group:{group}") for group in dict.fromkeys(GROUPS.values())]
     print(f"\nRecall on our generated corpus ({seeds} seed(s), {totals[engines[-1]]['all:n']} planted secrets)\n")
     print("| | " + " | ".join(engines) + " |")
     print("|---|" + "---|" * len(engines))
