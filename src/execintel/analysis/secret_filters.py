@@ -22,10 +22,9 @@ _PLACEHOLDER_WORDS = _words(
     hidden masked omitted secret secrets password passwords passwd pass pwd token tokens key keys apikey api_key
     changeme change_me change-me changeit change_it change-it changethis change_this change-this replaceme
     replace_me replace-me example examples sample test testing tests dummy fake mock placeholder todo tbd fixme
-    foo bar baz foobar qux xyz abc abcd abcdef abc123 123abc 1234 12345 123456 secret123 password123 pass123
-    notasecret not_a_secret not-a-secret nosecret insecure unset unknown required optional n/a na private
-    mysecret my_secret my-secret mypassword my_password my-password mysecretpassword supersecret super_secret
-    s3cr3t p@ssw0rd passw0rd foobared
+    foo bar baz foobar qux xyz abcd abcdef notasecret not_a_secret not-a-secret nosecret insecure unset unknown
+    required optional n/a na private mysecret my_secret my-secret mypassword my_password my-password
+    mysecretpassword foobared
     """
 )
 # Templating and references to values kept elsewhere: ${VAR}, $VAR, {{ x }}, <%= x %>, %(x)s, %VAR%, #{x},
@@ -76,8 +75,8 @@ _QUALIFIERS = _words(
     name names type types kind form forms template templates message messages msg msgs error errors text title id
     ids hash hashed hasher hashers digest file files filename filepath dir directory header headers param params
     parameter parameters prefix suffix format formats enabled enable disabled disable required mode method methods
-    count timeout ttl rotation arn ref refs location manager class algorithm algorithms algo encoding charset public
-    publishable pub site partition sort primary foreign cache version size rounds iterations lifetime age window
+    count timeout ttl rotation arn ref refs location manager class algorithm algorithms algo encoding charset
+    partition sort primary foreign cache version size rounds iterations lifetime age window
     limit limits attempts retries history complexity generator mask masked visible visibility show toggle icon
     button link modal dialog screen view views controller handler handlers helper helpers util utils schema property
     prop props description desc doc docs help info question questions reminder recovery checksum sha sha1 sha256
@@ -91,6 +90,12 @@ _NON_SECRET_NAMES = frozenset(
 )  # fmt: skip
 # A key name that is nothing but a secret word (``password:``): a Title-case single word under it is a label
 # (``password: "Passwort"`` in a translation file).
+# Words that make a name secret-sounding, and words that make any name public (a publishable or site key).
+_SECRET_WORDS = frozenset(
+    {"secret", "secrets", "password", "passwd", "pwd", "pw", "pass", "passphrase", "passcode", "token", "key",
+     "apikey", "auth", "credential", "credentials", "jwt", "salt"}
+)  # fmt: skip
+_PUBLIC = frozenset({"public", "publishable", "pub", "site"})
 _BARE_SECRET_NAMES = frozenset({"password", "passwort", "passwd", "secret", "token", "pass", "pwd", "key"})
 _TITLE_WORD = re.compile(r"^[^\W\d_][^\W\d_A-Z]{2,30}$")
 _LETTER = re.compile(r"[A-Za-z]")
@@ -146,7 +151,13 @@ def key_is_not_secret(key: str, value: str = "") -> bool:
     words = name_words(key)
     if not words:
         return False
-    if any(w in _QUALIFIERS for w in words) or "".join(words) in _NON_SECRET_NAMES:
+    if "".join(words) in _NON_SECRET_NAMES or any(w in _PUBLIC for w in words):
+        return True
+    # A qualifier after the secret word: PASSWORD_RESET_URL, password_field, secret_name (but not hash_salt).
+    # A bare KEY is the one secret word a qualifier comes before: PARTITION_KEY, cache_key.
+    secret_at = [i for i, w in enumerate(words) if w in _SECRET_WORDS and w != "key"]
+    after = words[secret_at[0] + 1 :] if secret_at else words
+    if any(w in _QUALIFIERS for w in after):
         return True
     squashed = re.sub(r"[^a-z0-9]", "", value.lower())
     if len(squashed) >= 4 and squashed in "".join(words):

@@ -41,6 +41,12 @@ PROVIDER_RULES: tuple[Rule, ...] = tuple(
         ("New Relic key", r"NRAK-[A-Z0-9]{27}", ("nrak-",)),
         ("Dropbox token", r"sl\.[0-9A-Za-z_\-]{130,160}", ("sl.",)),
         ("Facebook access token", r"EAA[A-Za-z0-9]{90,300}", ("eaa",)),
+        ("Google OAuth access token", r"ya29\.[0-9A-Za-z_\-]{30,2000}", ("ya29.",)),
+        (
+            "Discord webhook",
+            r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d{5,30}/[\w\-]{30,100}",
+            ("discord",),
+        ),
         ("Braintree access token", r"access_token\$production\$[0-9a-z]{16}\$[0-9a-f]{32}", ("access_token$",)),
         ("Alibaba Cloud access key", r"LTAI[A-Za-z0-9]{12,20}", ("ltai",)),
         ("PlanetScale token", r"pscale_(?:tkn|pw|oauth)_[A-Za-z0-9_\-=.]{32,64}", ("pscale_",)),

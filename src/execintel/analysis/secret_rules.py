@@ -38,6 +38,7 @@ class Rule:
     generic: bool = False
     format: bool = False  # a fixed key format: only documentation examples are dropped, not placeholders
     next_line: bool = False  # the value is the start of the next line (a PEM header's body)
+    previous: re.Pattern[str] | None = None  # the previous line must match this (its group ``key`` names the value)
     check: Callable[[str], bool] | None = None
     modes: frozenset[str] = ALL_MODES
 
@@ -149,6 +150,29 @@ GENERIC_RULES: tuple[Rule, ...] = (
         KEY_HINTS,
         generic=True,
     ),
+    # <string name="api_key">literal</string> (Android resources), <entry key="password">literal</entry>
+    Rule(
+        "Secret in XML settings",
+        pattern(r"\b(?:name|key)\s*=\s*[\"']" + KEY_NAME + r"[\"'][^<>]{0,100}>(?P<value>[^<>\s]{4,512})</"),
+        KEY_HINTS,
+        generic=True,
+    ),
+    # {"name": "DB_PASSWORD", "value": "literal"} (ECS task definitions, Postman collections)
+    Rule(
+        "Secret in a name/value pair",
+        pattern(r"[\"'](?:name|key)[\"']\s*:\s*[\"']" + KEY_NAME + r"[\"']\s*,\s*[\"']value[\"']\s*:\s*" + LIT),
+        KEY_HINTS,
+        generic=True,
+    ),
+    # - name: DB_PASSWORD / value: literal (Kubernetes env): the value's line, named by the line before it
+    Rule(
+        "Secret in a name/value pair",
+        pattern(r"^\s*value:\s*[\"']?(?P<value>[^\s\"']{4,512})[\"']?\s*$"),
+        ("value",),
+        generic=True,
+        previous=pattern(r"^\s*-?\s*name:\s*[\"']?" + KEY_NAME + r"[\"']?\s*$"),
+        modes=TEXT_MODES,
+    ),
     Rule(
         "Password in URL",
         pattern(r"[a-z][a-z0-9+.\-]{1,20}://[^\s:/@]{0,200}:(?P<value>[^\s@/]{3,512})@"),
@@ -218,8 +242,13 @@ class RuleHit:
     key: str
 
 
-def run_rules(
-    rules: Sequence[Rule], line: str, next_line: str = "", start: int = 0, end: int | None = None
+def run_rules(  # noqa: PLR0917 - the line, its neighbours and the window are one call's input
+    rules: Sequence[Rule],
+    line: str,
+    next_line: str = "",
+    start: int = 0,
+    end: int | None = None,
+    previous_line: str = "",
 ) -> Iterator[RuleHit]:
     """Every match of ``rules`` on ``line[start:end]`` (the whole line by default), in rule order."""
     stop = len(line) if end is None else end
@@ -231,9 +260,15 @@ def run_rules(
             if match.end() >= stop and stop < len(line):
                 continue  # cut by the window's end: the next window, which overlaps this one, holds it whole
             groups = match.groupdict()
+            key = groups.get("key") or ""
+            if rule.previous is not None:
+                before = rule.previous.match(previous_line)
+                if before is None:
+                    continue
+                key = before["key"]
             value = next_line.strip()[:64] if rule.next_line else groups.get("value") or groups.get("v2") or ""
             if not value or (rule.check is not None and not rule.check(value)):
                 continue
             if groups.get("enc") == "base64" and not decodes_to_text(value):
                 continue
-            yield RuleHit(rule, value, groups.get("key") or "")
+            yield RuleHit(rule, value, key)

@@ -138,6 +138,16 @@ class _Profile:
     mode: str
     rules: tuple[Rule, ...]
 
+    @property
+    def next_line_rules(self) -> tuple[Rule, ...]:
+        """The rules that read the line after the one they match."""
+        return tuple(rule for rule in self.rules if rule.next_line)
+
+    @property
+    def previous_rules(self) -> tuple[Rule, ...]:
+        """The rules that read the line before the one they match."""
+        return tuple(rule for rule in self.rules if rule.previous is not None)
+
 
 @dataclass(frozen=True)
 class _Candidate:
@@ -225,9 +235,11 @@ class SecretScanner:
     def _cached(self, profile: _Profile, line: str, previous: str, following: str) -> list[SecretHit]:
         # A long line is keyed by its digest (the same minified bundle is often in the tree and in history).
         text: str | bytes = line if len(line) <= _CACHE_LINE else hashlib.blake2b(line.encode()).digest()
-        # The previous line matters only for allowlist pragmas, the next one only after a PEM header.
-        key = (profile, text, previous if "pragma" in previous else "", following if "-----BEGIN" in line[:200]
-               or "Private-Lines" in line[:200] else "")  # fmt: skip
+        # The neighbours matter only to allowlist pragmas and the rules that read them.
+        short = len(line) <= LONG_LINE
+        needs_next = short and any(rule.pattern.search(line) for rule in profile.next_line_rules)
+        needs_previous = "pragma" in previous or (short and any(r.pattern.search(line) for r in profile.previous_rules))
+        key = (profile, text, previous if needs_previous else "", following if needs_next else "")
         hits = self._cache.get(key)
         if hits is None:
             hits = self._cache[key] = self._scan_line(profile, line, previous, following)
@@ -246,7 +258,7 @@ class SecretScanner:
             if quoted is not None:
                 snippet = get_code_snippet([quoted], 1)
                 candidates += self._detect(f"{profile.ds_name}.cnf", quoted, snippet)
-            candidates += self._rules(profile, line, following, 0, len(line))
+            candidates += self._rules(profile, line, (previous, following), 0, len(line))
         else:
             for start, end in _windows(len(line)):
                 window = line[start:end]
@@ -254,7 +266,7 @@ class SecretScanner:
                 candidates += self._detect(
                     profile.ds_name, window, snippet, cut_left=start > 0, cut_right=end < len(line), long=True
                 )
-                candidates += self._rules(profile, line, following, start, end)
+                candidates += self._rules(profile, line, ("", ""), start, end)
         return _deduplicate(candidates)
 
     def _detect(
@@ -304,10 +316,10 @@ class SecretScanner:
         return out
 
     @staticmethod
-    def _rules(profile: _Profile, line: str, following: str, start: int, end: int) -> list[_Candidate]:
-        """Our rules' findings on ``line[start:end]``."""
+    def _rules(profile: _Profile, line: str, around: tuple[str, str], start: int, end: int) -> list[_Candidate]:
+        """Our rules' findings on ``line[start:end]``; ``around`` is (previous line, next line)."""
         out: list[_Candidate] = []
-        for found in run_rules(profile.rules, line, following, start, end):
+        for found in run_rules(profile.rules, line, around[1], start, end, previous_line=around[0]):
             rule, value = found.rule, found.value
             if rule.format:
                 if is_documentation_example(value):
