@@ -67,12 +67,16 @@ POSITIVES = [
     ("src/config.py", "TWILIO_AUTH_TOKEN = '⟨hex32⟩'\n"),
     ("home/.ssh/id_rsa", "⟨pem_openssh⟩\n"),
     ("settings/base.py", "SECRET_KEY = '⟨django⟩'\n"),
-    ("app/src/main/res/values/strings.xml", '<resources>\n    <string name="api_key">⟨token32⟩</string>\n</resources>\n'),
+    (
+        "app/src/main/res/values/strings.xml",
+        '<resources>\n    <string name="api_key">⟨token32⟩</string>\n</resources>\n',
+    ),
     ("deploy/task-definition.json", '{"environment": [{"name": "DB_PASSWORD", "value": "⟨pw⟩"}]}\n'),
     ("k8s/deployment.yaml", "env:\n  - name: API_TOKEN\n    value: ⟨token40⟩\n  - name: LOG_LEVEL\n    value: info\n"),
     ("drupal/settings.php", "<?php\n$settings['hash_salt'] = '⟨token40⟩';\n"),
     ("home/.bash_history", 'curl -H "X-Auth-Token: ⟨token32⟩" https://api.example.com/v1/me\n'),
     ("salesforce/login.js", "conn.login('ops@example.com', '⟨pw⟩' + token, callback);\n"),
+    ("config/app.conf", "adminpassword = ⟨pw⟩\nclientsecret = ⟨token32⟩\n"),
 ]
 
 
@@ -122,9 +126,19 @@ NEGATIVES = [
     ("src/app.py", "AUTHENTICATION_BACKENDS = ['django.contrib.auth.backends.ModelBackend']\n"),
     ("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"),
     ("certs/ca.pem", "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUJ1\n-----END CERTIFICATE-----\n"),
-    ("web/.env", "STRIPE_PUBLISHABLE_KEY=pk_" "live_51H8a9sKjd8s7d6f5g4h3j2k\nRECAPTCHA_SITE_KEY=6LcX8aAUAAAAAJ4d9s8f7g6h5j4k3l2\n"),
+    (
+        "web/.env",
+        "STRIPE_PUBLISHABLE_KEY=pk_live_51H8a9sKjd8s7d6f5g4h3j2k\nRECAPTCHA_SITE_KEY=6LcX8aAUAAAAAJ4d9s8f7g6h5j4k3l2\n",
+    ),
     ("db/dynamo.py", 'PARTITION_KEY = "tenant_id#2024"\nCACHE_KEY = "user:123:profile"\n'),
-    ("k8s/deployment.yaml", "env:\n  - name: DB_PASSWORD\n    valueFrom:\n      secretKeyRef: {name: db, key: password}\n"),
+    (
+        "k8s/deployment.yaml",
+        "env:\n  - name: DB_PASSWORD\n    valueFrom:\n      secretKeyRef: {name: db, key: password}\n",
+    ),
+    (
+        "search/settings.json",
+        '{"tokenizer": "standard", "secretary": "Jane", "passenger": "Bob", "bypass": "cache1"}\n',
+    ),
 ]
 
 

@@ -96,6 +96,8 @@ _SECRET_WORDS = frozenset(
      "apikey", "auth", "credential", "credentials", "jwt", "salt"}
 )  # fmt: skip
 _PUBLIC = frozenset({"public", "publishable", "pub", "site"})
+# Secret words that end a run-together name (dbpassword, clientsecret, accesstoken).
+_SECRET_ENDINGS = ("password", "passwd", "secret", "token", "apikey", "credential", "credentials", "passphrase")
 _BARE_SECRET_NAMES = frozenset({"password", "passwort", "passwd", "secret", "token", "pass", "pwd", "key"})
 _TITLE_WORD = re.compile(r"^[^\W\d_][^\W\d_A-Z]{2,30}$")
 _LETTER = re.compile(r"[A-Za-z]")
@@ -129,8 +131,19 @@ def is_documentation_example(value: str) -> bool:
     return bool(_EXAMPLE.search(value)) or bool(_WRAPPED.match(value))
 
 
-def not_a_secret(value: str, key: str = "") -> bool:
-    """True when a heuristic detection is a placeholder, a template, a reference or a label, not a secret."""
+def has_secret_word(name: str) -> bool:
+    """True when a name holds a secret word as a word (``db_password``, ``accessToken``, ``mysqlpassword``), not
+    as part of another one (``tokenizer``, ``secretary``, ``passenger``)."""
+    return any(w in _SECRET_WORDS or w.endswith(_SECRET_ENDINGS) for w in name_words(name))
+
+
+def not_a_secret(value: str, key: str = "", *, named: bool = False) -> bool:
+    """True when a heuristic detection is a placeholder, a template, a reference or a label, not a secret.
+
+    ``named``: the detection rests on the value's name (a keyword rule), so the name must hold a secret word.
+    """
+    if named and key and not has_secret_word(key):
+        return True
     text = value.strip()
     bare = text.strip("'\"`;,").lower()
     if len(text) < 4 or not _LETTER.search(text) or any(c.isspace() for c in text):

@@ -303,7 +303,8 @@ class SecretScanner:
                 if (cut_left and at <= 0) or (cut_right and at + len(value) >= len(text)):
                     continue  # cut by the window's edge: the overlapping window next to it holds it whole
                 generic = secret.type in _GENERIC_TYPES
-                if generic and (indirect or not_a_secret(value, key_before(text, at))):
+                named = secret.type == "Secret Keyword"
+                if generic and (indirect or not_a_secret(value, key_before(text, at), named=named)):
                     continue
                 if not generic:
                     value = _whole_token(text, at, value, secret.type)
@@ -326,7 +327,7 @@ class SecretScanner:
                     continue
             else:
                 at = line.find(value, start, end)
-                if not_a_secret(value, found.key or key_before(line, max(at, 0))):
+                if not_a_secret(value, found.key or key_before(line, max(at, 0)), named=bool(found.key)):
                     continue
             # A credential file's own rule names the secret best; our private-key rules keep the key's body (not
             # detect-secrets' "BEGIN RSA PRIVATE KEY"), so every key gets its own fingerprint.
