@@ -139,6 +139,12 @@ NEGATIVES = [
         "search/settings.json",
         '{"tokenizer": "standard", "secretary": "Jane", "passenger": "Bob", "bypass": "cache1"}\n',
     ),
+    ("lib/lexer.py", 'if token == "#bygroup":\n    pass\nelif token.value == "call":\n    pass\n'),
+    ("lib/security.py", 'SALT_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"\n'),
+    ("tests/test_smtp.py", 'PW = "goodpasswd"\nBAD = {"password": "wrongpassword"}\n'),
+    ("docs/api.rst", ".. class:: LoginPassword(login: bytes, password: bytes)\n"),
+    ("docs/sources.md", "- Credentials: boto3's usual chain (environment, profile, instance role)\n"),
+    ("lib/networks.py", "url = MultiHostUrl('https://foo.com:123,foo:bar@bar.com/path')\n"),
 ]
 
 

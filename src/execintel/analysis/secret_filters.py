@@ -24,7 +24,8 @@ _PLACEHOLDER_WORDS = _words(
     replace_me replace-me example examples sample test testing tests dummy fake mock placeholder todo tbd fixme
     foo bar baz foobar qux xyz abcd abcdef notasecret not_a_secret not-a-secret nosecret insecure unset unknown
     required optional n/a na private mysecret my_secret my-secret mypassword my_password my-password
-    mysecretpassword foobared
+    mysecretpassword foobared str bytes int integer bool boolean float dict list object number char varchar
+    binary any
     """
 )
 # Templating and references to values kept elsewhere: ${VAR}, $VAR, {{ x }}, <%= x %>, %(x)s, %VAR%, #{x},
@@ -56,6 +57,8 @@ _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
 _SEGMENT = r"(?:[a-z_][a-z0-9_]{0,60}|[A-Z_][A-Z0-9_]{0,60}|[a-z]{1,20}(?:[A-Z][a-z0-9]{1,20}){1,6})"
 _REFERENCE = re.compile(r"^[a-z_][a-z0-9_]{1,60}(?:\." + _SEGMENT + r"){1,8}$")
 _NON_ASCII_LETTER = re.compile(r"[^\W\d_a-zA-Z]")
+_SEQUENCES = ("abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz", "0123456789abcdefghijklmnopqrstuvwxyz",
+              "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz0123456789", "0123456789abcdef")  # fmt: skip
 _URL = re.compile(r"^[a-z][a-z0-9+.\-]{1,20}://[^\s:@/]*(?::\d+)?(?:[/?#]\S*)?$", re.I)
 _PATH = re.compile(r"^(?:/|\./|\.\./|~/|[A-Za-z]:\\)[\w.\-/\\ ]*$")
 # Code rather than a literal: a call, an index, an attribute chain on a well-known reader.
@@ -76,7 +79,7 @@ _QUALIFIERS = _words(
     ids hash hashed hasher hashers digest file files filename filepath dir directory header headers param params
     parameter parameters prefix suffix format formats enabled enable disabled disable required mode method methods
     count timeout ttl rotation arn ref refs location manager class algorithm algorithms algo encoding charset
-    partition sort primary foreign cache version size rounds iterations lifetime age window
+    partition sort primary foreign cache version size chars alphabet rounds iterations lifetime age window
     limit limits attempts retries history complexity generator mask masked visible visibility show toggle icon
     button link modal dialog screen view views controller handler handlers helper helpers util utils schema property
     prop props description desc doc docs help info question questions reminder recovery checksum sha sha1 sha256
@@ -137,6 +140,16 @@ def has_secret_word(name: str) -> bool:
     return any(w in _SECRET_WORDS or w.endswith(_SECRET_ENDINGS) for w in name_words(name))
 
 
+def _is_sequential(value: str) -> bool:
+    """True for a run of an alphabet (``abcdef...XYZ0123456789``), detect-secrets' sequential-string filter."""
+    return len(value) >= 8 and any(value.lower() in run for run in _SEQUENCES)
+
+
+def _is_word_with_secret(value: str) -> bool:
+    """True for letters only that spell a secret word in (``goodpasswd``, ``wrongpassword``, ``anypass``)."""
+    return value.isalpha() and any(word in value.lower() for word in ("pass", "secret", "token", "pwd"))
+
+
 def not_a_secret(value: str, key: str = "", *, named: bool = False) -> bool:
     """True when a heuristic detection is a placeholder, a template, a reference or a label, not a secret.
 
@@ -145,7 +158,7 @@ def not_a_secret(value: str, key: str = "", *, named: bool = False) -> bool:
     if named and key and not has_secret_word(key):
         return True
     text = value.strip()
-    bare = text.strip("'\"`;,").lower()
+    bare = text.strip("'\"`;,()[]{}").lower()
     if len(text) < 4 or not _LETTER.search(text) or any(c.isspace() for c in text):
         return True  # too short to be a credential, no letter at all, or prose
     if bare in _PLACEHOLDER_WORDS or _TEMPLATE.search(text) or _PHRASE.search(bare) or _EXAMPLE.search(text):
@@ -154,7 +167,7 @@ def not_a_secret(value: str, key: str = "", *, named: bool = False) -> bool:
         return True
     if _REFERENCE.match(text) or _NON_ASCII_LETTER.search(text):
         return True  # a variable's name, or a word of a natural language (a label in a translation file)
-    if is_identifier_like(text):
+    if is_identifier_like(text) or _is_sequential(text) or _is_word_with_secret(text):
         return True
     return bool(key) and key_is_not_secret(key, text)
 

@@ -79,7 +79,8 @@ Q = r"""["'`]"""  # a quote
 # A quoted literal with no space or quote inside; quotes may be backslash-escaped (JSON inside JSON, notebooks).
 LIT = r"""\\?(?P<q>["'`])(?P<value>[^"'`\s\\]{4,512})\\?(?P=q)"""
 UNQ = r"""(?P<value>[^\s"'`;,<>]{4,512})"""  # an unquoted value up to whitespace
-END = r"""(?=\s*(?:$|[#;]|//|,\s*$|[)\]}"'`]))"""  # what may follow an unquoted value: end, comment, closer
+# What may follow an unquoted value: the end, a comment, a closing bracket or quote (``-H "X-Token: abc"``).
+END = r"""(?=\s*(?:$|[#;]|//|,\s*$|[)\]}]|["'`](?:\s|$|[,;)\]}])))"""
 NAME_WORDS = (
     r"(?:secret|passw(?:or)?d|passwd|pwd|(?<![a-z])pw(?![a-z])|pass(?:phrase|code)?(?![a-z])|token|api[_.-]?key"
     r"|apikey|access[_.-]?key|private[_.-]?key|signing[_.-]?key|encryption[_.-]?key|master[_.-]?key|app[_.-]?key"
@@ -96,8 +97,9 @@ _STRONG_NAME = r"(?P<key>(?i:[\w.\-]{0,40}(?:passw(?:or)?d|passwd|secret|token|a
 _ASSIGNED = "Secret assignment"
 
 GENERIC_RULES: tuple[Rule, ...] = (
-    # name = "literal" / name: 'literal' / "name": "literal" / name => 'literal' / name := "literal" (any file)
-    Rule(_ASSIGNED, pattern(KEY_NAME + r"[\\\"'\]]{0,3}\s*(?:=>|:=|==?|:)\s*" + LIT), KEY_HINTS, generic=True),
+    # name = "literal" / name: 'literal' / "name": "literal" / name => 'literal' / name := "literal" (any file;
+    # not a comparison: token == "call" is a parser, and detect-secrets' keyword plugin has password == "...")
+    Rule(_ASSIGNED, pattern(KEY_NAME + r"[\\\"'\]]{0,3}\s*(?:=>|:=|=(?!=)|:)\s*" + LIT), KEY_HINTS, generic=True),
     # NAME=value, name: value, export NAME=value, ARG NAME=value, - NAME=value (not in code files)
     Rule(
         _ASSIGNED,
@@ -175,7 +177,7 @@ GENERIC_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "Password in URL",
-        pattern(r"[a-z][a-z0-9+.\-]{1,20}://[^\s:/@]{0,200}:(?P<value>[^\s@/]{3,512})@"),
+        pattern(r"[a-z][a-z0-9+.\-]{1,20}://[^\s:/@]{0,200}:(?P<value>[^\s@/,]{3,512})@"),
         ("://",),
         generic=True,
     ),
