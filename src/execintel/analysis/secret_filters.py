@@ -158,16 +158,17 @@ def not_a_secret(value: str, key: str = "", *, named: bool = False) -> bool:
     if named and key and not has_secret_word(key):
         return True
     text = value.strip()
-    bare = text.strip("'\"`;,()[]{}").lower()
+    shape = text.strip("'\"`;,()[]{}") or text  # the value without the brackets and quotes around it
+    bare = shape.lower()
     if len(text) < 4 or not _LETTER.search(text) or any(c.isspace() for c in text):
         return True  # too short to be a credential, no letter at all, or prose
     if bare in _PLACEHOLDER_WORDS or _TEMPLATE.search(text) or _PHRASE.search(bare) or _EXAMPLE.search(text):
         return True
-    if _ENV_NAME.match(text) or _URL.match(text) or _PATH.match(text) or _CODE.search(text):
+    if _ENV_NAME.match(shape) or _URL.match(shape) or _PATH.match(shape) or _CODE.search(text):
         return True
-    if _REFERENCE.match(text) or _NON_ASCII_LETTER.search(text):
+    if _REFERENCE.match(shape) or _NON_ASCII_LETTER.search(text):
         return True  # a variable's name, or a word of a natural language (a label in a translation file)
-    if is_identifier_like(text) or _is_sequential(text) or _is_word_with_secret(text):
+    if is_identifier_like(shape) or _is_sequential(shape) or _is_word_with_secret(shape):
         return True
     return bool(key) and key_is_not_secret(key, text)
 
