@@ -300,16 +300,16 @@ class SecretScanner:
                 if any(self._call(f, **checks) for f in self._secret_filters + self._context_filters):
                     continue
                 at = text.find(value)
+                generic = secret.type in _GENERIC_TYPES
+                if not generic:
+                    value = _whole_token(text, at, value, secret.type)
                 if (cut_left and at <= 0) or (cut_right and at + len(value) >= len(text)):
                     continue  # cut by the window's edge: the overlapping window next to it holds it whole
-                generic = secret.type in _GENERIC_TYPES
                 named = secret.type == "Secret Keyword"
                 if generic and (indirect or not_a_secret(value, key_before(text, at), named=named)):
                     continue
-                if not generic:
-                    value = _whole_token(text, at, value, secret.type)
-                    if is_documentation_example(value):
-                        continue
+                if not generic and is_documentation_example(value):
+                    continue
                 # detect-secrets' named formats rank after ours (ours name AWS secret keys and key bodies better);
                 # among its heuristics a keyword (a name says so) ranks before an entropy guess.
                 priority = (40 if "Entropy" in secret.type else 30) if generic else 20
