@@ -269,9 +269,7 @@ def test_backoff_is_exponential_capped_and_jittered() -> None:
     assert [backoff(policy, i, lambda: 0.0) for i in range(3)] == [1, 2, 4]
 
 
-def test_a_message_already_in_the_outbox_is_recorded_as_sent_not_written_again(
-    tmp_path: Path, clock: Clock
-) -> None:
+def test_a_message_already_in_the_outbox_is_recorded_as_sent_not_written_again(tmp_path: Path, clock: Clock) -> None:
     manifest = Manifest.model_validate(delivery_manifest(2))
     outbox = tmp_path / "outbox"
     first, _ = _run(SqliteStore(tmp_path / "one.db", clock=clock), open_mailer(f"outbox:{outbox}"), manifest)

@@ -29,7 +29,9 @@ def normalise(text: str) -> str:
 
 
 @pytest.mark.parametrize("report", REPORTS)
-def test_the_demo_text_matches_its_golden_file(demo_run: RunOutput, report: str, request: pytest.FixtureRequest) -> None:
+def test_the_demo_text_matches_its_golden_file(
+    demo_run: RunOutput, report: str, request: pytest.FixtureRequest
+) -> None:
     text = normalise((demo_run.run_dir / f"{report}.txt").read_text(encoding="utf-8"))
     golden = GOLDEN / f"{report}.txt"
     if request.config.getoption("--update-goldens"):

@@ -150,6 +150,21 @@ def test_secret_still_in_the_tree_names_the_commit_that_added_its_line(
     assert "Basic Auth" in finding.title and password not in _output(results) and password[:4] not in _output(results)
 
 
+def test_two_tokens_of_one_provider_in_one_file_are_two_findings(
+    write_portfolio: WritePortfolio, make_repo: Callable[[str], GitRepo]
+) -> None:
+    # detect-secrets returns only "ghp" (a capture group) for a GitHub token: every token had the same fingerprint,
+    # and two in one file were taken for one
+    first, second = ("gh" + "p_" + _fake(36, seed=s) for s in ("one", "two"))
+    repo = make_repo("repos/app")
+    repo.commit("ci", {"ci.py": f'READ = "{first}"\nWRITE = "{second}"\n'})
+    results = security.analyze(context(write_portfolio(base_manifest(entities=[_entity("repos/app")]))))
+    findings = _kinds(results, "hardcoded-secret")
+    assert [(f.line, f.title.split(" hard-coded")[0]) for f in findings] == [(1, "GitHub Token"), (2, "GitHub Token")]
+    prints = {f.evidence[0].rsplit("SHA-256 ", 1)[-1] for f in findings}
+    assert len(prints) == 2 and first not in _output(results) and second[4:12] not in _output(results)
+
+
 def test_committed_env_file_is_reported_with_its_commits_and_secrets(
     write_portfolio: WritePortfolio, make_repo: Callable[[str], GitRepo]
 ) -> None:

@@ -58,20 +58,28 @@ def run(
     ] = None,
     schedule: Annotated[
         str | None,
-        typer.Option("--schedule", help="Run this schedule of the manifest for its current period.",
-                     show_default=False),
+        typer.Option(
+            "--schedule", help="Run this schedule of the manifest for its current period.", show_default=False
+        ),
     ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the run's files.")] = Path("out"),
     as_of: AsOf = None,
     pdf: Annotated[
         bool | None,
-        typer.Option("--pdf/--no-pdf", help="Write PDFs (default: when the pdf extra, WeasyPrint, is installed).",
-                     show_default=False),
+        typer.Option(
+            "--pdf/--no-pdf",
+            help="Write PDFs (default: when the pdf extra, WeasyPrint, is installed).",
+            show_default=False,
+        ),
     ] = None,
     mailer: Annotated[
         str | None,
-        typer.Option("--mailer", help="outbox:DIR (default outbox:outbox), smtp://[user@]host[:port], "
-                     "smtps://..., ses://REGION (EXECINTEL_MAILER).", show_default=False),
+        typer.Option(
+            "--mailer",
+            help="outbox:DIR (default outbox:outbox), smtp://[user@]host[:port], "
+            "smtps://..., ses://REGION (EXECINTEL_MAILER).",
+            show_default=False,
+        ),
     ] = None,
     store: StoreOpt = None,
     force: Annotated[

@@ -28,9 +28,12 @@ def schedule(
     once: Annotated[bool, typer.Option("--once", help="Run what is due now, then exit (for cron or systemd).")] = False,
     catch_up: Annotated[
         bool,
-        typer.Option("--catch-up/--no-catch-up",
-                     help="At start, run each schedule whose latest tick has not run yet (once, however many "
-                     "ticks were missed).", show_default=True),
+        typer.Option(
+            "--catch-up/--no-catch-up",
+            help="At start, run each schedule whose latest tick has not run yet (once, however many "
+            "ticks were missed).",
+            show_default=True,
+        ),
     ] = True,
     store: StoreOpt = None,
     mailer: Annotated[

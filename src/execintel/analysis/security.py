@@ -1,12 +1,10 @@
 """Security analysis (CTO): secrets in the audited repositories' files and history, and the stack declarations' gaps.
 
-Secrets are found by detect-secrets (every plugin, its default filters), run over text already in the facts:
-the tracked files of each repository (``repo_files``) and every line any commit added (``repo_changes``). Each
-line is scanned with its file name, so detect-secrets' file-type rules apply. This module is the only one that
-imports detect-secrets. Two things it does not cover are checked here: ``.env``-style files committed at all
-(``env-file-committed``), and secret-looking assignments in such files, which detect-secrets reads as plain text
-(it knows no dotenv file type): they are scanned as a config file (``KEY=value`` needs no quotes there), and an
-assignment to a name like ``JWT_SECRET`` or ``API_TOKEN`` that still goes unflagged is reported by our own rule.
+Secrets are found by ``secrets.SecretScanner`` (detect-secrets with every plugin and its default filters, plus
+our rules for credential files, shell exports and framework secrets), run over text already in the facts: the
+tracked files of each repository (``repo_files``) and every line any commit added (``repo_changes``). Key stores
+and other credential files whose contents cannot be read are recognised by name. ``.env``-style files committed
+at all are reported too (``env-file-committed``).
 
 A finding never holds a secret: evidence names its type, at most its first 4 characters (only for secrets of 16
 characters or more) and a short SHA-256 fingerprint (same length rule).
@@ -15,165 +13,32 @@ characters or more) and a short SHA-256 fingerprint (same length rule).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from detect_secrets.settings import default_settings, get_filters, get_plugins
-from detect_secrets.util.code_snippet import get_code_snippet
-from detect_secrets.util.inject import call_function_with_arguments
-
 from execintel.analysis.context import Context
 from execintel.analysis.model import SEVERITY_ORDER, Figure, Finding, Results
+from execintel.analysis.secrets import SecretHit, SecretScanner, file_mode, is_env_file
 from execintel.config.models import Entity, StackItem
 
-# detect-secrets types that name a provider's credential (high confidence): critical when in a tracked file.
-_GENERIC_TYPES = {"Secret Keyword", "Base64 High Entropy String", "Hex High Entropy String", "Basic Auth Credentials"}
-# Own rule for dotenv files: an assignment to a secret-sounding name with a literal value of 8+ characters.
-_ENV_ASSIGNMENT = re.compile(
-    r"^\s*(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(?P<quote>['\"]?)(?P<value>[^'\"\s#]{8,})(?P=quote)\s*(?:#.*)?$"
-)
-_ENV_SECRET_NAME = re.compile(
-    r"(SECRET|TOKEN|PASSWORD|PASSWD|PWD|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|SIGNING_?KEY|CREDENTIAL|JWT|SESSION_?KEY)",
-    re.IGNORECASE,
-)
-_PLACEHOLDER = re.compile(r"^(\$\{?.*\}?|<.*>|\{\{.*\}\}|(?i:changeme|change_me|replace_?me|your[-_].*|x{4,}|\*{4,}))$")
-ENV_ASSIGNMENT_TYPE = "Secret assignment in an environment file"
 # Templates meant to be committed: still reported (the contract's condition), at low severity.
 _ENV_TEMPLATE_SUFFIXES = (".example", ".sample", ".template", ".dist", ".defaults")
 # Stack components that expose an API (for no-rate-limit and the severity of unauthenticated-endpoint).
 _API_COMPONENT = re.compile(r"api|apigateway|google-apps-script|appsync|graphql|function-url|lambda-url", re.I)
 _ENDPOINT_COMPONENT = re.compile(r"api|lambda|function|google-apps-script|appsync|graphql|server|express|backend", re.I)
 STALE_REPO_DAYS = 90
-_INDIRECT_REFERENCE = ".is_indirect_reference"
-
-
-# --- the detect-secrets adapter -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SecretHit:
-    """One secret detect-secrets (or the dotenv rule) found on one line; ``value`` never leaves this module."""
-
-    type: str
-    value: str
-
-    @property
-    def digest(self) -> str:
-        """SHA-256 of the secret (hex), used to compare occurrences without keeping the value around."""
-        return hashlib.sha256(self.value.encode("utf-8")).hexdigest()
-
-    def masked(self) -> str:
-        """The type, at most the first 4 characters and a fingerprint: safe to print."""
-        if len(self.value) >= 16:
-            return f"{self.type} {self.value[:4]}… (SHA-256 {self.digest[:12]})"
-        return f"{self.type} (value not shown: {len(self.value)} characters)"
-
-    @property
-    def generic(self) -> bool:
-        """True for heuristic types (keyword, entropy, dotenv rule) as opposed to a named provider's key format."""
-        return self.type in _GENERIC_TYPES or self.type == ENV_ASSIGNMENT_TYPE
-
-
-def is_env_file(path: str) -> bool:
-    """True for a ``.env``-style file: ``.env``, ``.env.*`` (``.env*``) or ``*.env``."""
-    name = path.rsplit("/", 1)[-1]
-    return name.startswith(".env") or name.endswith(".env")
+_BATCH = 20_000  # history rows fetched at a time, so memory stays bounded on long histories
 
 
 def _is_env_template(path: str) -> bool:
     return path.rsplit("/", 1)[-1].lower().endswith(_ENV_TEMPLATE_SUFFIXES)
 
 
-class SecretScanner:
-    """detect-secrets with every plugin and its default filters, set up once, scanning lines of text.
-
-    Use as a context manager: detect-secrets keeps its settings in process-wide state, which is restored on exit.
-    """
-
-    def __init__(self) -> None:
-        self._cache: dict[tuple[str, str, str], list[SecretHit]] = {}
-        self._settings: Any = None
-
-    def __enter__(self) -> SecretScanner:
-        self._settings = default_settings()
-        settings = self._settings.__enter__()
-        # We scan text from the facts, not files on disk: the "file exists" filter would drop everything.
-        settings.disable_filters("detect_secrets.filters.common.is_invalid_file")
-        self._plugins = get_plugins()
-        filters = get_filters()
-        self._file_filters = [f for f in filters if f.injectable_variables <= {"filename"}]
-        line_only = [f for f in filters if "line" in f.injectable_variables and "secret" not in
-                     f.injectable_variables and "context" not in f.injectable_variables]  # fmt: skip
-        # The indirect-reference heuristic drops lines like ``secret = get_secret()``, aimed at keyword matches; a
-        # provider's key format matched verbatim (``require("stripe")("sk_live_...")``) is the literal itself.
-        self._heuristic_filters = [f for f in line_only if f.path.endswith(_INDIRECT_REFERENCE)]
-        self._line_filters = [f for f in line_only if not f.path.endswith(_INDIRECT_REFERENCE)]
-        self._secret_filters = [f for f in filters if "secret" in f.injectable_variables]
-        self._context_filters = [f for f in filters if "context" in f.injectable_variables]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._settings.__exit__(*exc)
-
-    @staticmethod
-    def _call(function: Any, **kwargs: Any) -> Any:
-        return call_function_with_arguments(function, **kwargs)
-
-    def skips_file(self, path: str) -> bool:
-        """True when detect-secrets' file filters leave the file out (lock files, images, ...)."""
-        return any(self._call(f, filename=path) for f in self._file_filters)
-
-    def scan(self, path: str, lines: Sequence[str]) -> Iterator[tuple[int, SecretHit]]:
-        """(index into ``lines``, hit) for every secret in ``lines`` of file ``path`` (consecutive lines)."""
-        if self.skips_file(path):
-            return
-        scan_as = f"{path}.cnf" if is_env_file(path) else path  # dotenv is KEY=value config
-        for index, raw in enumerate(lines):
-            line = raw.rstrip()
-            previous = lines[index - 1].rstrip() if index else ""
-            key = (scan_as, line, previous)
-            hits = self._cache.get(key)
-            if hits is None:
-                hits = self._cache[key] = self._scan_line(scan_as, line, previous, is_env_file(path))
-            for hit in hits:
-                yield index, hit
-
-    def _scan_line(self, filename: str, line: str, previous: str, env_file: bool) -> list[SecretHit]:
-        if not line.strip():
-            return []
-        context = get_code_snippet([previous, line], 2)
-        if any(self._call(f, filename=filename, line=line, context=context) for f in self._line_filters):
-            return []
-        found: dict[str, SecretHit] = {}
-        indirect = any(self._call(f, line=line) for f in self._heuristic_filters)
-        for plugin in self._plugins:
-            args = {"filename": filename, "line": line, "line_number": 0, "context": context}
-            for secret in plugin.analyze_line(**args):
-                value = secret.secret_value
-                if not value or (value in found and not found[value].generic):
-                    continue
-                checks = {"filename": filename, "secret": value, "plugin": plugin, "line": line, "context": context}
-                if any(self._call(f, **checks) for f in self._secret_filters + self._context_filters):
-                    continue
-                hit = SecretHit(secret.type, value)
-                if not (indirect and hit.generic):
-                    found[value] = hit
-        if env_file:  # a placeholder in a template is not a secret; our rule covers what detect-secrets missed
-            found = {v: h for v, h in found.items() if not (h.generic and _PLACEHOLDER.match(v))}
-            if not found:
-                found.update((h.value, h) for h in env_assignment(line))
-        return list(found.values())
-
-
-def env_assignment(line: str) -> list[SecretHit]:
-    """Our rule for dotenv lines: ``NAME=value`` with a secret-sounding name and a literal value (8+ chars)."""
-    match = _ENV_ASSIGNMENT.match(line)
-    if not match or not _ENV_SECRET_NAME.search(match["name"]) or _PLACEHOLDER.match(match["value"]):
-        return []
-    return [SecretHit(ENV_ASSIGNMENT_TYPE, match["value"])]
+def file_lines(content: str) -> list[str]:
+    """The lines of a file as git numbers them (split on newline only, carriage returns dropped)."""
+    return [line.removesuffix("\r") for line in content.split("\n")]
 
 
 # --- scanning the facts ---------------------------------------------------------------------------------------
@@ -181,25 +46,49 @@ def env_assignment(line: str) -> list[SecretHit]:
 
 @dataclass(frozen=True)
 class Occurrence:
-    """Where a secret is: the repository, file, line and (for history) the commit that added it."""
+    """Where a secret is: the repository, file, line (None for a file recognised by name) and commit (history)."""
 
     entity: str | None
     repo: str
     path: str
-    line: int
+    line: int | None
     hit: SecretHit
     sha: str | None = None
 
 
-def _tracked(ctx: Context) -> list[tuple[Any, ...]]:
-    return ctx.query("SELECT entity, repo, path, content FROM repo_files WHERE content IS NOT NULL ORDER BY repo, path")
+@dataclass(frozen=True)
+class TrackedFile:
+    """A file of a repository's working tree: its text, or None when binary or too large to read."""
+
+    entity: str | None
+    repo: str
+    path: str
+    binary: bool
+    content: str | None
+
+
+def _tracked(ctx: Context) -> list[TrackedFile]:
+    rows = ctx.query('SELECT entity, repo, path, "binary", content FROM repo_files ORDER BY repo, path')
+    return [TrackedFile(e, r, p, bool(b), c) for e, r, p, b, c in rows]
+
+
+def _stream(ctx: Context, sql: str) -> Iterator[tuple[Any, ...]]:
+    """Rows of ``sql`` over the facts, fetched in batches (a repository's history can be large)."""
+    cursor = ctx.facts.con.cursor()
+    try:
+        cursor.execute(sql)
+        while batch := cursor.fetchmany(_BATCH):
+            yield from batch
+    finally:
+        cursor.close()
 
 
 def _history_chunks(ctx: Context) -> Iterator[tuple[str | None, str, str, str, list[int], list[str]]]:
     """(entity, repo, sha, path, line numbers, texts) of each file each commit touched, added lines only."""
-    rows = ctx.query(
+    rows = _stream(
+        ctx,
         "SELECT entity, repo, sha, path, line, text FROM repo_changes WHERE line IS NOT NULL "
-        "ORDER BY repo, sha, path, line"
+        "ORDER BY repo, sha, path, line",
     )
     key: tuple[Any, ...] | None = None
     numbers: list[int] = []
@@ -210,7 +99,7 @@ def _history_chunks(ctx: Context) -> Iterator[tuple[str | None, str, str, str, l
                 yield (*key, numbers, texts)
             key, numbers, texts = (entity, repo, sha, path), [], []
         numbers.append(int(line))
-        texts.append(text or "")
+        texts.append((text or "").removesuffix("\r"))
     if key is not None:
         yield (*key, numbers, texts)
 
@@ -218,18 +107,36 @@ def _history_chunks(ctx: Context) -> Iterator[tuple[str | None, str, str, str, l
 def _scan_history(scanner: SecretScanner, ctx: Context) -> list[Occurrence]:
     found: list[Occurrence] = []
     for entity, repo, sha, path, numbers, texts in _history_chunks(ctx):
+        mode = file_mode(path, texts)  # one mode for all the lines this commit added to the file
         # Lines are scanned in runs of consecutive numbers, so "previous line" context is a real previous line.
         start = 0
         for end in range(1, len(numbers) + 1):
             if end == len(numbers) or numbers[end] != numbers[end - 1] + 1:
-                for index, hit in scanner.scan(path, texts[start:end]):
+                for index, hit in scanner.scan(path, texts[start:end], mode):
                     found.append(Occurrence(entity, repo, path, numbers[start + index], hit, sha))
                 start = end
+    # Credential files known by name whose contents git shows as binary (key stores): every commit that wrote one.
+    rows = ctx.query("SELECT DISTINCT entity, repo, sha, path FROM repo_changes WHERE line IS NULL AND change <> 'D'")
+    for entity, repo, sha, path in rows:
+        by_name = scanner.binary_credential(path)
+        if by_name is not None:
+            found.append(Occurrence(entity, repo, path, None, by_name, sha))
     return found
 
 
 def _commit_times(ctx: Context) -> dict[tuple[str, str], dt.datetime]:
     return {(repo, sha): when for repo, sha, when in ctx.query("SELECT repo, sha, committed_at FROM repo_commits")}
+
+
+def _writing_commits(ctx: Context, repo: str, path: str) -> list[str]:
+    """Commits that wrote ``path`` (added or changed it), newest first."""
+    rows = ctx.query(
+        "SELECT DISTINCT c.sha, m.committed_at FROM repo_changes c LEFT JOIN repo_commits m "
+        "ON m.repo = c.repo AND m.sha = c.sha WHERE c.repo = ? AND c.path = ? AND c.change <> 'D' "
+        "ORDER BY m.committed_at DESC NULLS LAST, c.sha",
+        [repo, path],
+    )
+    return [sha for sha, _ in rows]
 
 
 def _adding_commits(ctx: Context, repo: str, path: str, text: str) -> list[str]:
@@ -243,24 +150,32 @@ def _adding_commits(ctx: Context, repo: str, path: str, text: str) -> list[str]:
     return [sha for sha, _ in rows]
 
 
-def _secret_findings(ctx: Context, results: Results) -> tuple[int, int]:
-    """Add hardcoded-secret and secret-in-history findings; returns (files scanned, history lines scanned)."""
+def _secret_findings(ctx: Context, results: Results) -> int:
+    """Add hardcoded-secret and secret-in-history findings; returns the number of tracked text files scanned."""
     tracked = _tracked(ctx)
-    contents: dict[tuple[str, str], str] = {(repo, path): content for _e, repo, path, content in tracked}
+    files = {(f.repo, f.path): f for f in tracked}
     with SecretScanner() as scanner:
-        current: list[tuple[Occurrence, str]] = []
-        for entity, repo, path, content in tracked:
-            lines = content.splitlines()
+        current: list[tuple[Occurrence, str | None]] = []
+        for file in tracked:
+            if file.content is None:
+                by_name = scanner.binary_credential(file.path) if file.binary else None
+                if by_name is not None:
+                    current.append((Occurrence(file.entity, file.repo, file.path, None, by_name), None))
+                continue  # binary, or over the git source's size cap: its history is still scanned
+            lines = file_lines(file.content)
             current.extend(
-                (Occurrence(entity, repo, path, index + 1, hit), lines[index].rstrip("\r"))
-                for index, hit in scanner.scan(path, lines)
+                (Occurrence(file.entity, file.repo, file.path, index + 1, hit), lines[index])
+                for index, hit in scanner.scan(file.path, lines)
             )
         history = _scan_history(scanner, ctx)
-        scanned = sum(1 for _e, _r, path, _c in tracked if not scanner.skips_file(path))
+        scanned = sum(1 for f in tracked if f.content is not None and not scanner.skips_file(f.path))
 
     seen: set[tuple[str, str, str, str | None]] = set()
     for occurrence, text in current:
-        commits = _adding_commits(ctx, occurrence.repo, occurrence.path, text)
+        if text is None:
+            commits = _writing_commits(ctx, occurrence.repo, occurrence.path)
+        else:
+            commits = _adding_commits(ctx, occurrence.repo, occurrence.path, text)
         sha = commits[0] if commits else None
         key = (occurrence.hit.digest, occurrence.repo, occurrence.path, sha)
         if key in seen:
@@ -268,28 +183,41 @@ def _secret_findings(ctx: Context, results: Results) -> tuple[int, int]:
         seen.add(key)
         results.find(_hardcoded(occurrence, sha))
 
-    for occurrence in sorted(history, key=lambda o: (o.repo, o.path, o.sha or "", o.line)):
-        content = contents.get((occurrence.repo, occurrence.path))
-        if content is not None and occurrence.hit.value in content:
+    in_tree = {(o.repo, o.path, o.hit.digest) for o, _text in current}
+    for occurrence in sorted(history, key=lambda o: (o.repo, o.path, o.sha or "", o.line or 0)):
+        now = files.get((occurrence.repo, occurrence.path))
+        value = occurrence.hit.value
+        if (occurrence.repo, occurrence.path, occurrence.hit.digest) in in_tree or (
+            now is not None
+            and (
+                (now.content is not None and len(value) >= 8 and value in now.content)
+                or (now.content is None and occurrence.line is None)
+            )
+        ):
             continue  # still in the working tree: reported as hardcoded-secret with the commit that added it
         key = (occurrence.hit.digest, occurrence.repo, occurrence.path, occurrence.sha)
         if key in seen:
             continue
         seen.add(key)
-        results.find(_in_history(occurrence, tracked=content is not None))
-    return scanned, len(history)
+        results.find(_in_history(occurrence, now))
+    return scanned
 
 
 def _hardcoded(occurrence: Occurrence, sha: str | None) -> Finding:
     hit = occurrence.hit
     place = f"{occurrence.repo}/{occurrence.path}"
     added = f"added by commit {sha[:12]}" if sha else "not committed yet (a working-tree change)"
+    if occurrence.line is None:
+        title, where = f"{hit.type} committed as {place}", f"{place}: {hit.masked()}"
+    else:
+        title = f"{hit.type} hard-coded in {place}, line {occurrence.line}"
+        where = f"{place}:{occurrence.line}: {hit.masked()}"
     return Finding(
         kind="hardcoded-secret",
         severity="high" if hit.generic else "critical",
-        title=f"{hit.type} hard-coded in {place}, line {occurrence.line}",
+        title=title,
         entity=occurrence.entity,
-        evidence=(f"{place}:{occurrence.line}: {hit.masked()}", added),
+        evidence=(where, added),
         file=place,
         line=occurrence.line,
         commit=sha,
@@ -298,17 +226,27 @@ def _hardcoded(occurrence: Occurrence, sha: str | None) -> Finding:
     )
 
 
-def _in_history(occurrence: Occurrence, *, tracked: bool) -> Finding:
+def _in_history(occurrence: Occurrence, file: TrackedFile | None) -> Finding:
     hit = occurrence.hit
     place = f"{occurrence.repo}/{occurrence.path}"
-    now = "the file is still tracked but no longer holds it" if tracked else "the file is no longer tracked"
+    if file is None:
+        now = "the file is no longer tracked"
+    elif file.content is None:
+        now = (
+            "the file is still tracked but its working-tree copy was not read (binary or over 1 MB): the secret "
+            "may still be in it"
+        )
+    else:
+        now = "the file is still tracked but no longer holds it"
     sha = occurrence.sha or ""
+    at = f", line {occurrence.line}" if occurrence.line is not None else ""
+    where = f"{place}:{occurrence.line}" if occurrence.line is not None else place
     return Finding(
         kind="secret-in-history",
         severity="high",
-        title=f"{hit.type} in git history of {place} (commit {sha[:12]}, line {occurrence.line})",
+        title=f"{hit.type} in git history of {place} (commit {sha[:12]}{at})",
         entity=occurrence.entity,
-        evidence=(f"{place}:{occurrence.line} as added by commit {sha}: {hit.masked()}", now),
+        evidence=(f"{where} as added by commit {sha}: {hit.masked()}", now),
         file=place,
         line=occurrence.line,
         commit=occurrence.sha,
@@ -496,7 +434,7 @@ def analyze(ctx: Context) -> Results:
         sorted({ctx.entity_key(e.id, "repos") for e in ctx.manifest.entities if e.repos})
     ) + ctx.provenance("FROM repo_commits")
     if has_repos:
-        scanned, _lines = _secret_findings(ctx, results)
+        scanned = _secret_findings(ctx, results)
         _env_file_findings(ctx, results)
         _count_figures(ctx, results, scanned, repo_sources)
     _stack_findings(ctx, results)

@@ -31,6 +31,7 @@ __all__ = [
 Commit = Callable[[], None]
 """The engine's hook that records a delivery as "sending"; see the module docstring."""
 
+
 class MailerError(DeliveryError):
     """The provider did not take a message, or could not be reached.
 

@@ -122,8 +122,7 @@ class OutboxMailer(Mailer):
             _fsync_directory(self.directory)
         except OSError as exc:
             raise MailerError(
-                f"Could not move the message for {', '.join(message.to)} into place as {eml}: "
-                f"{exc.strerror or exc}.",
+                f"Could not move the message for {', '.join(message.to)} into place as {eml}: {exc.strerror or exc}.",
                 permanent=False,
             ) from exc
         return SendOutcome(provider_id=eml.name)
