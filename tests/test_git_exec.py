@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
 import stat
-import string
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +21,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import GIT_ENV, GitRepo, base_manifest, cli
+from conftest import GitRepo, base_manifest, cli
+from git_helpers import fake_aws_key, git, source_rows
 from helpers import load
 
 HOOKS = (
@@ -172,12 +171,6 @@ TRAPS = (
 )
 
 
-def fake_aws_key(seed: str) -> str:
-    """An AWS access key id shaped string, made at test time (never committed to this repository)."""
-    rand = random.Random(seed)  # noqa: S311 - reproducible test data, not a secret
-    return "AK" + "IA" + "".join(rand.choice(string.ascii_uppercase + string.digits) for _ in range(16))
-
-
 def _evil(evil_dir: Path, name: str) -> Path:
     """An executable that creates ``markers/<name>`` (and, as a clean/smudge filter, passes its input on)."""
     script = evil_dir / "bin" / f"evil-{name}"
@@ -188,27 +181,14 @@ def _evil(evil_dir: Path, name: str) -> Path:
     return script
 
 
-def _git(repo: Path, *args: str, stdin: str | None = None, check: bool = True) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=check,
-        env={**os.environ, **GIT_ENV},
-        timeout=60,
-    )
-    return done.stdout
-
-
 def _signed_head(repo: Path, kind: str) -> None:
     """Replace HEAD by the same commit carrying a (bogus) signature of ``kind``: verifying it runs gpg.*.program."""
-    raw = _git(repo, "cat-file", "commit", "HEAD")
+    raw = git(repo, "cat-file", "commit", "HEAD")
     header, message = raw.split("\n\n", 1)
     signature = SIGNATURES[kind].replace("\n", "\n ")
     body = f"{header}\ngpgsig {signature}\n\n{message}"
-    sha = _git(repo, "hash-object", "-t", "commit", "-w", "--stdin", stdin=body).strip()
-    _git(repo, "update-ref", "refs/heads/main", sha)
+    sha = git(repo, "hash-object", "-t", "commit", "-w", "--stdin", stdin=body).strip()
+    git(repo, "update-ref", "refs/heads/main", sha)
 
 
 def plant(repo_dir: Path, trap: Trap, evil_dir: Path) -> str:
@@ -232,7 +212,7 @@ def plant(repo_dir: Path, trap: Trap, evil_dir: Path) -> str:
         if content == "{evil_script}":
             target.chmod(0o755)
     for key_name, value in trap.config.items():
-        _git(repo_dir, "config", key_name, value.format(**values))
+        git(repo_dir, "config", key_name, value.format(**values))
     return key
 
 
@@ -254,12 +234,6 @@ def trapped(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[
 
 def _markers(evil_dir: Path) -> list[str]:
     return sorted(p.name for p in (evil_dir / "markers").iterdir())
-
-
-def source_rows(stdout: str) -> dict[str, list[str]]:
-    """The cells of each row of the ``execintel sources`` table, by source path."""
-    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in stdout.splitlines() if line.startswith("│")]
-    return {cells[1]: cells for cells in rows if len(cells) > 1}
 
 
 def test_sources_runs_nothing_a_repository_names_and_reads_every_repository(
@@ -302,7 +276,7 @@ def test_in_process_load_runs_nothing_and_keeps_each_repositorys_history(
 
 
 @pytest.mark.parametrize("trap", [t for t in TRAPS if t.control], ids=lambda t: t.name)
-def test_each_trap_springs_under_plain_git(trap: Trap, tmp_path: Path) -> None:
+def test_each_trap_springs_under_plaingit(trap: Trap, tmp_path: Path) -> None:
     """Control: plain git in the same repository does run the planted program."""
     evil_dir = tmp_path / "evil"
     repo = tmp_path / "repo"
@@ -310,7 +284,7 @@ def test_each_trap_springs_under_plain_git(trap: Trap, tmp_path: Path) -> None:
     for command in trap.control_setup:
         subprocess.run(command, shell=True, cwd=repo, check=True)  # noqa: S602 - fixed test commands
     assert trap.control is not None
-    _git(repo, *trap.control, stdin=trap.control_input, check=False)
+    git(repo, *trap.control, stdin=trap.control_input, check=False)
     assert trap.name in _markers(evil_dir)
 
 
@@ -337,7 +311,7 @@ CALLER_ENV: dict[str, Callable[[Path, Path], str]] = {
 }
 
 
-def test_the_callers_git_environment_is_not_passed_to_git(
+def test_the_callers_git_environment_is_not_passed_togit(
     write_portfolio: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """GIT_* variables of the caller (config, pager, external diff, another repository) reach no git command."""

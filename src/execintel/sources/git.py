@@ -26,7 +26,16 @@ from execintel.safefs import size_text
 from execintel.sources.base import BATCH_ROWS, Source, SourceReport, register
 from execintel.sources.gitcmd import GIT_TIMEOUT, GitError, GitRunner
 from execintel.sources.gitfiles import TrackedFile, WorkingTree
-from execintel.sources.gitlayout import MAX_REFS, Layout, RepoRefused, Shadow, locate, read_tips, unquote_c
+from execintel.sources.gitlayout import (
+    MAX_REFS,
+    Layout,
+    NotARepository,
+    RepoRefused,
+    Shadow,
+    locate,
+    read_tips,
+    unquote_c,
+)
 
 MAX_FILE_BYTES = 1_000_000
 _SEP = "\x1f"
@@ -148,7 +157,7 @@ class GitRepo(Source):
             raise RepoRefused("does not exist or is not a folder")
         try:
             layout = locate(self.path, self.spec.confine)
-        except FileNotFoundError:
+        except NotARepository:
             raise RepoRefused("is not a git repository (no .git at its top); list the folder that holds .git") from None
         tips = read_tips(layout, self.spec.confine, limits.refs)
         for note in tips.notes:

@@ -48,6 +48,10 @@ _KINDS = (
 PLACEHOLDER = b"\x00execintel: this blob is over the size limit and was not read\n"
 
 
+class NotARepository(Exception):
+    """The folder has no ``.git``."""
+
+
 class RepoRefused(Exception):
     """The repository is not read at all; ``reason`` completes "<repository> ..."."""
 
@@ -189,12 +193,14 @@ def _gitdir_of(checker: _Checker, dotgit: Path) -> Path:
 
 def locate(worktree: Path, confine: Confinement | None) -> Layout:
     """Find and check a working tree's git data; :class:`RepoRefused` when git must not read it."""
+    try:
+        worktree = confine.check(worktree) if confine is not None else worktree.resolve()
+    except UnsafeFile as exc:
+        raise RepoRefused(exc.reason) from None
     checker = _Checker(worktree, confine)
-    worktree = checker.folder(worktree, "its folder")
-    checker.worktree = worktree
     dotgit = worktree / ".git"
     if not dotgit.exists() and not dotgit.is_symlink():
-        raise FileNotFoundError(dotgit)
+        raise NotARepository(worktree)
     git_dir = _gitdir_of(checker, dotgit)
     common_dir = git_dir
     if (git_dir / "commondir").exists():
