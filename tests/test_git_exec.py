@@ -346,3 +346,26 @@ def test_the_callers_git_environment_is_not_passed_togit(
     assert result.facts.query("SELECT text FROM repo_changes WHERE text LIKE 'AWS%'") == [
         (f"AWS_ACCESS_KEY_ID = '{key}'",)
     ]
+
+
+@pytest.mark.parametrize("where", [".gitattributes", ".git/info/attributes"])
+@pytest.mark.parametrize("rule", ["*.env -diff", "*.env binary", "*.env diff=hidden"])
+def test_attributes_of_the_repository_never_hide_history_from_the_scan(
+    write_portfolio: Callable[..., Path], tmp_path: Path, where: str, rule: str
+) -> None:
+    """A repository marking files as binary (or with a diff driver of its own) must not hide added lines."""
+    repo = GitRepo(tmp_path / "portfolio" / "repos" / "app")
+    key = fake_aws_key("hidden")
+    if where == ".gitattributes":
+        repo.commit("attributes", {".gitattributes": rule + "\n"})
+    else:
+        (repo.path / ".git" / "info").mkdir(exist_ok=True)
+        (repo.path / ".git" / "info" / "attributes").write_text(rule + "\n")
+    sha = repo.commit("secret", {"prod.env": f"AWS_ACCESS_KEY_ID={key}\n"})
+    repo.commit("remove", {"prod.env": None})
+    git(repo.path, "config", "diff.hidden.binary", "true")
+    result = load(write_portfolio(base_manifest(entities=[{"id": "qosd", "name": "Q", "repos": ["repos/app"]}])))
+    assert result.errors == []
+    assert result.facts.query("SELECT sha, line, text FROM repo_changes WHERE path = 'prod.env' AND line = 1") == [
+        (sha, 1, f"AWS_ACCESS_KEY_ID={key}")
+    ]
