@@ -215,6 +215,11 @@ class GitStream:
         self._timer.start()
         self._finished = False
 
+    @property
+    def pid(self) -> int:
+        """The git process's id."""
+        return self._process.pid
+
     def __enter__(self) -> GitStream:
         return self
 
@@ -277,7 +282,7 @@ class GitStream:
         for thread in self._threads:
             thread.join(timeout=5)
         if self._timed_out.is_set():
-            raise GitTimeout(f"{self.name} was stopped after {self._timeout:g} seconds (the time limit)")
+            raise GitTimeout(f"{self.name} was stopped after {self._timeout:g} s (the time limit of a git command)")
         if status != 0:
             lines = self._stderr.decode("utf-8", "replace").strip().splitlines()
             detail = lines[-1].removeprefix("fatal: ").removeprefix("error: ") if lines else f"exit status {status}"
