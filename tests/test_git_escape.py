@@ -190,7 +190,7 @@ def test_fifo_and_device_in_the_working_tree_are_not_opened(
 @pytest.mark.parametrize(
     ("place", "expected"),
     [
-        (".git/objects/pack/pack-0000.pack", "has .git/objects/pack/pack-0000.pack, which is a named pipe (FIFO)"),
+        (".git/objects/pack/pack-0000.idx", "has .git/objects/pack/pack-0000.idx, which is a named pipe (FIFO)"),
         (".git/index", "has .git/index, which is a named pipe (FIFO)"),
     ],
 )
