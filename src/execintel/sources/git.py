@@ -37,7 +37,7 @@ from execintel.sources.gitlayout import (
     unquote_c,
 )
 
-MAX_FILE_BYTES = 1_000_000
+MAX_FILE_BYTES = 1 << 20
 _SEP = "\x1f"
 _LOG_FORMAT = _SEP.join(("%H", "%P", "%aI", "%cI", "%an", "%ae", "%s"))  # fixed-shape fields first
 _COMMIT_MARK = b"\x00commit "  # printed by git for the %x00 placeholder (argv cannot hold NUL)
