@@ -10,6 +10,7 @@ import yaml
 
 from conftest import GitRepo, base_manifest, cli
 from git_helpers import fake_aws_key, source_rows
+from helpers import load
 from test_git_exec import Trap, plant
 
 
@@ -58,3 +59,20 @@ def test_hostile_repositories_are_reported_each_under_its_name_and_the_good_one_
     [report] = (tmp_path / "out").glob("*/cto.json")
     files = {f["file"] for f in json.loads(report.read_text())["findings"] if f["kind"] == "hardcoded-secret"}
     assert {"repos/good/app.py", "repos/trapped/app.py"} <= files
+
+
+def test_a_damaged_index_costs_the_tracked_files_only(tmp_path: Path) -> None:
+    root = tmp_path / "portfolio"
+    repo = GitRepo(root / "repos" / "app")
+    sha = repo.commit("first", {"a.txt": "a\n"})
+    (repo.path / ".git" / "index").write_bytes(b"DIRC" + b"\xff" * 64)
+    path = root / "portfolio.yaml"
+    manifest = base_manifest(entities=[{"id": "qosd", "name": "Q", "repos": ["repos/app"]}])
+    path.write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
+    result = load(path)
+    assert result.errors == []
+    [warning] = result.warnings
+    assert warning.message.startswith("has an index git cannot read (git ls-files failed: ")
+    assert warning.message.endswith("); its tracked files are not read")
+    assert result.facts.query("SELECT sha FROM repo_commits") == [(sha,)]
+    assert result.facts.query("SELECT text FROM repo_changes WHERE line = 1") == [("a",)]

@@ -24,7 +24,7 @@ from execintel.errors import Problem
 from execintel.facts import Facts
 from execintel.safefs import size_text
 from execintel.sources.base import BATCH_ROWS, Source, SourceReport, register
-from execintel.sources.gitcmd import GIT_TIMEOUT, GitError, GitRunner
+from execintel.sources.gitcmd import GIT_TIMEOUT, GitError, GitRunner, GitTimeout
 from execintel.sources.gitfiles import TrackedFile, WorkingTree
 from execintel.sources.gitlayout import (
     MAX_REFS,
@@ -174,7 +174,14 @@ class GitRepo(Source):
             )
             big = self._set_aside_big_blobs(runner, shadow, limits)
             self._commits(runner, facts, limits)
-            self._files(runner, layout, facts, limits)
+            try:
+                self._files(runner, layout, facts, limits)
+            except GitTimeout:
+                raise
+            except GitError as exc:  # a damaged index: the history can still be read
+                self.problem(
+                    f"has an index git cannot read ({exc.reason}); its tracked files are not read", warning=True
+                )
             self._changes(runner, facts, limits, big)
         finally:
             shadow.close()

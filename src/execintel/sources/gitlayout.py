@@ -284,6 +284,8 @@ def read_tips(layout: Layout, confine: Confinement | None, max_refs: int = MAX_R
     if refs.is_dir() and not refs.is_symlink():
         for folder, folders, files in os.walk(refs):
             folders.sort()
+            if tips.truncated:
+                break
             for name in sorted(files):
                 if (text := read(Path(folder) / name)) is not None:
                     add(text.strip(), Path(folder) / name)
