@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from execintel.errors import Problem
+from execintel.errors import Problem, SourceError
 from execintel.facts import Facts
 from execintel.safefs import size_text
 from execintel.sources.base import BATCH_ROWS, Source, SourceReport, register
@@ -142,9 +142,9 @@ class GitRepo(Source):
         self._notes = _Notes(self)
         try:
             self._load(facts, LIMITS)
-        except RepoRefused as exc:
-            report.problems.append(Problem(self.spec.display, exc.reason))
-        except GitError as exc:
+        except SourceError as exc:
+            report.problems.append(exc.problem)
+        except (RepoRefused, GitError) as exc:
             report.problems.append(Problem(self.spec.display, exc.reason))
         finally:
             self._notes.flush()
