@@ -9,8 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import subprocess
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -194,26 +193,16 @@ def test_a_git_command_that_hangs_is_stopped_at_its_deadline_naming_the_reposito
         os.kill(hung, 0)  # no process is left behind
 
 
-def test_the_runner_stops_a_command_waiting_on_its_input_and_leaves_no_process(tmp_path: Path) -> None:
+def test_the_runner_stops_a_command_blocked_on_a_named_pipe_and_leaves_no_process(tmp_path: Path) -> None:
     shadow = tmp_path / "shadow.git"
     subprocess.run(["git", "init", "-q", "--bare", str(shadow)], check=True, env={**os.environ, **GIT_ENV})
-    release = threading.Event()
-
-    def never_ending() -> Iterator[bytes]:
-        release.wait(60)
-        yield b""
-
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)  # git waits for a writer that never comes
     runner = GitRunner(shadow, (), timeout=1.0)
-    stream = runner.stream("cat-file", "--batch", stdin=never_ending())
-    try:
-        with (
-            stream,
-            pytest.raises(
-                GitTimeout, match=r"^git cat-file was stopped after 1 s \(the time limit of a git command\)$"
-            ),
-        ):
-            list(stream.records(b"\n", 100))
-    finally:
-        release.set()
+    with (
+        runner.stream("hash-object", str(fifo)) as stream,
+        pytest.raises(GitTimeout, match=r"^git hash-object was stopped after 1 s \(the time limit of a git command\)$"),
+    ):
+        list(stream.records(b"\n", 100))
     with pytest.raises(ProcessLookupError):
         os.kill(stream.pid, 0)

@@ -24,7 +24,7 @@ import shutil
 import signal
 import subprocess
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -135,7 +135,6 @@ class GitRunner:
     def stream(
         self,
         *args: str,
-        stdin: Iterable[bytes] | None = None,
         replacements: bool = False,
         index: bool = False,
         big_file_threshold: int | None = None,
@@ -143,7 +142,10 @@ class GitRunner:
     ) -> GitStream:
         """Start ``git ARGS``; read its output through the returned :class:`GitStream` (a context manager).
 
-        ``label`` names the command in errors (default: ``git`` and its subcommand).
+        ``label`` names the command in errors (default: ``git`` and its subcommand). ``replacements`` lets git
+        use the shadow's replace refs: those are execintel's own stand-ins for blobs over the size limit (the
+        repository's ``refs/replace/*`` are read as plain tips, never as replacements); every other command
+        runs with ``GIT_NO_REPLACE_OBJECTS``. ``index`` gives git the repository's index (for ``ls-files``).
         """
         command = [self.program, "--no-pager"]
         if not replacements:
@@ -160,17 +162,8 @@ class GitRunner:
             command=command,
             env=env,
             cwd=self.git_dir,
-            stdin=stdin,
             timeout=self.timeout,
         )
-
-    def output(self, *args: str, limit: int = 1 << 20) -> bytes:
-        """The whole (small) output of ``git ARGS``; :class:`GitError` past ``limit`` bytes or on failure."""
-        with self.stream(*args) as out:
-            data = b"".join(record + b"\n" for record, _length in out.records(b"\n", limit))
-        if len(data) > limit:
-            raise GitError(f"git {args[0]} printed more than {limit} bytes")
-        return data
 
 
 class GitStream:
@@ -188,7 +181,6 @@ class GitStream:
         command: list[str],
         env: dict[str, str],
         cwd: Path,
-        stdin: Iterable[bytes] | None,
         timeout: float,
     ) -> None:
         self.name = name
@@ -197,7 +189,7 @@ class GitStream:
         self._stderr = bytearray()
         self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell, environment built from nothing
             command,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=cwd,
@@ -206,8 +198,6 @@ class GitStream:
             close_fds=True,
         )
         self._threads = [threading.Thread(target=self._drain_stderr, daemon=True)]
-        if stdin is not None:
-            self._threads.append(threading.Thread(target=self._feed, args=(stdin,), daemon=True))
         self._timer = threading.Timer(timeout, self._expire)
         self._timer.daemon = True
         for thread in self._threads:
@@ -240,15 +230,6 @@ class GitStream:
         while chunk := stream.read(_READ_BYTES):
             self._stderr += chunk
             del self._stderr[:-_STDERR_KEEP]
-
-    def _feed(self, lines: Iterable[bytes]) -> None:
-        stream = _pipe(self._process.stdin)
-        try:
-            for line in lines:
-                stream.write(line)
-            stream.close()
-        except (BrokenPipeError, OSError, ValueError):
-            pass  # git stopped reading (it failed, or was stopped): its exit status tells why
 
     def records(self, separator: bytes, limit: int) -> Iterator[tuple[bytes, int]]:
         """Yield each record of the output (without its separator) cut to ``limit`` bytes, with its full length."""
@@ -295,7 +276,7 @@ class GitStream:
             self._process.wait()
             self._finished = True
         self._timer.cancel()
-        for stream in (self._process.stdout, self._process.stdin):
+        for stream in (self._process.stdout,):
             if stream is not None:
                 with contextlib.suppress(OSError):  # a pipe git already closed
                     stream.close()
