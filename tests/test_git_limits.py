@@ -183,10 +183,10 @@ def test_a_git_command_that_hangs_is_stopped_at_its_deadline_naming_the_reposito
     )
     wrapper.chmod(0o755)
     monkeypatch.setenv("PATH", f"{wrapper.parent}:{os.environ['PATH']}")
-    _limits(monkeypatch, timeout=2.0)
+    _limits(monkeypatch, timeout=5.0)
     result = load(write_portfolio(_manifest()))
     assert [str(p) for p in result.errors] == [
-        "repos/app: git log was stopped after 2 s (the time limit of a git command)"
+        "repos/app: git log was stopped after 5 s (the time limit of a git command)"
     ]
     hung = int(pid_file.read_text())
     with pytest.raises(ProcessLookupError):
