@@ -276,7 +276,7 @@ def test_in_process_load_runs_nothing_and_keeps_each_repositorys_history(
 
 
 @pytest.mark.parametrize("trap", [t for t in TRAPS if t.control], ids=lambda t: t.name)
-def test_each_trap_springs_under_plaingit(trap: Trap, tmp_path: Path) -> None:
+def test_each_trap_springs_under_plain_git(trap: Trap, tmp_path: Path) -> None:
     """Control: plain git in the same repository does run the planted program."""
     evil_dir = tmp_path / "evil"
     repo = tmp_path / "repo"
@@ -311,7 +311,7 @@ CALLER_ENV: dict[str, Callable[[Path, Path], str]] = {
 }
 
 
-def test_the_callers_git_environment_is_not_passed_togit(
+def test_the_callers_git_environment_is_not_passed_to_git(
     write_portfolio: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """GIT_* variables of the caller (config, pager, external diff, another repository) reach no git command."""
