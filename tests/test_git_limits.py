@@ -157,8 +157,8 @@ def test_added_lines_past_the_history_limit_are_not_kept_and_it_is_said(
     result = load(write_portfolio(_manifest()))
     assert result.errors == []
     assert [str(w) for w in result.warnings] == [
-        "repos/app: warning: has more history than execintel reads (50 added lines or 512 MB of them); commits "
-        f"older than {old[:12]} are not scanned"
+        "repos/app: warning: has more history than execintel reads (50 added lines or 512 MB of them); history "
+        f"from commit {old[:12]} back is not scanned"
     ]
     kept = result.facts.query("SELECT path, count(*) FROM repo_changes WHERE line IS NOT NULL GROUP BY path")
     assert sorted(kept) == [("new.txt", 40), ("old.txt", 10)]

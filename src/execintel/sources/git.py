@@ -364,7 +364,7 @@ class GitRepo(Source):
     def _history_cut(self, limits: GitLimits, sha: str) -> None:
         self.problem(
             f"has more history than execintel reads ({limits.history_lines:,} added lines or "
-            f"{size_text(limits.history_bytes)} of them); commits older than {sha[:12]} are not scanned",
+            f"{size_text(limits.history_bytes)} of them); history from commit {sha[:12]} back is not scanned",
             warning=True,
         )
 
