@@ -157,9 +157,12 @@ class GitRepo(Source):
             raise RepoRefused("does not exist or is not a folder")
         try:
             layout = locate(self.path, self.spec.confine)
+            tips = read_tips(layout, self.spec.confine, limits.refs)
         except NotARepository:
             raise RepoRefused("is not a git repository (no .git at its top); list the folder that holds .git") from None
-        tips = read_tips(layout, self.spec.confine, limits.refs)
+        except OSError as exc:  # a folder of the git data that cannot be listed, a file that vanished meanwhile
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise RepoRefused(f"cannot be read: {exc.strerror or exc}{where}") from None
         for note in tips.notes:
             self.problem(note, warning=True)
         if tips.truncated:
