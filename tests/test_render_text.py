@@ -109,3 +109,13 @@ def test_control_characters_are_shown_and_a_newline_in_a_value_forges_no_line(ne
     assert not any(line.startswith("FORGED") for line in lines), text
     assert all(len(line) <= WIDTH for line in lines)
     assert "␛[2J␛]8;;http://evil.test␇link␛]8;;␇␈" in text.replace("\n", "").replace(" ", "")
+
+
+def test_the_html_part_shows_control_characters_too() -> None:
+    """The HTML of the same email: no bidi override or escape sequence from a value reaches the reader raw."""
+    from execintel.render.html import render_html
+
+    page = render_html(_document(f"Evil {ESCAPES}\r\nX"), lambda chart: f"cid:{chart}")
+    controls = sorted({c for c in page if (ord(c) < 0x20 and c not in "\n\t") or 0x7F <= ord(c) < 0xA0})
+    assert controls == [] and "\u202e" not in page, controls
+    assert "␛[2J␛]8;;http://evil.test␇link" in page

@@ -130,10 +130,13 @@ def previous_documents(
             for run in store.list_runs(sys.maxsize):  # newest first
                 if run.portfolio != portfolio or run.run_id == exclude or (before and run.started > before):
                     continue
+                path = out_dir / run.run_id / f"{report}.json"
+                if not path.is_file():  # checked first: asking the store about every run is slower (DynamoDB)
+                    continue
                 record = next((r for r in store.reports(run.run_id) if r.report == report), None)
                 if record is None:
                     continue
-                document = _recorded_json(out_dir / run.run_id / f"{report}.json", record.content_hash)
+                document = _recorded_json(path, record.content_hash)
                 if document is not None and document.get("report") == report:
                     found[report] = document
                     break
