@@ -26,8 +26,11 @@ LOADED = "validated"
 
 @pytest.fixture
 def place(tmp_path: Path) -> Path:
-    """A working folder with a small portfolio ``mine``, a file, a FIFO and dotenv files good and bad."""
+    """A working folder with a small portfolio ``mine`` (and ``far``, dated 9999), a file, a FIFO, dotenv files."""
     write_starter(tmp_path / "mine")
+    write_starter(tmp_path / "far")
+    manifest = tmp_path / "far" / "portfolio.yaml"
+    manifest.write_text(manifest.read_text().replace("# as_of: 2026-11-15", "as_of: 9999-12-30"), encoding="utf-8")
     (tmp_path / "afile").write_text("not a folder\n", encoding="utf-8")
     os.mkfifo(tmp_path / "fifo")
     (tmp_path / "latin1.env").write_bytes("EXECINTEL_TRIGGER=caf\xe9\n".encode("latin-1"))
@@ -69,6 +72,7 @@ CASES = [
     (["explain", "cash.portfolio", "mine", "--as-of", ""], "--as-of: '' is not a date"),
     (["explain", "cash.portfolio", "mine", "--as-of", "9999-12-30"], "--as-of: '9999-12-30' is not a report date"),
     (["run", "--dry-run", "mine", "--as-of", "0001-01-01"], "--as-of: '0001-01-01' is not a report date"),
+    (["explain", "cash.portfolio", "far"], "far/portfolio.yaml: portfolio.as_of: '9999-12-30' is not a report date"),
     # the portfolio: missing or a FIFO, named by the way it was given
     (["validate", "nowhere"], "PATH: 'nowhere' does not exist"),
     (["sources", "--portfolio", "nowhere"], "--portfolio: 'nowhere' does not exist"),

@@ -164,6 +164,14 @@ def record_documents(store: Store, run_id: str, period: str, documents: list[Doc
         store.record_report(report_record(run_id, period, document.to_json(), text, now))
 
 
+def _shown(path: Path) -> str:
+    """A file as the user sees it from here: relative to the working folder when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def make_context(
     result: LoadResult,
     *,
@@ -175,7 +183,7 @@ def make_context(
 
     portfolio = result.portfolio
     if as_of is None and portfolio.manifest.portfolio.as_of is not None:
-        check_as_of(portfolio.manifest.portfolio.as_of, portfolio.display(portfolio.path), key="portfolio.as_of")
+        check_as_of(portfolio.manifest.portfolio.as_of, _shown(portfolio.path), key="portfolio.as_of")
     ctx = Context(portfolio, result.facts, resolve_as_of(portfolio.manifest, as_of))
     if previous is not None:
         ctx.previous = previous
