@@ -119,7 +119,9 @@ def _load_sources(ctx: typer.Context, portfolio: Portfolio, *, keep_going: bool)
     with err.status("Loading sources...") as status:
 
         def progress(spec: SourceSpec) -> None:
-            status.update(f"Loading {spec.kind} {escape(spec.display)}...")
+            # naming the spinner redraws the line at once (a text update alone waits for the next tick, and a
+            # quick source would never be shown)
+            status.update(f"Loading {escape(spec.kind)} {escape(spec.display)}...", spinner="dots")
 
         return load_facts(portfolio, settings=_settings(ctx), keep_going=keep_going, progress=progress)
 
