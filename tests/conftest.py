@@ -57,7 +57,9 @@ def cli(
     *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m execintel ARGS`` as a user would, with a plain environment (no colours, wide lines)."""
-    base = {"COLUMNS": "200", "NO_COLOR": "1", "PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")}
+    base = {"COLUMNS": "200", "NO_COLOR": "1", "PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"),
+            # the audit store (dry runs are recorded too) of this working folder, never the user's own
+            "EXECINTEL_DATA_DIR": str(Path(cwd, ".execintel-data").absolute())}  # fmt: skip
     if "EXECINTEL_CACHE_DIR" in os.environ:
         base["EXECINTEL_CACHE_DIR"] = os.environ["EXECINTEL_CACHE_DIR"]
     return subprocess.run([sys.executable, "-m", "execintel", *args], capture_output=True, text=True, cwd=cwd,

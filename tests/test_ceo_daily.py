@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +13,11 @@ import pytest
 from conftest import WritePortfolio, base_manifest
 from execintel.analysis import operations
 from execintel.analysis.context import Context
+from execintel.delivery.runs import report_record
 from execintel.demo import demo_portfolio
+from execintel.pipeline import previous_documents
 from execintel.reports import Document, ceo, daily, dumps, loads
+from execintel.store import RunRecord, Store, open_store
 from helpers import context
 
 AS_OF = "2026-11-15"
@@ -81,7 +85,8 @@ def test_ceo_demo_shortfalls(ceo_doc: Document) -> None:
 def test_ceo_demo_headline_and_kpis(ceo_doc: Document) -> None:
     summary = " ".join(ceo_doc.summary)
     assert "$18,769.55" in summary and "128 days" in summary and "$4,376.61" in summary
-    assert "first CEO report" in summary
+    assert "First recorded run: the audit store holds no earlier CEO report of this portfolio" in summary
+    assert "changes" not in [s["id"] for s in ceo_doc.sections]  # nothing to say what changed against
     missing = ceo_doc.figures["kpis.missing"].value
     assert isinstance(missing, list) and {"id": "churn", "entity": "qosd", "needs": "churn events"} in missing
     kpi_rows = _section(ceo_doc, "kpis")["rows"]
@@ -137,7 +142,56 @@ def test_ceo_what_changed_since_a_previous_report(write_portfolio: WritePortfoli
 
 def test_ceo_first_report_says_so(write_portfolio: WritePortfolio) -> None:
     doc = ceo.build(_small(write_portfolio))
-    assert _section(doc, "changes")["paragraphs"][0].startswith("This is the first report")
+    assert "changes" not in [s["id"] for s in doc.sections]
+    assert any(line.startswith("First recorded run") for line in doc.summary)
+
+
+def _record(store: Store, out: Path, run_id: str, portfolio: str, document: dict[str, Any], *,
+            started: dt.datetime, dry_run: bool = True) -> Path:  # fmt: skip
+    """A run of ``portfolio`` in the store that wrote and recorded ``document`` (as ``execintel run`` does)."""
+    store.start_run(RunRecord(run_id=run_id, portfolio=portfolio, trigger="test", schedule_id=None,
+                              period="2026-11-08", started=started, dry_run=dry_run))  # fmt: skip
+    path = out / run_id / f"{document['report']}.json"
+    path.parent.mkdir(parents=True)
+    text = dumps(document) + "\n"
+    path.write_text(text, encoding="utf-8")
+    store.record_report(report_record(run_id, "2026-11-08", document, text, started))
+    store.finish_run(run_id, "ok", {})
+    return path
+
+
+def test_the_previous_report_is_the_same_portfolios_recorded_one(write_portfolio: WritePortfolio,
+                                                                 tmp_path: Path) -> None:  # fmt: skip
+    """From the store: never another portfolio's run in the same out/, never a file changed since it was recorded."""
+    ctx = _small(write_portfolio)
+    mine = loads(dumps(ceo.build(ctx).to_json()))
+    out = tmp_path / "out"
+    t0 = dt.datetime(2026, 11, 8, 7, tzinfo=dt.UTC)
+    with open_store(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        older = {**mine, "as_of": "2026-11-01"}
+        _record(store, out, "20261101T070000Z-aaaa", "Test Holdings", older, started=t0 - dt.timedelta(days=7))
+        kept = {**mine, "as_of": "2026-11-08"}
+        kept_path = _record(store, out, "20261108T070000Z-bbbb", "Test Holdings", kept, started=t0, dry_run=False)
+        other = {**mine, "portfolio": "Other Holdings", "as_of": "2026-11-14",
+                 "findings": [{"kind": "no-waf", "severity": "high", "entity": "x", "title": "Other's finding"}]}  # fmt: skip
+        _record(store, out, "20261114T070000Z-cccc", "Other Holdings", other, started=t0 + dt.timedelta(days=6))
+        # a run of this portfolio that started after this one (and this run itself) are not "earlier"
+        _record(store, out, "20261120T070000Z-dddd", "Test Holdings", {**mine, "as_of": "2026-11-20"},
+                started=t0 + dt.timedelta(days=12))  # fmt: skip
+        previous = previous_documents(store, "Test Holdings", out, exclude="20261115T070000Z-eeee",
+                                      before=t0 + dt.timedelta(days=7))  # fmt: skip
+        assert previous("ceo") == kept
+        assert previous("cfo") is None  # no run recorded that report
+        ctx.previous = previous
+        doc = ceo.build(ctx)
+        assert _section(doc, "changes")["title"] == "What changed since 2026-11-08"
+        assert not any("Other's finding" in item for item in _section(doc, "changes")["items"])
+        # the newest recorded file was changed after it was recorded: the one before it is the previous report
+        kept_path.write_text(kept_path.read_text(encoding="utf-8").replace("2026-11-08", "2026-11-09"))
+        again = previous_documents(store, "Test Holdings", out, exclude="x", before=t0 + dt.timedelta(days=7))
+        assert again("ceo") == older
+    # no store: no previous report, whatever out/ holds
+    assert previous_documents(None, "Test Holdings", out, exclude="x")("ceo") is None
 
 
 # --- daily digest ---------------------------------------------------------------------------------------------

@@ -91,7 +91,7 @@ def test_settings_from_env_file_mask_secrets(tmp_path: Path, monkeypatch: pytest
 
 
 def test_missing_env_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="env file not found"):
+    with pytest.raises(ConfigError, match=r"--env-file: .*missing\.env. does not exist"):
         load_settings(tmp_path / "missing.env")
 
 

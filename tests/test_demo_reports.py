@@ -128,6 +128,7 @@ def test_explain_an_unknown_figure_suggests_the_close_ones(run: Any) -> None:
 def test_the_second_run_says_what_changed_since_the_first(demo_run: RunOutput, tmp_path: Path) -> None:
     folder = tmp_path
     shutil.copytree(demo_run.run_dir, folder / "out" / demo_run.run_dir.name)  # the first run, in its own out/
+    shutil.copytree(demo_run.folder / ".execintel-data", folder / ".execintel-data")  # and the store recording it
     again = _cli("run", "--dry-run", "--out", "out", "--reports", "ceo", "--as-of", "2026-11-16", cwd=folder)
     assert again.returncode == 0, again.stderr
     newest = sorted((folder / "out").iterdir())[-1]

@@ -69,3 +69,53 @@ def test_hostile_values_read_as_written_and_a_huge_one_is_shortened(hostile_run:
     assert "W" * 40 in everything.replace("\n", "").replace(" ", "")
     assert "W" * 3000 not in everything.replace("\n", "").replace(" ", "")
     assert "\u2026" in everything
+
+
+# --- control characters ----------------------------------------------------------------------------------------
+
+ESCAPES = "\x1b[2J\x1b]8;;http://evil.test\x07link\x1b]8;;\x07\x08\x9b1m\u202etxt.exe"
+
+
+def _document(value: str) -> dict[str, object]:
+    """A report document with ``value`` in every place a value from data can reach the text."""
+    finding = {"kind": "k", "severity": "high", "entity": value, "title": value, "evidence": [value],
+               "recommendation": value}  # fmt: skip
+    columns = [{"title": "Name", "unit": ""}, {"title": "Amount", "unit": "USD"}]
+    return {
+        "title": "CEO report", "portfolio": value, "as_of": "2026-11-15", "currency": "USD",
+        "summary": [value],
+        "figures": {"f": {"name": value, "value": 1, "unit": "USD"}},
+        "findings": [finding],
+        "sections": [
+            {"kind": "figures", "title": value, "figures": ["f"], "note": value},
+            {"kind": "table", "title": "Table", "columns": columns, "rows": [[value, 5], ["short", 6]]},
+            {"kind": "findings", "title": "Findings", "findings": [0]},
+            {"kind": "text", "title": "Text", "paragraphs": [value]},
+            {"kind": "list", "title": "List", "items": [value]},
+        ],
+        "missing": [{"data": value, "needed_for": value}],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r", "\u2028", "\x85", "\x0b"])
+def test_control_characters_are_shown_and_a_newline_in_a_value_forges_no_line(newline: str) -> None:
+    value = f"Evil {ESCAPES}{newline}FORGED: line"
+    text = render_text(_document(value))
+    controls = sorted({c for c in text if (ord(c) < 0x20 and c not in "\n\t") or 0x7F <= ord(c) < 0xA0})
+    assert controls == [], controls
+    assert "\u202e" not in text  # a right-to-left override would reorder the line
+    lines = text.splitlines()
+    # wrapped lines go on indented under their first; only a forged line would start at the margin
+    assert not any(line.startswith("FORGED") for line in lines), text
+    assert all(len(line) <= WIDTH for line in lines)
+    assert "␛[2J␛]8;;http://evil.test␇link␛]8;;␇␈" in text.replace("\n", "").replace(" ", "")
+
+
+def test_the_html_part_shows_control_characters_too() -> None:
+    """The HTML of the same email: no bidi override or escape sequence from a value reaches the reader raw."""
+    from execintel.render.html import render_html
+
+    page = render_html(_document(f"Evil {ESCAPES}\r\nX"), lambda chart: f"cid:{chart}")
+    controls = sorted({c for c in page if (ord(c) < 0x20 and c not in "\n\t") or 0x7F <= ord(c) < 0xA0})
+    assert controls == [] and "\u202e" not in page, controls
+    assert "␛[2J␛]8;;http://evil.test␇link" in page

@@ -73,7 +73,7 @@ def test_unknown_report_ids_are_refused_with_the_known_ones() -> None:
     assert parse_report_ids("cfo, cto,cfo") == ["cfo", "cto"]
     with pytest.raises(ConfigError) as caught:
         parse_report_ids(["cfo,board"])
-    assert str(caught.value).startswith("--reports: unknown report 'board'; known: ceo, cto, cfo")
+    assert str(caught.value).startswith("--reports: unknown report 'board' (known: ceo, cto, cfo")
 
 
 def test_explain_prints_the_numbered_source_rows_under_the_csv_header(tmp_path: Path) -> None:

@@ -116,7 +116,7 @@ def test_schedule_once_runs_what_is_due_and_records_the_trigger(
     env = {"EXECINTEL_DATA_DIR": str(tmp_path / "data")}
     first = cli("schedule", str(manifest), "--once", cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr
-    assert "1 schedule(s) ran." in first.stdout
+    assert "1 schedule ran." in first.stdout
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2
     second = cli("schedule", str(manifest), "--once", cwd=tmp_path, env=env)
     assert second.returncode == 0 and "Nothing was due." in second.stdout

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from execintel.cli import (
@@ -19,17 +19,20 @@ from execintel.cli import (
     PathArg,
     PortfolioOpt,
     _as_of,
-    _load,
+    _load_sources,
+    _open,
     _plural,
     _print_problems,
     _settings,
     _sources_table,
-    err,
-    out,
+    check_output_folder,
+    may_send,
 )  # fmt: skip
-from execintel.errors import ConfigError, Problem
+from execintel.cli_console import err, escape, line, out
+from execintel.errors import ConfigError, ExecintelError, Problem
 
 if TYPE_CHECKING:
+    from execintel.config import Portfolio
     from execintel.config.models import Manifest, Schedule
     from execintel.delivery.engine import DeliveryResult
     from execintel.delivery.mailers.base import Mailer
@@ -37,10 +40,26 @@ if TYPE_CHECKING:
     from execintel.reports.document import Document
     from execintel.store import Store
 
+
+def not_empty(value: str | None) -> str | None:
+    """A string option must not be given empty (``--mailer ''`` would silently mean the default)."""
+    if value is not None and not value.strip():
+        raise typer.BadParameter("is empty; leave the option out for the default")
+    return value
+
+
+def finite_seconds(value: float) -> float:
+    """A number of seconds: 0 or more, and finite (``nan`` would never time out)."""
+    if not value >= 0 or value == float("inf"):
+        raise typer.BadParameter(f"{value} is not a number of seconds (0 or more)")
+    return value
+
+
 StoreOpt = Annotated[
     str | None,
     typer.Option("--store", help="Audit store URL: sqlite:///PATH or dynamodb://TABLE (default: a SQLite file in "
-                 "the data folder; EXECINTEL_STORE).", show_default=False),
+                 "the data folder; EXECINTEL_STORE). Dry runs are recorded there too.", show_default=False,
+                 callback=not_empty),
 ]  # fmt: skip
 
 
@@ -59,7 +78,10 @@ def run(
     schedule: Annotated[
         str | None,
         typer.Option(
-            "--schedule", help="Run this schedule of the manifest for its current period.", show_default=False
+            "--schedule",
+            help="Run this schedule of the manifest for its current period.",
+            show_default=False,
+            callback=not_empty,
         ),
     ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the run's files.")] = Path("out"),
@@ -79,6 +101,7 @@ def run(
             help="outbox:DIR (default outbox:outbox), smtp://[user@]host[:port], "
             "smtps://..., ses://REGION (EXECINTEL_MAILER).",
             show_default=False,
+            callback=not_empty,
         ),
     ] = None,
     store: StoreOpt = None,
@@ -89,7 +112,12 @@ def run(
         bool, typer.Option("--resend-unknown", help="Send again deliveries whose outcome a crash left unknown.")
     ] = False,
     wait: Annotated[
-        float, typer.Option("--wait", help="Seconds to wait for another run of this portfolio to finish delivering.")
+        float,
+        typer.Option(
+            "--wait",
+            help="Seconds to wait for another run of this portfolio to finish delivering.",
+            callback=finite_seconds,
+        ),
     ] = 600.0,
 ) -> None:
     """Build every report (or those of --reports, or of --schedule) into OUT/<run-id>/ and deliver each once."""
@@ -98,34 +126,42 @@ def run(
     from execintel.render.pool import RenderPool  # noqa: PLC0415
     from execintel.reports import parse_report_ids  # noqa: PLC0415
 
+    may_send.set(not dry_run)
+    # Everything the command line alone can get wrong is checked before any data is read.
     if schedule is not None and reports:
         raise ConfigError(Problem("--reports", "give --reports or --schedule, not both (a schedule names its reports)"))
+    report_ids = parse_report_ids(reports) if schedule is None else []
     date = _as_of(as_of)
+    check_output_folder(out_dir, "--out")
     if pdf and not available():
         raise ConfigError(Problem("--pdf", "PDF support is not installed: pip install 'execintel[pdf]'"))
     pdf = available() if pdf is None else pdf
     settings = _settings(ctx)
-    endpoints = None if dry_run else _endpoints(settings, mailer, store)
+    endpoints = None if dry_run else _named(lambda: _endpoints(settings, mailer, store), mailer=mailer)
     with contextlib.ExitStack() as stack:
         # Chart and PDF workers start now and import their libraries while the data loads and reports are built.
         pool = stack.enter_context(RenderPool(pdf=pdf))
-        if endpoints is not None:
-            stack.callback(endpoints[1].close)
-        result = _load(
-            ctx, path or portfolio, allow_outside=allow_outside, keep_going=keep_going, allow_plugins=allow_plugins
-        )
+        audit = endpoints[1] if endpoints is not None else _dry_run_store(settings, store)
+        if audit is not None:
+            stack.callback(audit.close)
+        opened = _open(ctx, path, portfolio, allow_outside=allow_outside, allow_plugins=allow_plugins)
+        manifest = opened.manifest
+        chosen = _schedule(manifest, schedule)
+        if chosen is not None:
+            report_ids = parse_report_ids(list(chosen.reports), f"schedules.{chosen.id}.reports")
+        result = _load_sources(ctx, opened, keep_going=keep_going)
         out.print(_sources_table(result))
         _print_problems(result.warnings, style="yellow")
         _print_problems(result.errors, style="yellow")
         rows = sum(r.rows_loaded for r in result.reports)
         out.print(f"[green]✓[/green] validated {_plural(len(result.reports), 'source')}, {_plural(rows, 'row')}.")
-        manifest = result.portfolio.manifest
-        chosen = _schedule(manifest, schedule)
-        report_ids = parse_report_ids(list(chosen.reports) if chosen is not None else reports)
         run_id = new_run_id()
-        context = make_context(result, as_of=date, previous=previous_documents(out_dir, exclude=run_id))
+        started = dt.datetime.now(dt.UTC)
+        previous = previous_documents(audit, manifest.portfolio.name, out_dir, exclude=run_id, before=started)
+        context = make_context(result, as_of=date, previous=previous)
         if endpoints is None:
-            _build(context, report_ids, out_dir / run_id, pdf, pool)
+            _dry_run(context, opened, chosen, report_ids, run_id, started, out_dir, pdf, pool, audit,
+                     trigger=settings.trigger)  # fmt: skip
             return
         delivering = Delivering(manifest, chosen, endpoints[0], endpoints[1], run_id, force=force, wait=wait,
                                 resend_unknown=resend_unknown, trigger=settings.trigger)  # fmt: skip
@@ -141,6 +177,57 @@ def run(
             raise
     if not outcome.ok:
         raise typer.Exit(1)
+
+
+def _named(opening: Any, *, mailer: str | None) -> Any:
+    """Run ``opening``; a problem it blames on EXECINTEL_MAILER names --mailer when the flag was what gave it."""
+    try:
+        return opening()
+    except ConfigError as exc:
+        if mailer is None:
+            raise
+        renamed = [replace(p, file="--mailer") if p.file == "EXECINTEL_MAILER" else p for p in exc.problems]
+        raise ConfigError(renamed) from exc
+
+
+def _dry_run_store(settings: Any, url: str | None) -> Store | None:
+    """The audit store a dry run is recorded in; None (after saying so) when it cannot be opened."""
+    from execintel.store import open_store  # noqa: PLC0415
+
+    try:
+        return open_store(url, settings)
+    except ConfigError:
+        raise  # a malformed --store or EXECINTEL_STORE: the user asked for that store
+    except (ExecintelError, OSError) as exc:
+        err.print(f"The audit store cannot be opened ({line(exc)}); this dry run is not recorded and its CEO report "
+                  "does not say what changed.", style="yellow", markup=False, soft_wrap=True)  # fmt: skip
+        return None
+
+
+def _dry_run(
+    context: Any, portfolio: Portfolio, schedule: Schedule | None, report_ids: list[str], run_id: str,
+    started: dt.datetime, out_dir: Path, pdf: bool, pool: Any, store: Store | None, *, trigger: str | None,
+) -> None:  # fmt: skip
+    """Build and render the reports, recorded in the store as a dry run (so the next run can say what changed)."""
+    from execintel.delivery.runs import run_period  # noqa: PLC0415
+    from execintel.delivery.runs import trigger as default_trigger  # noqa: PLC0415
+    from execintel.pipeline import record_documents, start_dry_run  # noqa: PLC0415
+
+    period = run_period(portfolio.manifest, schedule, context.as_of, started)
+    if store is None:
+        _build(context, report_ids, out_dir / run_id, pdf, pool)
+        return
+    start_dry_run(store, portfolio.manifest, run_id, period=period, trigger=trigger or default_trigger(),
+                  schedule_id=schedule.id if schedule is not None else None, started=started)  # fmt: skip
+    try:
+        documents, folder = _build(context, report_ids, out_dir / run_id, pdf, pool)
+        record_documents(store, run_id, period, documents, folder)
+    except BaseException as exc:
+        if isinstance(exc, Exception):
+            with contextlib.suppress(Exception):  # the store itself may be what failed
+                store.finish_run(run_id, "failed", {"error": str(exc)[:500]})
+        raise
+    store.finish_run(run_id, "ok", {"reports": len(documents)})
 
 
 def _endpoints(settings: Any, mailer: str | None, store: str | None) -> tuple[Mailer, Store]:
@@ -172,6 +259,11 @@ def _build(context: Any, report_ids: list[str], folder: Path, pdf: bool, pool: A
             progress.update(task, description=f"Building {report}")
             documents.append(build_report(context, report))
             progress.advance(task)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(Problem("--out", f"{str(folder.parent)!r}: the run's folder cannot be created: "
+                                           f"{exc.strerror}")) from None  # fmt: skip
     with err.status("Rendering..."):
         written = write_documents(documents, folder, pdf=pdf, pool=pool)
     table = Table(title=f"Reports of {escape(context.manifest.portfolio.name)} as of {context.as_of}",
@@ -185,7 +277,7 @@ def _build(context: Any, report_ids: list[str], folder: Path, pdf: bool, pool: A
         files += f", {_plural(charts, 'chart')}" if charts else ""
         table.add_row(document.report, f"{len(document.figures):,}", f"{len(document.findings):,}", escape(files))
     out.print(table)
-    out.print(f"[green]✓[/green] wrote {len(documents)} reports to {escape(str(folder))}", soft_wrap=True)
+    out.print(f"[green]✓[/green] wrote {_plural(len(documents), 'report')} to {escape(folder)}", soft_wrap=True)
     return documents, folder
 
 

@@ -11,8 +11,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from execintel.cli import AllowOutside, AllowPlugins, PathArg, PortfolioOpt, _settings, err, out
-from execintel.cli_run import StoreOpt
+from execintel.cli import (
+    AllowOutside,
+    AllowPlugins,
+    PathArg,
+    PortfolioOpt,
+    _open,
+    _plural,
+    _settings,
+    check_output_folder,
+    may_send,
+)
+from execintel.cli_console import SafeRichHandler, err, out
+from execintel.cli_run import StoreOpt, not_empty
 from execintel.errors import DeliveryError
 
 if TYPE_CHECKING:
@@ -37,23 +48,25 @@ def schedule(
     ] = True,
     store: StoreOpt = None,
     mailer: Annotated[
-        str | None, typer.Option("--mailer", help="Mailer URL for the runs (EXECINTEL_MAILER).", show_default=False)
+        str | None,
+        typer.Option(
+            "--mailer", help="Mailer URL for the runs (EXECINTEL_MAILER).", show_default=False, callback=not_empty
+        ),
     ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the runs' files.")] = Path("out"),
 ) -> None:
     """Run each schedule of the manifest on time (cron in the portfolio's time zone), one run at a time."""
-    from rich.logging import RichHandler  # noqa: PLC0415
-
-    from execintel.pipeline import open_portfolio  # noqa: PLC0415
     from execintel.scheduler import Scheduler, manifest_loader  # noqa: PLC0415
     from execintel.store import open_store  # noqa: PLC0415
 
+    may_send.set(True)
     settings = _settings(ctx)
-    found = open_portfolio(path or portfolio, settings=settings, allow_outside=allow_outside)
+    found = _open(ctx, path, portfolio, allow_outside=allow_outside, allow_plugins=allow_plugins)
+    check_output_folder(out_dir, "--out")
     audit = open_store(store, settings)
     logger = logging.getLogger("execintel.scheduler")
     if not logger.handlers:
-        logger.addHandler(RichHandler(console=err, show_path=False))
+        logger.addHandler(SafeRichHandler(console=err, show_path=False))
         logger.setLevel(logging.INFO)
 
     def launch(item: Schedule, period: str) -> int:
@@ -78,7 +91,7 @@ def schedule(
     try:
         if once:
             fired = scheduler.fire_due()
-            out.print(f"{len(fired)} schedule(s) ran." if fired else "Nothing was due.", markup=False)
+            out.print(f"{_plural(len(fired), 'schedule')} ran." if fired else "Nothing was due.", markup=False)
             if any(f.status != 0 for f in fired):
                 raise typer.Exit(1)
         else:

@@ -7,23 +7,17 @@ import getpass
 import json
 import os
 import socket
-import sys
 from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from execintel.cli_console import err, escape, line, out, plural
 from execintel.config import Settings, load_settings
 from execintel.config.models import is_valid_email
 from execintel.errors import ConfigError, Problem, StoreError
 from execintel.store import Delivery, Entry, RunRecord, Store, open_store
-
-# When output is piped (CI logs, files) Rich would assume 80 columns and squeeze tables.
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 StoreOpt = Annotated[
     str | None,
@@ -185,8 +179,8 @@ def audit_verify(ctx: typer.Context, store: StoreOpt = None) -> None:
     for problem in result.problems:
         out.print(f"[red]✗[/red] {escape(problem)}", soft_wrap=True)
     count = len(result.problems)
-    err.print(f"{count} problem{'s' if count != 1 else ''} in {url} ({result.entries:,} entries): the audit log or "
-              "the deliveries were changed outside execintel.", style="bold red", markup=False)  # fmt: skip
+    err.print(f"{plural(count, 'problem')} in {line(url)} ({plural(result.entries, 'entry', 'entries')}): the audit "
+              "log or the deliveries were changed outside execintel.", style="bold red", markup=False)  # fmt: skip
     raise typer.Exit(1)
 
 
@@ -231,6 +225,7 @@ def suppression_remove(
     with _open(ctx, store) as opened:
         removed = opened.unsuppress(address, source=_who())
     if not removed:
-        err.print(f"{address.strip().lower()} was not on the suppression list; nothing changed.", markup=False)
+        err.print(f"{line(address.strip().lower())} was not on the suppression list; nothing changed.",
+                  markup=False)  # fmt: skip
         raise typer.Exit(1)
     out.print(f"[green]✓[/green] {escape(address.strip().lower())} is no longer suppressed.", soft_wrap=True)

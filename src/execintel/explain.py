@@ -40,31 +40,35 @@ def _lines(ranges: str) -> Iterator[int]:
 
 
 def source_rows(root: Path, reference: str, max_rows: int) -> list[str]:
-    """The numbered lines a ``file:2-4,9`` reference names (a CSV's header first), at most ``max_rows``."""
+    """The numbered lines a ``file:2-4,9`` reference names (a CSV's header first), at most ``max_rows``.
+
+    ``max_rows`` 0 prints none (the reference alone says where they are). Only a regular file is read.
+    """
     match = _REF.match(reference)
-    if match is None:
+    if match is None or max_rows < 1:
         return []
     path = (root / match["file"]).resolve()
     if not path.is_file():
         return []
     wanted = list(_lines(match["ranges"]))
     chosen = set(wanted[:max_rows])
+    last = max(chosen, default=0)
     out: list[str] = []
     with path.open(encoding="utf-8", errors="replace") as handle:
         for number, text in enumerate(handle, start=1):
+            if number > last:
+                break
             if number == 1 and path.suffix.lower() == ".csv" and 1 not in chosen:
                 out.append(f"      {'':>6}   {text.rstrip()}")
             if number in chosen:
                 out.append(f"      {number:>6} | {text.rstrip()}")
-            if number > max(chosen):
-                break
     if len(wanted) > max_rows:
         out.append(f"      ... and {len(wanted) - max_rows:,} more rows (--rows N to see more)")
     return out
 
 
-def explain_figure(ctx: Context, figure_id: str, *, max_rows: int = 20) -> str:
-    """The explanation ``execintel explain`` prints."""
+def explain_lines(ctx: Context, figure_id: str, *, max_rows: int = 20) -> list[str]:
+    """The lines ``execintel explain`` prints, one list item per line (values from data are not escaped here)."""
     figure = find_figure(ctx, figure_id)
     value = figure.value
     exact = dumps(value, indent=None) if not isinstance(value, str) else value
@@ -79,4 +83,9 @@ def explain_figure(ctx: Context, figure_id: str, *, max_rows: int = 20) -> str:
     for reference in figure.sources:
         lines.append(f"    {reference}")
         lines += source_rows(ctx.portfolio.root, reference, max_rows)
-    return "\n".join(lines)
+    return lines
+
+
+def explain_figure(ctx: Context, figure_id: str, *, max_rows: int = 20) -> str:
+    """The explanation ``execintel explain`` prints, as one text."""
+    return "\n".join(explain_lines(ctx, figure_id, max_rows=max_rows))

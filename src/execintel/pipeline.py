@@ -3,19 +3,52 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import secrets
+import stat
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from execintel.config import Portfolio, Settings, load_portfolio
-from execintel.errors import ConfigError
+from execintel.errors import ConfigError, Problem
 from execintel.sources import LoadResult, SourceSpec, load_sources
 
 if TYPE_CHECKING:
     from execintel.analysis.context import Context
+    from execintel.config.models import Manifest
     from execintel.render.pool import RenderPool
     from execintel.reports.document import Document
+    from execintel.store import Store
+
+
+# The report dates execintel accepts: every window (12 months back, a quarter ahead) stays inside the calendar
+# Python knows, and a date outside is a typo, not a report (year 9999 used to make analyses loop forever).
+AS_OF_FIRST = dt.date(1900, 1, 1)
+AS_OF_LAST = dt.date(2999, 12, 31)
+
+
+def check_as_of(date: dt.date, source: str, *, key: str | None = None) -> dt.date:
+    """``date`` when it is a report date execintel accepts; else a :class:`ConfigError` naming ``source``."""
+    if not AS_OF_FIRST <= date <= AS_OF_LAST:
+        raise ConfigError(Problem(source, f"{date.isoformat()!r} is not a report date execintel accepts (from "
+                                          f"{AS_OF_FIRST} to {AS_OF_LAST})", key=key))  # fmt: skip
+    return date
+
+
+def check_portfolio_path(path: Path, option: str) -> None:
+    """``path`` (given by ``option``) exists and is a file or a folder, not a FIFO or device that would block."""
+    shown = repr(str(path))
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ConfigError(Problem(option, f"{shown} does not exist; give a portfolio.yaml or its folder")) from None
+    except OSError as exc:
+        raise ConfigError(Problem(option, f"{shown} cannot be read: {exc.strerror}")) from None
+    if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+        raise ConfigError(Problem(option, f"{shown} is not a file or a folder (a FIFO, socket or device); give a "
+                                          "portfolio.yaml or its folder"))  # fmt: skip
 
 
 def resolve_portfolio_path(path: Path | None, settings: Settings | None = None) -> Path:
@@ -59,25 +92,88 @@ def new_run_id(now: dt.datetime | None = None) -> str:
     return f"{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
 
 
-def previous_documents(out_dir: Path, exclude: str | None = None) -> Callable[[str], dict[str, Any] | None]:
-    """A lookup of the newest earlier report JSON of each report id under ``out_dir`` (for "what changed")."""
+MAX_REPORT_JSON = 64 << 20  # an earlier report's JSON is read whole to be hashed: refuse anything absurd
+
+
+def _recorded_json(path: Path, content_hash: str) -> dict[str, Any] | None:
+    """The report JSON at ``path`` when it is a regular file whose sha256 is ``content_hash``, else None."""
     from execintel.reports.document import loads  # noqa: PLC0415
 
-    def find(report: str) -> dict[str, Any] | None:
-        if not out_dir.is_dir():
+    try:
+        if not stat.S_ISREG(path.stat().st_mode) or path.stat().st_size > MAX_REPORT_JSON:
             return None
-        for run in sorted((p for p in out_dir.iterdir() if p.is_dir() and p.name != exclude), reverse=True):
-            candidate = run / f"{report}.json"
-            if candidate.is_file():
-                try:
-                    document = loads(candidate.read_text(encoding="utf-8"))
-                except (OSError, ValueError):
-                    continue
-                if isinstance(document, dict) and document.get("report") == report:
-                    return document
+        data = path.read_bytes()
+    except OSError:
         return None
+    if hashlib.sha256(data).hexdigest() != content_hash:
+        return None  # changed since it was recorded (or another run's file): not what that run reported
+    try:
+        document = loads(data.decode("utf-8"))
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def previous_documents(
+    store: Store | None, portfolio: str, out_dir: Path, *, exclude: str, before: dt.datetime | None = None
+) -> Callable[[str], dict[str, Any] | None]:
+    """A lookup of each report's previous JSON for "what changed": from the audit store, never from ``out/`` alone.
+
+    For a report id it takes the runs of ``portfolio`` the store recorded (delivering and dry runs), newest first,
+    other than ``exclude`` (this run) and none started after ``before``; the first that recorded that report and
+    whose ``<out_dir>/<run-id>/<report>.json`` still has the recorded sha256 is the previous report. Another
+    portfolio's runs in the same ``out/`` are never used; without a store there is no previous report.
+    """
+    found: dict[str, dict[str, Any] | None] = {}
+
+    def find(report: str) -> dict[str, Any] | None:
+        if store is None:
+            return None
+        if report not in found:
+            found[report] = None
+            for run in store.list_runs(sys.maxsize):  # newest first
+                if run.portfolio != portfolio or run.run_id == exclude or (before and run.started > before):
+                    continue
+                path = out_dir / run.run_id / f"{report}.json"
+                if not path.is_file():  # checked first: asking the store about every run is slower (DynamoDB)
+                    continue
+                record = next((r for r in store.reports(run.run_id) if r.report == report), None)
+                if record is None:
+                    continue
+                document = _recorded_json(path, record.content_hash)
+                if document is not None and document.get("report") == report:
+                    found[report] = document
+                    break
+        return found[report]
 
     return find
+
+
+def start_dry_run(store: Store, manifest: Manifest, run_id: str, *, period: str, schedule_id: str | None,
+                  trigger: str, started: dt.datetime) -> None:  # fmt: skip
+    """Record a dry run in the audit store (flagged ``dry_run``), so that the next run can compare with it."""
+    from execintel.store import RunRecord  # noqa: PLC0415
+
+    store.start_run(RunRecord(run_id=run_id, portfolio=manifest.portfolio.name, trigger=trigger,
+                              schedule_id=schedule_id, period=period, started=started, dry_run=True))  # fmt: skip
+
+
+def record_documents(store: Store, run_id: str, period: str, documents: list[Document], folder: Path) -> None:
+    """Record each written report of a run with the sha256 of its JSON file and a snapshot of its figures."""
+    from execintel.delivery.runs import report_record  # noqa: PLC0415
+
+    now = dt.datetime.now(dt.UTC)
+    for document in documents:
+        text = (folder / f"{document.report}.json").read_text(encoding="utf-8")
+        store.record_report(report_record(run_id, period, document.to_json(), text, now))
+
+
+def _shown(path: Path) -> str:
+    """A file as the user sees it from here: relative to the working folder when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def make_context(
@@ -86,10 +182,13 @@ def make_context(
     as_of: dt.date | None = None,
     previous: Callable[[str], dict[str, Any] | None] | None = None,
 ) -> Context:
-    """The analysis context of a loaded portfolio."""
+    """The analysis context of a loaded portfolio; a manifest ``as_of`` out of range is a :class:`ConfigError`."""
     from execintel.analysis.context import Context, resolve_as_of  # noqa: PLC0415
 
-    ctx = Context(result.portfolio, result.facts, resolve_as_of(result.portfolio.manifest, as_of))
+    portfolio = result.portfolio
+    if as_of is None and portfolio.manifest.portfolio.as_of is not None:
+        check_as_of(portfolio.manifest.portfolio.as_of, _shown(portfolio.path), key="portfolio.as_of")
+    ctx = Context(portfolio, result.facts, resolve_as_of(portfolio.manifest, as_of))
     if previous is not None:
         ctx.previous = previous
     return ctx
@@ -109,8 +208,11 @@ def write_documents(
     for document in documents:
         path = folder / f"{document.report}.json"
         tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(document.dumps() + "\n", encoding="utf-8")
-        tmp.replace(path)
+        try:
+            tmp.write_text(document.dumps() + "\n", encoding="utf-8")
+            tmp.replace(path)
+        except OSError as exc:  # a full disk says only "No space left": say which file could not be written
+            raise OSError(exc.errno, exc.strerror, str(exc.filename or path)) from exc
         paths[document.report] = path
     rendered = render_documents([d.to_json() for d in documents], folder, pdf=pdf, pool=pool)
     return {report: [path, *rendered[report]] for report, path in paths.items()}

@@ -8,6 +8,9 @@ a ``repos.env``; they configure the AWS clients.
 
 from __future__ import annotations
 
+import os
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -52,16 +55,63 @@ class Settings(BaseSettings):
         return kwargs
 
 
+MAX_ENV_FILE = 1 << 20  # a dotenv file holds a few settings; a bigger one is a mistake (or /dev/zero)
+SECRETS = frozenset({"smtp_password", "jwt_secret", "aws_access_key_id", "aws_secret_access_key"})
+
+
+def read_env_file(path: Path, option: str = "--env-file") -> str:
+    """The text of a dotenv file, or a :class:`ConfigError` naming ``option`` and saying what is wrong with it.
+
+    Only a regular file is opened (a FIFO would block, a device never end), at most :data:`MAX_ENV_FILE` bytes,
+    and it must be UTF-8 (a byte-order mark is allowed).
+    """
+    shown = repr(str(path))
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(Problem(option, f"{shown} does not exist")) from None
+    except OSError as exc:
+        raise ConfigError(Problem(option, f"{shown} cannot be read: {exc.strerror}")) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ConfigError(Problem(option, f"{shown} is a folder, not a dotenv file"))
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(Problem(option, f"{shown} is not a regular file (a FIFO, socket or device); "
+                                          "give a dotenv file"))  # fmt: skip
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_ENV_FILE + 1)
+    except OSError as exc:
+        raise ConfigError(Problem(option, f"{shown} cannot be read: {exc.strerror}")) from None
+    if len(data) > MAX_ENV_FILE:
+        raise ConfigError(Problem(option, f"{shown} is larger than {MAX_ENV_FILE // 1024} KiB; a dotenv file "
+                                          "holds a few NAME=value lines"))  # fmt: skip
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(Problem(option, f"{shown} is not UTF-8 text (byte 0x{data[exc.start]:02x} on line "
+                                          f"{line}); save it as UTF-8")) from None  # fmt: skip
+
+
 def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
     """Build settings from the environment, ``env_file`` and explicit overrides (flags)."""
-    if env_file is not None and not env_file.is_file():
-        raise ConfigError(Problem(str(env_file), "env file not found"))
+    # every problem with the file itself first, before pydantic opens it
+    text = read_env_file(env_file) if env_file is not None else ""
     flags = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return Settings(_env_file=env_file, **flags)
+        return Settings(_env_file=env_file, _env_file_encoding="utf-8-sig", **flags)
     except ValidationError as exc:
-        problems = [
-            Problem(str(env_file or "<environment>"), err["msg"], key="EXECINTEL_" + str(err["loc"][0]).upper())
-            for err in exc.errors()
-        ]
-        raise ConfigError(problems) from None
+        raise ConfigError([_problem(err, env_file, text) for err in exc.errors()]) from None
+
+
+def _problem(err: Any, env_file: Path | None, text: str) -> Problem:
+    """A settings error naming where the bad value came from (the process environment wins over the file)."""
+    field = str(err["loc"][0]) if err["loc"] else ""
+    name = field.upper() if field.upper().startswith(("EXECINTEL_", "AWS_")) else f"EXECINTEL_{field.upper()}"
+    value = "" if field.lower() in SECRETS or "input" not in err else f"{str(err['input'])!r} is not valid: "
+    message = f"{value}{err['msg']}"
+    if env_file is None or name in {key.upper() for key in os.environ}:
+        return Problem("environment", message, key=name)
+    pattern = re.compile(rf"^\s*(export\s+)?{re.escape(name)}\s*=", re.IGNORECASE)
+    line = next((n for n, row in enumerate(text.splitlines(), 1) if pattern.match(row)), None)
+    return Problem(str(env_file), message, line=line, key=name)

@@ -1,7 +1,10 @@
 """Email-safe HTML of a report document: Jinja2 with autoescape, table layout, CSS inlined with css-inline.
 
 Data never becomes template source: values are passed to a fixed template and
-escaped, so ``<script>`` or ``{{ 7*7 }}`` in a name comes out as text.
+escaped, so ``<script>`` or ``{{ 7*7 }}`` in a name comes out as text. Every
+value the template prints also has its control characters made visible
+(:func:`execintel.controls.visible`): a bidi override cannot reverse the text
+after it, as in the plain-text part of the same email.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import css_inline
 import jinja2
 from markupsafe import Markup, escape
 
+from execintel.controls import visible
 from execintel.reports.format import CELL_CHARS, PROSE_CHARS, clip, show, show_cell
 
 NON_NUMERIC_UNITS = ("", "text", "date")
@@ -42,10 +46,18 @@ def breakable(text: Any, limit: int = PROSE_CHARS) -> Markup:
     return Markup("").join(parts)
 
 
+def _visible(value: Any) -> Any:
+    """Every value the template prints, with its control characters (newlines and tabs aside) made visible."""
+    if isinstance(value, Markup):  # escaped already (by ``breakable``): keep it markup
+        return Markup(visible(str(value), keep="\n\t"))  # noqa: S704 - it was markup; visible() adds no tag
+    return visible(value, keep="\n\t") if isinstance(value, str) else value
+
+
 @cache
 def _environment() -> jinja2.Environment:
     loader = jinja2.PackageLoader("execintel.render", "templates")
-    environment = jinja2.Environment(loader=loader, autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    environment = jinja2.Environment(loader=loader, autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                                     finalize=_visible)  # fmt: skip
     environment.filters["prose"] = breakable
     environment.filters["cell"] = lambda text: breakable(text, CELL_CHARS)
     environment.filters["clip"] = lambda text, limit=200: clip(" ".join(str(text).split()), limit)

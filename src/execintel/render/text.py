@@ -1,16 +1,29 @@
-"""Plain-text rendering of a report document (reads only the document JSON)."""
+"""Plain-text rendering of a report document (reads only the document JSON).
+
+The text is the plain part of every email, read in terminals and mail readers, so no value from data may act on
+them: every line is passed through :func:`plain` at the end. Whitespace inside a value (a newline or carriage
+return in a handoff summary) is folded into spaces when the value is wrapped or put in a cell, so a value never
+forges a line of its own; any other control character (ESC, BEL, backspace, bidi overrides) is shown as a
+visible character of the same width (``␛``), so tables laid out before still line up.
+"""
 
 from __future__ import annotations
 
 import textwrap
 from typing import Any
 
+from execintel.controls import visible
 from execintel.reports.format import CELL_CHARS, PROSE_CHARS, clip, show, show_cell
 
 WIDTH = 78
 MIN_TEXT = 12  # a text column is not squeezed narrower than this; a table that cannot fit is shown as records
 MAX_TEXT = 40  # a longer text cell (a description, a name) wraps within its column
 LONG_WORD = 20  # a longer word may be broken when its column is narrowed
+
+
+def plain(line: str) -> str:
+    """One line of the text as it may be sent: every control character but a tab made visible (a newline too)."""
+    return visible(line, keep="\t")
 
 
 def _wrap(text: str, indent: str = "") -> list[str]:
@@ -136,4 +149,4 @@ def render_text(doc: dict[str, Any]) -> str:
         for entry in doc["missing"]:
             lines += _wrap(f"{entry['data']}: would enable {entry['needed_for']}", "  - ")
         lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
+    return "\n".join(plain(line) for line in lines).rstrip() + "\n"

@@ -163,19 +163,19 @@ def build(ctx: Context) -> Document:
     findings = sorted(shortfalls, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.entity or "", f.kind))
     change_items = changes(previous, figures, findings, ctx.currency) if previous else []
     if previous:
-        b.summary(f"Since the report of {previous.get('as_of', 'the last run')}: {len(change_items)} changes.")
+        count = len(change_items)
+        b.summary(f"Since the report of {previous.get('as_of', 'the last run')}: {count} change{'s' * (count != 1)}.")
     else:
-        b.summary("This is the first CEO report: there is no earlier report to compare with.")
+        b.summary("First recorded run: the audit store holds no earlier CEO report of this portfolio to compare "
+                  "with.")  # fmt: skip
 
     # Sections
     no_cash = "No ledger data: cash, burn and runway are not available."
     b.figures_section("headline", "Headline", [figures.get(i) for i in (*HEADLINE, *ASSETS)],
                       note=None if cash is not None else no_cash)  # fmt: skip
-    if previous:
+    if previous:  # none on a first recorded run: there is nothing to say what changed against
         b.bullets("changes", f"What changed since {previous.get('as_of', 'the last report')}",
                   change_items or ["Nothing: every figure and finding is as it was."])  # fmt: skip
-    else:
-        b.text("changes", "What changed", ["This is the first report; later reports list what changed since it."])
 
     inactive = [e for e in ctx.manifest.entities if e.status != "active"]
     b.table(
