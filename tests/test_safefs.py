@@ -90,7 +90,13 @@ def test_a_fifo_as_the_manifest_is_refused(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     done = _validate(fifo)
     assert done.returncode == 2
-    assert "is a named pipe (FIFO)" in done.stderr
+    assert "portfolio.yaml' is not a file or a folder (a FIFO" in done.stderr
+    # the reader itself refuses it too, for callers that do not go through the command line
+    from execintel.config.load import load_portfolio
+    from execintel.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"is a named pipe \(FIFO\)"):
+        load_portfolio(fifo)
 
 
 def test_a_manifest_over_its_cap_is_refused_before_it_is_read(tmp_path: Path) -> None:
