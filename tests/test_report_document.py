@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from execintel.explain import source_rows
 from execintel.render.text import render_text
 from execintel.reports import parse_report_ids
 from execintel.reports.document import Document, dumps, loads
+from execintel.safefs import Confinement
 from helpers import context
 
 
@@ -88,6 +90,26 @@ def test_explain_prints_the_numbered_source_rows_under_the_csv_header(tmp_path: 
     assert (
         source_rows(tmp_path, "ledger.csv:2-4", max_rows=1)[-1].strip() == "... and 2 more rows (--rows N to see more)"
     )
+
+
+def test_explain_reads_source_rows_only_from_regular_files_inside_the_portfolio(tmp_path: Path) -> None:
+    root = tmp_path / "portfolio"
+    root.mkdir()
+    (tmp_path / "private.csv").write_text("date,account,amount\n2026-01-01,Income:Secret,424242\n")
+    (root / "ledger.csv").symlink_to(tmp_path / "private.csv")
+    os.mkfifo(root / "pipe.csv")
+    confine = Confinement.of(root)
+    [escaped] = source_rows(root, "ledger.csv:2", max_rows=20, confine=confine)
+    assert "not shown: ledger.csv leads outside the portfolio folder" in escaped and "424242" not in escaped
+    [fifo] = source_rows(root, "pipe.csv:2", max_rows=20, confine=confine)  # before: blocked forever
+    assert "not shown: pipe.csv is a named pipe (FIFO)" in fifo
+
+
+def test_explain_shows_a_long_line_cut_without_reading_it_whole(tmp_path: Path) -> None:
+    (tmp_path / "events.jsonl").write_bytes(b'{"a": "' + b"x" * 5_000_000 + b'"}\n{"b": 2}\n')
+    first, second = source_rows(tmp_path, "events.jsonl:1-2", max_rows=20)
+    assert first.endswith("\u2026") and len(first) < 2_100
+    assert second.split() == ["2", "|", '{"b":', "2}"]
 
 
 def test_context_views_leave_out_rows_after_as_of(write_portfolio: WritePortfolio) -> None:

@@ -298,6 +298,7 @@ def explain(
         raise ConfigError(Problem("FIGURE_ID", "is empty; give a figure id such as runway.days.portfolio"))
     date = _as_of(as_of)
     result = _load(ctx, path, portfolio, allow_outside=allow_outside, keep_going=True, allow_plugins=allow_plugins)
+    _print_problems(result.errors, style="yellow")  # data left out changes figures, or leaves one undefined
     context = make_context(result, as_of=date)
     with err.status(f"Computing {escape(figure_id)}..."):
         lines = explain_lines(context, figure_id, max_rows=max_rows)
