@@ -16,8 +16,8 @@ import pytest
 from botocore.config import Config
 
 from conftest import AWS_TEST_ENV, WritePortfolio, base_manifest
-from execintel.config import load_portfolio
-from execintel.sources import load_sources
+from execintel.config import Settings, load_portfolio
+from execintel.sources import dynamodb, load_sources
 
 TABLE = "qosd-events"
 ITEMS = 1200
@@ -131,6 +131,24 @@ def test_an_unreachable_endpoint_is_one_problem_not_a_crash(write_portfolio: Wri
     assert report.rows_loaded == 0
     [problem] = report.errors
     assert str(problem).startswith(f"dynamodb:{TABLE}: DynamoDB table '{TABLE}' cannot be read: Could not connect")
+
+
+@pytest.mark.timeout(60)
+def test_a_server_that_never_answers_is_one_problem_not_a_hang(
+    monkeypatch: pytest.MonkeyPatch, write_portfolio: WritePortfolio
+) -> None:
+    monkeypatch.setattr(dynamodb, "READ_TIMEOUT", 1.0)  # 60 s in use; the test should not wait 3 x 60 s
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes each connection; nobody ever reads or answers
+        port = silent.getsockname()[1]
+        settings = Settings(
+            aws_endpoint_url=f"http://127.0.0.1:{port}", aws_region="us-east-1",
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )  # fmt: skip
+        result = load_sources(load_portfolio(_portfolio(write_portfolio)), settings=settings)
+    [problem] = result.errors
+    assert str(problem).startswith(f"dynamodb:{TABLE}: DynamoDB table '{TABLE}' cannot be read: Read timeout")
 
 
 def test_a_missing_table_is_named(endpoint: str, write_portfolio: WritePortfolio) -> None:

@@ -7,11 +7,21 @@ injected; otherwise one is built from the settings, and boto3 itself honours
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from execintel.sources.base import register
 from execintel.sources.events import EventSource
+
+CONNECT_TIMEOUT = 10.0
+"""Seconds to open a connection to DynamoDB."""
+READ_TIMEOUT = 60.0
+"""Seconds to wait for each answer (a page of a scan is at most 1 MB)."""
+SCAN_DEADLINE = 1800.0
+"""Seconds a whole scan may take; past it the source stops with an error, the rows read so far are not kept."""
+MAX_ITEMS = 10_000_000
+"""Items read from one table at most; past it the source stops with an error naming the table."""
 
 
 def _client(settings: Any) -> Any:
@@ -22,7 +32,12 @@ def _client(settings: Any) -> Any:
     session = boto3.session.Session()
     if "region_name" not in kwargs and session.region_name is None:
         kwargs["region_name"] = "us-east-1"
-    return session.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 3}), **kwargs)
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+    )
+    return session.client("dynamodb", config=config, **kwargs)
 
 
 @register
@@ -48,9 +63,17 @@ class DynamoDbEvents(EventSource):
             raise self.fail("names no table; write dynamodb:TABLE_NAME")
         deserialize = TypeDeserializer().deserialize
         ordinal = 0
+        deadline = time.monotonic() + SCAN_DEADLINE
         try:
             client = self.client or _client(self.settings)
             for page in client.get_paginator("scan").paginate(TableName=self.table_name):
+                if time.monotonic() > deadline:
+                    minutes = f"{SCAN_DEADLINE / 60:.0f} minutes"
+                    raise self.fail(f"the scan of DynamoDB table {self.table_name!r} took longer than {minutes} "
+                                    f"and was stopped after {ordinal:,} items")  # fmt: skip
+                if ordinal + len(page.get("Items", [])) > MAX_ITEMS:
+                    raise self.fail(f"DynamoDB table {self.table_name!r} holds more than {MAX_ITEMS:,} items, more "
+                                    "than execintel reads from one table; export the events you need")  # fmt: skip
                 for raw in page.get("Items", []):
                     ordinal += 1
                     item = {k: deserialize(v) for k, v in raw.items()}
