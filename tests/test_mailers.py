@@ -158,7 +158,11 @@ def test_a_message_arrives_once_with_the_bcc_in_the_envelope_only(backend: Backe
     outcome = backend.mailer.send(message, commit=lambda: seen_at_commit.append(backend.received()))
     assert seen_at_commit == [[]]  # commit ran once, and the provider did not have the message yet
     [delivered] = backend.received()
-    assert (delivered.sender, delivered.recipients, delivered.data) == (backend.sender, frozenset({TO, AUDIT}), message.data)
+    assert (delivered.sender, delivered.recipients, delivered.data) == (
+        backend.sender,
+        frozenset({TO, AUDIT}),
+        message.data,
+    )
     assert b"audit" not in delivered.data
     assert outcome.provider_id == delivered.provider_id
     assert outcome.refused == {}
@@ -331,7 +335,9 @@ def test_smtp_wrong_password_is_a_permanent_error_naming_user_and_server(
     server = smtp_server_factory(tls=True, auth=("reports", "s3cret"))
     mailer = open_mailer(server.url(user="reports", cafile=str(server.ca_file)), Settings(smtp_password="wrong"))
     commits: list[str] = []
-    with pytest.raises(MailerError, match=rf"SMTP server 127\.0\.0\.1:{server.port} refused the login of 'reports': 535"):
+    with pytest.raises(
+        MailerError, match=rf"SMTP server 127\.0\.0\.1:{server.port} refused the login of 'reports': 535"
+    ):
         mailer.send(_message("reports@example.com"), commit=lambda: commits.append("x"))
     assert commits == [] and server.messages == []
 

@@ -36,6 +36,8 @@ from execintel.store import (
     SqliteStore,
     StateConflict,
     Store,
+    StoreDamaged,
+    StoreMissing,
     open_store,
 )
 from execintel.store.sqlite import MIGRATIONS
@@ -170,6 +172,8 @@ def backend(
 ) -> Iterator[Backend]:
     """A fresh store: an SQLite file in tmp_path, or a new table on the session's moto server."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EXECINTEL_", "AWS_"))}
+    monkeypatch.setenv("EXECINTEL_DATA_DIR", str(tmp_path / "data"))  # where a DynamoDB store's marker goes
+    env["EXECINTEL_DATA_DIR"] = str(tmp_path / "data")
     if request.param == "sqlite":
         path = tmp_path / "state" / "audit.db"
         url = f"sqlite:///{path}"
@@ -183,8 +187,7 @@ def backend(
     table = f"execintel-test-{uuid.uuid4().hex[:12]}"
     client = _dynamo_client(endpoint)
     url = f"dynamodb://{table}"
-    store = open_store(url, Settings(), client=client, clock=clock)
-    store.init()
+    store = open_store(url, Settings(), client=client, clock=clock, mode="init")
     env |= {**AWS_TEST_ENV, "AWS_ENDPOINT_URL": endpoint, "EXECINTEL_STORE": url}
     yield Backend("dynamodb", url, store, DynamoRaw(client, table), env, client, request.getfixturevalue("atomic_moto"))
     store.close()
@@ -602,11 +605,13 @@ def test_sqlite_refuses_a_newer_schema_and_a_file_that_is_not_a_database(tmp_pat
     with sqlite3.connect(newer) as db:
         db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     db.close()
-    with pytest.raises(StoreError, match=r"has schema version 3, newer than this execintel knows \(2\); upgrade"):
+    with pytest.raises(StoreError, match=rf"has schema version {len(MIGRATIONS) + 1}, newer than this execintel knows "
+                                         rf"\({len(MIGRATIONS)}\); upgrade"):  # fmt: skip
         SqliteStore(newer)
     text = tmp_path / "notes.db"
     text.write_text("not a database, just notes\n" * 100)
-    with pytest.raises(StoreError, match=f"The store sqlite:///{text} failed to open: file is not a database"):
+    with pytest.raises(StoreDamaged, match=f"the store file {text} is damaged or is not an execintel store "
+                                           r"\(SQLite says: file is not a database\)"):  # fmt: skip
         SqliteStore(text)
 
 
@@ -656,8 +661,8 @@ def test_dynamodb_init_creates_the_table_once(moto_endpoint: str, monkeypatch: p
     client = _dynamo_client(moto_endpoint)
     table = f"execintel-init-{uuid.uuid4().hex[:8]}"
     store = DynamoStore(table, client=client)
-    with pytest.raises(StoreError, match=f"table '{table}' does not exist; create it with: execintel store init "
-                                         f"--store dynamodb://{table}"):  # fmt: skip
+    with pytest.raises(StoreMissing, match=f"table '{table}' does not exist; create it with: execintel store init "
+                                           f"--store dynamodb://{table}"):  # fmt: skip
         store.start_run(run())
     store.init()
     store.init()  # idempotent
