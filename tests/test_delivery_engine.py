@@ -10,7 +10,11 @@ import datetime as dt
 import email
 import email.policy
 import os
+import re
+import shutil
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -392,3 +396,48 @@ def test_sigterm_during_a_hand_off_finishes_that_delivery_then_stops(store: Stor
     assert sorted(d.state for d in store.deliveries()) == ["rendered", "rendered", "sent", "sent"]
     rest, _ = _run(store, open_mailer(smtp_server.url()), manifest, "run-2")
     assert len(rest.of("sent")) == 2 and len(rest.of("already-sent")) == 2 and len(smtp_server.messages) == 4
+
+
+STRACED = """
+import sys
+from decimal import Decimal
+from execintel.config.models import Manifest, RetryPolicy
+from execintel.delivery.compose import compose
+from execintel.delivery.engine import Engine
+from execintel.delivery.mailers import open_mailer
+from execintel.delivery.plan import plan
+from execintel.store import SqliteStore
+
+manifest = Manifest.model_validate({"version": 1, "portfolio": {"name": "T"}, "sender": "reports@example.com",
+    "stakeholders": [{"id": "p", "name": "P", "email": "p@example.com", "roles": ["ceo"]}],
+    "entities": [{"id": "e", "name": "E"}]})
+planned, _ = plan(manifest, ["ceo"], schedule=None, period="2026-11-15")
+messages = {p.key: compose(key=p.key, sender="reports@example.com", to=("P", p.recipient), subject="s",
+                           text="x" * 200_000, html="<p>x</p>", images={}) for p in planned}
+store = SqliteStore(sys.argv[1])  # synchronous=full: every other commit waits for the disk
+with open_mailer(sys.argv[2]) as mailer:
+    engine = Engine(store=store, mailer=mailer, manifest=manifest, run_id="r", retry=RetryPolicy(attempts=1,
+                    initial_delay=Decimal(1), max_delay=Decimal(1)))
+    assert engine.deliver(planned, messages).ok
+"""
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+def test_no_fsync_comes_between_an_smtp_message_and_its_final_dot(tmp_path: Path, smtp_server: SmtpTestServer) -> None:
+    # The window in which a kill -9 loses a message (recorded "sending", the dot never written) is the time
+    # between the commit point and the dot. An fsync there made it milliseconds long; it must be microseconds.
+    trace = tmp_path / "trace.txt"
+    done = subprocess.run(["strace", "-f", "-qq", "-e", "trace=fsync,fdatasync,sendto,write", "-o", str(trace),
+                           sys.executable, "-c", STRACED, str(tmp_path / "audit.db"), smtp_server.url()],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    if done.returncode != 0 and "ptrace" in done.stderr.lower():
+        pytest.skip(f"strace cannot trace here: {done.stderr.strip()[:200]}")
+    assert done.returncode == 0, done.stderr
+    calls = trace.read_text().splitlines()
+    dot = next(i for i, call in enumerate(calls) if re.search(r'send(to)?\(\d+, "\.\\r\\n", 3', call))
+    socket_fd = re.search(r"send(?:to)?\((\d+),", calls[dot]).group(1)  # type: ignore[union-attr]
+    body = max(i for i, call in enumerate(calls[:dot]) if re.search(rf"send(?:to)?\({socket_fd},", call))
+    between = [call for call in calls[body + 1 : dot] if "fsync" in call or "fdatasync" in call]
+    assert between == [], between  # "sending" was recorded with no wait for the disk
+    assert any("fsync" in call or "fdatasync" in call for call in calls[dot:])  # "sent" then makes it durable
+    assert len(smtp_server.messages) == 1

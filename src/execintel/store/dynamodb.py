@@ -210,13 +210,11 @@ class DynamoStore(Store):
                 self.client.get_waiter("table_exists").wait(
                     TableName=self.table, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
                 )
-                self.claim_identity()
                 return
         keys = {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]}
         if keys != {"pk": "HASH", "sk": "RANGE"}:
             raise StoreError(f"The DynamoDB table {self.table!r} exists but its key is not (pk, sk); it is not an "
                              "execintel store. Name another table.")  # fmt: skip
-        self.claim_identity()
 
     def close(self) -> None:
         """Update the marker (best effort), then close the client if this store built it."""
