@@ -265,7 +265,8 @@ class Delivering:
         try:
             messages = compose_all(self.manifest, todo, docs, folder)
         except HeaderError as exc:
-            raise ConfigError(Problem("portfolio.yaml", f"{exc} Nothing was sent.")) from exc
+            # the CLI's last line says that nothing was sent (this is a delivering run): not twice
+            raise ConfigError(Problem("portfolio.yaml", str(exc))) from exc
         self.mailer.check_sender(self.manifest.sender)
 
         def waiting(holder: Any) -> None:
