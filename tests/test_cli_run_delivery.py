@@ -311,9 +311,9 @@ def test_a_run_against_a_server_that_never_finishes_ends_at_its_deadline(
 def test_an_unconfirmed_message_is_reported_unknown_and_sent_again_only_when_asked(
     write_portfolio: WritePortfolio, tmp_path: Path, env: dict[str, str], smtp_server_factory: Any
 ) -> None:
-    server: SmtpTestServer = smtp_server_factory(reply_delay=3.0)
+    server: SmtpTestServer = smtp_server_factory(reply_delay=6.0)
     manifest = write_portfolio(delivery_manifest(1, audit_mailbox=None))
-    url = f"{server.url()}?timeout=1"  # the server answers the final dot later than the client waits
+    url = f"{server.url()}?timeout=3"  # the server answers the final dot later than the client waits
     done = cli("run", str(manifest), "--no-pdf", "--reports", "ceo", "--mailer", url, cwd=tmp_path, env=env)
     assert done.returncode == 1, done.stdout + done.stderr
     said = " ".join((done.stdout + done.stderr).split())

@@ -73,6 +73,7 @@ ZYGOTE = textwrap.dedent(
                 sys.stderr.flush()
                 os._exit(code)
         print(json.dumps({"pid": pid}), flush=True)
+        sys.stdin.readline()  # reaped only when asked: until then the pid cannot be reused, so killing it is safe
         _, status = os.waitpid(pid, 0)
         print(json.dumps({"status": os.waitstatus_to_exitcode(status)}), flush=True)
     """
@@ -105,6 +106,10 @@ class Zygote:
 
     def wait(self) -> int:
         """The exit status of the run started last (negative: killed by that signal)."""
+        stdin: IO[str] | None = self.process.stdin
+        assert stdin is not None
+        stdin.write("wait\n")
+        stdin.flush()
         status: int = self._read()["status"]
         return status
 
@@ -212,7 +217,7 @@ def test_kill_9_at_random_moments_then_a_rerun_delivers_each_message_exactly_onc
             while trial.count() < after and time.monotonic() - start < 60:
                 time.sleep(0.001)
             time.sleep(rng.uniform(0, GAP))  # anywhere up to the next message: mid-commit, mid-hand-off, ...
-        os.kill(pid, signal.SIGKILL)  # a run that already finished is not signalled: it is a zombie until waited
+        os.kill(pid, signal.SIGKILL)  # a run that already finished is a zombie until waited: its pid is still its own
         status = zygote.wait()
         what = f"{kind} trial {trial_number} (killed after message {after} + a random part of {GAP * 1000:.0f} ms)"
         with SqliteStore(trial.folder / "audit.db") as killed:

@@ -302,7 +302,7 @@ def test_a_message_without_an_answer_to_its_final_dot_is_unknown_and_resent_only
 ) -> None:
     server = smtp_server_factory(reply_delay=2.0)
     manifest = Manifest.model_validate(delivery_manifest(1, audit_mailbox=None))
-    quick = Timeouts().capped(0.5)  # the server answers after the (shortened) RFC deadline for the final reply
+    quick = Timeouts(final=0.5)  # the server answers after the (shortened) RFC deadline for the final reply
     result, planned = _run(store, SmtpMailer("127.0.0.1", server.port, timeouts=quick), manifest)
     assert [o.state for o in result.outcomes] == ["unknown", "unknown"]
     assert all("may or may not have been delivered" in (o.reason or "") for o in result.outcomes)
@@ -383,6 +383,9 @@ class _Signalling(Mailer):
 
     def reconcile(self, message: OutgoingMessage) -> Reconciliation:
         return self.inner.reconcile(message)
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 def test_sigterm_during_a_hand_off_finishes_that_delivery_then_stops(store: Store, smtp_server: SmtpTestServer) -> None:

@@ -48,6 +48,7 @@ def starter(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: the run renders without worker processes")
 @pytest.mark.parametrize(
     ("how", "delivering"),
     [(signal.SIGKILL, False), (signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGTERM, True)],

@@ -44,7 +44,8 @@ store_app = typer.Typer(help="Set up the audit store (runs, deliveries, the audi
 audit_app = typer.Typer(help="Read and verify the audit log: runs, reports, deliveries.", no_args_is_help=True)
 suppression_app = typer.Typer(help="The suppression list: addresses nothing is ever sent to.", no_args_is_help=True)
 
-STATUS_STYLE = {"ok": "green", "sent": "green", "failed": "red", "held": "yellow", "suppressed": "yellow"}
+STATUS_STYLE = {"ok": "green", "sent": "green", "failed": "red", "held": "yellow", "suppressed": "yellow",
+                "interrupted": "yellow", "unknown": "red"}  # fmt: skip
 
 
 def _settings(ctx: typer.Context) -> Settings:
