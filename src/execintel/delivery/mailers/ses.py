@@ -206,14 +206,14 @@ class SesMailer(Mailer):
 
     def _call(self, call: Callable[[], T], *, safe: bool) -> T:
         """``call()``, tried again (with backoff, within the run's deadline) while SES throttles or cannot be
-        reached; after any other failure too when ``safe`` (a read: asking twice does no harm)."""
+        reached; when ``safe`` (a read: asking twice does no harm) also after a 5xx or a lost answer."""
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
         for attempt in range(ATTEMPTS):
             try:
                 return call()
             except (ClientError, BotoCoreError) as exc:
-                again = safe or type(exc).__name__ in NOT_SENT_ERRORS or _throttled(exc)
+                again = _throttled(exc) or type(exc).__name__ in NOT_SENT_ERRORS or (safe and not _answered(exc))
                 delay = 0.5 * 2**attempt * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not a secret
                 late = self.deadline is not None and time.monotonic() + delay >= self.deadline
                 if not again or late or attempt + 1 == ATTEMPTS:
@@ -257,6 +257,12 @@ class SesMailer(Mailer):
         return MailerError(
             f"SES in {self.region} refused {what}: {code}: {error.get('Message', '')}.", permanent=not transient
         )
+
+
+def _answered(exc: Exception) -> bool:
+    """SES gave a definite answer (a 4xx other than throttling): asking again gets the same one."""
+    status = (getattr(exc, "response", None) or {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return 400 <= status < 500 and not _throttled(exc)
 
 
 def _throttled(exc: Exception) -> bool:
