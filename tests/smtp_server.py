@@ -8,16 +8,24 @@ Options: a seeded share of RCPT or DATA commands answered with a failure code (`
 ``fail_command``), recipients always refused (``refuse``), STARTTLS or implicit TLS with a trustme
 certificate (``tls``, ``implicit_tls``; the client trusts ``ca_file``), AUTH LOGIN/PLAIN with one user
 (``auth``), ``require_starttls``, and an idle timeout after which the server closes the connection
-(silently, or after a ``421`` reply like Postfix).
+(silently, or after a ``421`` reply like Postfix). ``on_message`` runs when a message has been received
+(its final dot read) and queued, before the server replies: a crash test kills the client there.
+``reply_delay`` makes the server wait that many seconds before it answers the final dot.
+
+:class:`HostileSmtpServer` is a raw loopback server that runs a script per connection, to misbehave in ways
+aiosmtpd cannot: trickle a reply a byte at a time, never end a multi-line reply, never answer.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 import socket
 import ssl
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,12 +69,15 @@ class SmtpTestServer:
         require_starttls: bool = False,
         idle_timeout: float = 300.0,
         idle_reply: str | None = None,
+        on_message: Callable[[Received], None] | None = None,
+        reply_delay: float = 0.0,
     ) -> None:
         assert fail_command in ("RCPT", "DATA")
         self.fail_share, self.fail_code, self.fail_command = fail_share, fail_code, fail_command
         self.refuse = {address.lower(): code for address, code in (refuse or {}).items()}
         self.tls, self.implicit_tls, self.auth = tls, implicit_tls, auth
         self.require_starttls, self.idle_timeout, self.idle_reply = require_starttls, idle_timeout, idle_reply
+        self.on_message, self.reply_delay = on_message, reply_delay
         self.host = HOST
         self.port = 0
         self.ca_file: Path | None = None
@@ -121,19 +132,20 @@ class SmtpTestServer:
         return None
 
     def record(self, envelope: Envelope, tls: bool, user: str | None) -> str:
-        """Keep an accepted message; return its queue id."""
+        """Keep an accepted message (then run ``on_message``); return its queue id."""
         with self._lock:
             queue_id = f"TEST{len(self._messages) + 1:05d}"
-            self._messages.append(
-                Received(
-                    sender=envelope.mail_from or "",
-                    recipients=tuple(envelope.rcpt_tos),
-                    data=envelope.original_content or b"",
-                    queue_id=queue_id,
-                    tls=tls,
-                    user=user,
-                )
+            received = Received(
+                sender=envelope.mail_from or "",
+                recipients=tuple(envelope.rcpt_tos),
+                data=envelope.original_content or b"",
+                queue_id=queue_id,
+                tls=tls,
+                user=user,
             )
+            self._messages.append(received)
+        if self.on_message is not None:
+            self.on_message(received)
         return queue_id
 
     def authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
@@ -167,7 +179,10 @@ class _Handler:
             return f"{code} {'4.3.0 queue full, try again later' if code < 500 else '5.6.0 message refused'}"
         tls = server.transport is not None and server.transport.get_extra_info("ssl_object") is not None
         user = session.auth_data if isinstance(session.auth_data, str) else None
-        return f"250 2.0.0 Ok: queued as {self.owner.record(envelope, tls, user)}"
+        queue_id = self.owner.record(envelope, tls, user)
+        if self.owner.reply_delay:
+            await asyncio.sleep(self.owner.reply_delay)
+        return f"250 2.0.0 Ok: queued as {queue_id}"
 
 
 class _Smtp(SMTP):
@@ -234,3 +249,131 @@ def smtp_server_factory() -> Iterator[Callable[..., SmtpTestServer]]:
     yield start
     for server in reversed(started):
         server.__exit__(None, None, None)
+
+
+Script = Callable[["HostileSmtpServer", socket.socket], None]
+
+
+class HostileSmtpServer:
+    """A loopback TCP server that runs ``script(server, connection)`` for each client, in a thread of its own.
+
+    ``sent`` counts the bytes scripts managed to write; ``client_gone`` is set when a write failed or a read saw
+    the end of the stream: the client gave up. Scripts stop within a second of the server closing.
+    """
+
+    def __init__(self, script: Script) -> None:
+        self.script = script
+        self.sent = 0
+        self.client_gone = threading.Event()
+        self.stopping = threading.Event()
+        self._listener = socket.create_server((HOST, 0))
+        self._listener.settimeout(0.2)  # closing a socket does not wake a thread blocked in accept()
+        self.port: int = self._listener.getsockname()[1]
+        self._threads: list[threading.Thread] = []
+        self._connections: list[socket.socket] = []
+
+    def url(self, scheme: str = "smtp") -> str:
+        """The mailer URL for this server."""
+        return f"{scheme}://{HOST}:{self.port}"
+
+    def __enter__(self) -> HostileSmtpServer:
+        accept = threading.Thread(target=self._accept, daemon=True)
+        accept.start()
+        self._threads.append(accept)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self._listener.close()
+        for connection in self._connections:
+            with contextlib.suppress(OSError):
+                connection.close()
+        for thread in self._threads:
+            thread.join(5)
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self._connections.append(connection)
+            worker = threading.Thread(target=self._run, args=(connection,), daemon=True)
+            worker.start()
+            self._threads.append(worker)
+
+    def _run(self, connection: socket.socket) -> None:
+        connection.settimeout(1.0)
+        with contextlib.suppress(OSError):
+            self.script(self, connection)
+
+    def write(self, connection: socket.socket, data: bytes) -> bool:
+        """Write ``data``; False (and ``client_gone`` set) when the client has closed the connection."""
+        try:
+            connection.sendall(data)
+        except OSError:
+            self.client_gone.set()
+            return False
+        self.sent += len(data)
+        return True
+
+    def read_line(self, connection: socket.socket) -> bytes | None:
+        """One command line from the client; None when it closed (or the server is stopping)."""
+        line = b""
+        while not line.endswith(b"\n"):
+            try:
+                chunk = connection.recv(1)
+            except TimeoutError:
+                if self.stopping.is_set():
+                    return None
+                continue
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self.client_gone.set()
+                return None
+            line += chunk
+        return line
+
+    def trickle(self, connection: socket.socket, data: bytes, interval: float) -> None:
+        """Write ``data`` one byte every ``interval`` seconds, stopping when the client leaves."""
+        for byte in data:
+            if self.stopping.is_set() or not self.write(connection, bytes([byte])):
+                return
+            time.sleep(interval)
+        self.stopping.wait(2)  # nothing more to say; give the client time to notice
+
+
+def converse(answers: Mapping[str, Callable[[HostileSmtpServer, socket.socket], bool]]) -> Script:
+    """A script that greets, then answers each command: a function from ``answers`` for its verb, else ``250``
+    (``354`` for DATA, after which it reads the message up to the final dot). A function returning False ends
+    the conversation."""
+
+    def script(server: HostileSmtpServer, connection: socket.socket) -> None:
+        if not server.write(connection, b"220 hostile.test ESMTP\r\n"):
+            return
+        while (line := server.read_line(connection)) is not None:
+            verb = line.split(b" ", 1)[0].strip().upper().decode("ascii", "replace")
+            if verb in answers:
+                if not answers[verb](server, connection):
+                    return
+                continue
+            if verb == "DATA":
+                server.write(connection, b"354 go ahead\r\n")
+                body = server.read_line(connection)
+                while body not in (None, b".\r\n"):
+                    body = server.read_line(connection)
+                if body is None:
+                    return
+                if "." in answers and not answers["."](server, connection):
+                    return
+                if "." not in answers:
+                    server.write(connection, b"250 2.0.0 queued as HOSTILE1\r\n")
+                continue
+            reply = b"221 bye\r\n" if verb == "QUIT" else b"250 ok\r\n"
+            if not server.write(connection, reply) or verb == "QUIT":
+                return
+
+    return script

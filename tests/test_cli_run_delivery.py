@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,8 @@ import boto3
 import pytest
 
 from conftest import AWS_TEST_ENV, WritePortfolio, cli, delivery_manifest
-from smtp_server import SmtpTestServer
+from execintel.store import SqliteStore
+from smtp_server import HostileSmtpServer, SmtpTestServer
 
 QUICK = ("--no-pdf", "--reports", "ceo,daily")
 
@@ -46,8 +49,16 @@ def test_run_delivers_to_the_outbox_by_default_once_and_the_audit_trail_verifies
     assert cfo["From"] == "reports@example.com" and cfo.get_content_type() == "multipart/related"
     assert {p.get_content_type() for p in cfo.walk()} >= {"multipart/alternative", "text/plain", "text/html"}
     again = cli("run", str(manifest), *QUICK, cwd=tmp_path, env=env)
-    assert again.returncode == 0 and "already went out" in again.stdout
+    assert (
+        again.returncode == 0 and "All 6 deliveries of this ad-hoc run for 2026-11-15 already went out" in again.stdout
+    )
     assert len(_eml(tmp_path / "outbox")) == 6
+    # the audit summary of both runs spells its keys one way
+    with SqliteStore(tmp_path / "data" / "execintel.db") as store:
+        summaries = [dict(run.summary) for run in store.list_runs()]
+    assert summaries[1] == {"sent": 6, "already_sent": 0, "suppressed": 0, "held": 0, "failed": 0, "unknown": 0,
+                            "notice": None}  # fmt: skip
+    assert summaries[0] == {"already_sent": 6}
     listed = cli("audit", "list", cwd=tmp_path, env=env)
     assert listed.returncode == 0 and listed.stdout.count("Test Holdings") == 2
     verified = cli("audit", "verify", cwd=tmp_path, env=env)
@@ -105,12 +116,16 @@ def test_a_header_with_a_line_break_stops_the_run_before_anything_is_sent(
     assert not list((tmp_path / "outbox").glob("*.eml")) if (tmp_path / "outbox").exists() else True
 
 
-def test_a_bad_mailer_url_is_refused_before_any_work(write_portfolio: WritePortfolio, tmp_path: Path) -> None:
+def test_a_bad_mailer_url_is_refused_before_any_work_naming_the_option_used(
+    write_portfolio: WritePortfolio, tmp_path: Path
+) -> None:
     manifest = write_portfolio(delivery_manifest(1))
-    done = cli("run", str(manifest), "--mailer", "carrier-pigeon://coop", cwd=tmp_path)
-    assert done.returncode == 2
-    # the flag was given, so the message names the flag, not the environment variable
-    assert "--mailer: unknown mailer" in done.stderr and "allowed:" in done.stderr
+    flag = cli("run", str(manifest), "--mailer", "carrier-pigeon://coop", cwd=tmp_path)
+    assert flag.returncode == 2
+    assert flag.stderr.startswith("--mailer: unknown mailer (mailer 'carrier-pigeon://coop'; allowed:")
+    variable = cli("run", str(manifest), cwd=tmp_path, env={"EXECINTEL_MAILER": "carrier-pigeon://coop"})
+    assert variable.returncode == 2 and variable.stderr.startswith("EXECINTEL_MAILER: unknown mailer")
+    assert not (tmp_path / "out").exists()  # before any work
 
 
 def test_a_schedule_sends_once_per_period_unless_forced(
@@ -192,7 +207,7 @@ def test_run_records_into_a_dynamodb_store(
     both = {**env, **aws}
     missing = cli("run", str(write_portfolio(delivery_manifest(1))), *QUICK, "--store", store, cwd=tmp_path,
                   env=both)  # fmt: skip
-    assert missing.returncode == 1 and f"execintel store init --store {store}" in " ".join(missing.stderr.split())
+    assert missing.returncode == 2 and f"execintel store init --store {store}" in " ".join(missing.stderr.split())
     assert cli("store", "init", "--store", store, cwd=tmp_path, env=both).returncode == 0
     done = cli("run", str(write_portfolio(delivery_manifest(1))), *QUICK, "--store", store, cwd=tmp_path, env=both)
     assert done.returncode == 0, done.stderr
@@ -216,3 +231,97 @@ def test_the_demo_is_delivered_to_the_outbox_by_default(tmp_path: Path, env: dic
     html = cfo.get_body(("html",)).get_content()  # type: ignore[union-attr]
     images = {p["Content-ID"].strip("<>") for p in cfo.walk() if p.get_content_type() == "image/png"}
     assert images and all(f"cid:{cid}" in html for cid in images)  # every chart inline, by Content-ID
+
+
+def test_a_store_that_lost_its_history_stops_the_run_before_anything_is_sent(
+    write_portfolio: WritePortfolio, tmp_path: Path, env: dict[str, str], smtp_server: SmtpTestServer
+) -> None:
+    manifest = write_portfolio(delivery_manifest(1))
+    first = cli("run", str(manifest), *QUICK, "--mailer", smtp_server.url(), cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr
+    assert len(smtp_server.messages) == 2  # the CEO report and the daily digest, the audit copy in each envelope
+    (tmp_path / "data" / "execintel.db").unlink()  # the store is gone; its marker beside it says what it held
+    again = cli("run", str(manifest), *QUICK, "--mailer", smtp_server.url(), cwd=tmp_path, env=env)
+    message = " ".join(again.stderr.split())
+    assert again.returncode == 2, again.stdout + again.stderr
+    assert "has lost its history: it is empty, but it held" in message and "--new-store" in message
+    assert "Traceback" not in again.stderr and len(smtp_server.messages) == 2  # nothing sent again
+    # told to, the run accepts the new store: it knows nothing, so everything goes out again (and that is recorded)
+    told = cli("run", str(manifest), *QUICK, "--mailer", smtp_server.url(), "--new-store", cwd=tmp_path, env=env)
+    assert told.returncode == 0, told.stderr
+    assert len(smtp_server.messages) == 4
+    with SqliteStore(tmp_path / "data" / "execintel.db") as store:
+        assert store.entries(limit=1)[0].kind == "store.accepted"
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder on a read-only file system (a tmpfs mounted read-only; root only)."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a read-only file system needs root")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)], check=False,
+                             capture_output=True)  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs here: {mounted.stderr.decode(errors='replace').strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+@pytest.mark.parametrize("where", ["a-file", "read-only"])
+def test_an_outbox_folder_that_cannot_take_messages_stops_the_run_before_any_work(
+    write_portfolio: WritePortfolio, tmp_path: Path, env: dict[str, str], request: pytest.FixtureRequest, where: str
+) -> None:
+    if where == "a-file":
+        outbox = tmp_path / "outbox.txt"
+        outbox.write_text("not a folder")
+        why = f"{outbox} is a file, not a folder"
+    else:
+        outbox = request.getfixturevalue("read_only_folder") / "outbox"
+        why = "Read-only file system"
+    manifest = write_portfolio(delivery_manifest(1))
+    done = cli("run", str(manifest), *QUICK, "--mailer", f"outbox:{outbox}", cwd=tmp_path, env=env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"--mailer: cannot use {outbox} as the outbox folder: {why}" in " ".join(done.stderr.split())
+    assert "Internal error" not in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()  # no report was built
+
+
+def _trickle(server: HostileSmtpServer, connection: Any) -> None:
+    server.trickle(connection, b"220 " + b"z" * 200 + b"\r\n", 0.5)  # 100 s for a greeting
+
+
+def test_a_run_against_a_server_that_never_finishes_ends_at_its_deadline(
+    write_portfolio: WritePortfolio, tmp_path: Path, env: dict[str, str]
+) -> None:
+    manifest = write_portfolio(delivery_manifest(1, audit_mailbox=None))
+    with HostileSmtpServer(_trickle) as server:
+        done = cli("run", str(manifest), "--no-pdf", "--reports", "ceo", "--mailer", server.url(), cwd=tmp_path,
+                   env={**env, "EXECINTEL_DELIVERY_DEADLINE": "3"})  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "the run's time limit" in " ".join(done.stdout.split())  # not a hang: RFC 5321 alone allows 5 minutes
+    with SqliteStore(tmp_path / "data" / "execintel.db") as store:
+        [delivery] = store.deliveries()
+    assert delivery.state == "failed" and delivery.permanent is False  # the next run tries again
+
+
+def test_an_unconfirmed_message_is_reported_unknown_and_sent_again_only_when_asked(
+    write_portfolio: WritePortfolio, tmp_path: Path, env: dict[str, str], smtp_server_factory: Any
+) -> None:
+    server: SmtpTestServer = smtp_server_factory(reply_delay=6.0)
+    manifest = write_portfolio(delivery_manifest(1, audit_mailbox=None))
+    url = f"{server.url()}?timeout=3"  # the server answers the final dot later than the client waits
+    done = cli("run", str(manifest), "--no-pdf", "--reports", "ceo", "--mailer", url, cwd=tmp_path, env=env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    said = " ".join((done.stdout + done.stderr).split())
+    assert "1 unknown" in said and "may or may not have gone out" in said and "--resend-unknown" in said
+    assert len(server.messages) == 1  # not retried: the server has it
+    server.reply_delay = 0.0
+    resent = cli("run", str(manifest), "--no-pdf", "--reports", "ceo", "--mailer", url, "--resend-unknown",
+                 cwd=tmp_path, env=env)  # fmt: skip
+    assert resent.returncode == 0, resent.stdout + resent.stderr
+    first, second = (email.message_from_bytes(m.data, policy=email.policy.default) for m in server.messages)
+    assert first["Message-ID"] == second["Message-ID"]  # a mail client shows the two copies as one message

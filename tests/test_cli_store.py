@@ -7,22 +7,24 @@ import sqlite3
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
 import pytest
+import yaml
 
-from conftest import AWS_TEST_ENV
+from conftest import AWS_TEST_ENV, delivery_manifest
 from execintel.store import Delivery, ReportRecord, RunRecord, SqliteStore
 
 HOSTILE = "[bold]Acme[/bold] <script>alert(1)</script>"
 T0 = datetime(2026, 11, 15, 9, 0, tzinfo=UTC)
 
 
-def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "execintel", *args], capture_output=True, text=True, env=env,
-                          check=False)  # fmt: skip
+                          check=False, cwd=cwd)  # fmt: skip
 
 
 @pytest.fixture
@@ -101,12 +103,68 @@ def test_audit_show_of_an_unknown_run_says_so(db: Path, env: dict[str, str]) -> 
 
 def test_an_empty_store_has_no_runs(tmp_path: Path, env: dict[str, str]) -> None:
     url = f"sqlite:///{tmp_path}/elsewhere/audit.db"
+    assert cli("store", "init", "--store", url, env=env).returncode == 0
     listed = cli("audit", "list", "--store", url, env=env)
     assert listed.returncode == 0 and listed.stdout.strip() == f"No runs yet in {url}."
     assert cli("audit", "verify", env={**env, "EXECINTEL_STORE": url}).stdout.strip() == (
         f"✓ 0 entries verified; the chain is intact ({url})"
     )
     assert not (tmp_path / "data").exists()  # the default store was never touched
+
+
+@pytest.mark.parametrize(
+    ("command", "variable"),
+    [(("audit", "list"), False), (("audit", "verify"), True), (("audit", "show", "run-1"), False),
+     (("suppression", "list"), True)],
+)  # fmt: skip
+def test_read_only_commands_never_create_a_store_at_a_mistyped_path(
+    tmp_path: Path, env: dict[str, str], command: tuple[str, ...], variable: bool
+) -> None:
+    url = f"sqlite:///{tmp_path}/typo/audti.db"
+    # from the environment, the message names the variable; from the option, the option
+    done = cli(*command, env={**env, "EXECINTEL_STORE": url}) if variable else cli(*command, "--store", url, env=env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    message = " ".join(done.stderr.split())
+    source = "EXECINTEL_STORE" if variable else "--store"
+    assert f"{source}: the store {url} does not exist (there is no file {tmp_path}/typo/audti.db)" in message
+    assert "Traceback" not in done.stderr and "Internal error" not in done.stderr
+    assert not (tmp_path / "typo").exists()  # not the file, not even its folder
+
+
+def test_the_default_store_before_any_run_is_reported_not_created(tmp_path: Path, env: dict[str, str]) -> None:
+    for command in (("audit", "list"), ("suppression", "list")):
+        done = cli(*command, env=env)
+        assert done.returncode == 0 and "No store yet" in done.stdout, done.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def _random_bytes(db: Path) -> None:
+    db.write_bytes(bytes(range(256)) * 64)
+
+
+def _truncated(db: Path) -> None:
+    with db.open("r+b") as file:
+        file.truncate(db.stat().st_size // 3)
+
+
+@pytest.mark.parametrize("damage", [_random_bytes, _truncated], ids=["random-bytes", "truncated"])
+def test_a_damaged_store_file_is_named_with_exit_2_and_no_traceback(
+    db: Path, env: dict[str, str], tmp_path: Path, damage: Callable[[Path], None]
+) -> None:
+    with SqliteStore(db) as store:  # enough pages that a cut loses some
+        for i in range(60):
+            store.suppress(f"bounce-{i}@example.com", "hard bounce " * 20, source="test")
+    damage(db)
+    manifest = tmp_path / "portfolio" / "portfolio.yaml"
+    manifest.parent.mkdir()
+    manifest.write_text(yaml.safe_dump(delivery_manifest(1)), encoding="utf-8")
+    for command in (("audit", "verify"), ("audit", "list"), ("run", str(manifest), "--no-pdf", "--reports", "ceo")):
+        done = cli(*command, env=env, cwd=tmp_path)
+        message = " ".join(done.stderr.split())
+        assert done.returncode == 2, (command, done.stdout, done.stderr)
+        assert f"the store file {db} is damaged or is not an execintel store" in message, (command, message)
+        assert "Traceback" not in done.stderr and "Internal error" not in done.stderr
+    assert not (tmp_path / "outbox").exists()  # the run stopped before any work
 
 
 def test_suppression_add_list_remove(env: dict[str, str], tmp_path: Path) -> None:
@@ -144,10 +202,10 @@ def test_store_init_creates_a_dynamodb_table(env: dict[str, str], moto_endpoint:
     aws = {**env, **AWS_TEST_ENV, "AWS_ENDPOINT_URL": moto_endpoint}
     table = f"execintel-cli-{uuid.uuid4().hex[:8]}"
     missing = cli("audit", "list", "--store", f"dynamodb://{table}", env=aws)
-    assert missing.returncode == 1
+    assert missing.returncode == 2
     message = " ".join(missing.stderr.split())
     assert f"The DynamoDB table '{table}' does not exist; create it with: execintel store init --store " in message
-    assert message.endswith(f"--store dynamodb://{table}")
+    assert f"--store dynamodb://{table} " in message
     created = cli("store", "init", "--store", f"dynamodb://{table}", env=aws)
     assert created.returncode == 0 and f"the store is ready: dynamodb://{table}" in created.stdout
     client = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1",

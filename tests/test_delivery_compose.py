@@ -251,3 +251,53 @@ def test_non_ascii_pdf_name_and_display_name_round_trip() -> None:
     assert _display_name(message) == "Jos\u00e9 N\u00fa\u00f1ez"
     pdf = next(part for part in parsed.walk() if part.get_content_type() == "application/pdf")
     assert pdf.get_filename() == "r\u00e9sum\u00e9.pdf"
+
+
+LRE, RLE, PDF, LRO, RLO = "\u202a", "\u202b", "\u202c", "\u202d", "\u202e"
+LRI, RLI, FSI, PDI = "\u2066", "\u2067", "\u2068", "\u2069"
+BIDI = frozenset(LRE + RLE + PDF + LRO + RLO + LRI + RLI + FSI + PDI)
+
+
+def _balanced(text: str) -> bool:
+    """Every embedding, override or isolate in ``text`` is closed, and nothing is closed that was not opened."""
+    stack: list[str] = []
+    for char in text:
+        if char in (LRE, RLE, LRO, RLO, LRI, RLI, FSI):
+            stack.append(char)
+        elif char == PDF:
+            if not stack or stack[-1] in (LRI, RLI, FSI):
+                return False
+            stack.pop()
+        elif char == PDI:
+            if not stack or stack[-1] not in (LRI, RLI, FSI):
+                return False
+            stack.pop()
+    return not stack
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        f"Invoice {RLO}fdp.exe",  # the classic: the rest of the line shows reversed
+        f"{RLI}Acme{LRO} Holdings",  # an isolate with an override inside it, neither closed
+        f"Acme{PDF}{PDI} Holdings",  # closers with nothing to close
+        f"{LRE}a{RLI}b{PDF}c",  # a PDF cannot close across an isolate
+        f"{RLE}x{LRI}y{PDI}z",  # the isolate is closed, the embedding is not
+    ],
+)
+def test_an_unbalanced_bidi_override_in_a_subject_or_display_name_is_closed(value: str) -> None:
+    message = _compose(subject=f"CFO report - {value}", to=(value, "ceo@example.com"))
+    subject, name = _parse(message)["Subject"], _display_name(message)
+    assert _balanced(subject) and _balanced(name), (subject, name)
+    # nothing but the marks changed
+    assert _unmarked(subject) == _unmarked(f"CFO report - {value}") and _unmarked(name) == _unmarked(value)
+
+
+def _unmarked(text: str) -> str:
+    return "".join(c for c in text if c not in BIDI)
+
+
+def test_balanced_bidi_text_is_kept_as_written() -> None:
+    name = f"{RLI}\u05de\u05e1\u05e2\u05d3\u05ea \u05d4\u05d9\u05dd{PDI} Holdings"  # a Hebrew name, isolated
+    assert _display_name(_compose(to=(name, "ceo@example.com"))) == name
+    assert _parse(_compose(subject=name))["Subject"] == name

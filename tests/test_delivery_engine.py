@@ -9,6 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -16,14 +24,17 @@ from typing import Any
 
 import pytest
 
-from conftest import delivery_manifest
+from conftest import AWS_TEST_ENV, delivery_manifest
 from execintel.config.models import Manifest, RetryPolicy
+from execintel.config.settings import Settings
 from execintel.delivery.compose import OutgoingMessage, compose
 from execintel.delivery.engine import Engine, backoff
-from execintel.delivery.mailers import open_mailer
+from execintel.delivery.interrupts import Interrupted, stop_on_signals
+from execintel.delivery.mailers import SmtpMailer, open_mailer
 from execintel.delivery.mailers.base import Mailer, Reconciled, Reconciliation, SendOutcome
+from execintel.delivery.mailers.smtp_wire import Timeouts
 from execintel.delivery.plan import Planned, plan
-from execintel.store import SqliteStore, Store
+from execintel.store import SqliteStore, Store, open_store
 from smtp_server import SmtpTestServer
 
 FAST = RetryPolicy(attempts=4, initial_delay=Decimal("0.01"), max_delay=Decimal("0.05"))
@@ -281,3 +292,155 @@ def test_a_message_already_in_the_outbox_is_recorded_as_sent_not_written_again(t
     assert len(again.of("sent")) == 4 and again.ok
     assert {p.name: p.stat().st_mtime_ns for p in outbox.glob("*.eml")} == before
     assert all(d.state == "sent" and d.reason == "the provider already had it" for d in fresh.deliveries())
+
+
+# --- outcomes that stay open, deadlines and signals -------------------------------------------------------------
+
+
+def test_a_message_without_an_answer_to_its_final_dot_is_unknown_and_resent_only_on_request(
+    store: Store, smtp_server_factory: Callable[..., SmtpTestServer]
+) -> None:
+    server = smtp_server_factory(reply_delay=2.0)
+    manifest = Manifest.model_validate(delivery_manifest(1, audit_mailbox=None))
+    quick = Timeouts(final=0.5)  # the server answers after the (shortened) RFC deadline for the final reply
+    result, planned = _run(store, SmtpMailer("127.0.0.1", server.port, timeouts=quick), manifest)
+    assert [o.state for o in result.outcomes] == ["unknown", "unknown"]
+    assert all("may or may not have been delivered" in (o.reason or "") for o in result.outcomes)
+    assert len(server.messages) == 2  # the server had both: a retry would have doubled them
+    assert {d.state for d in store.deliveries()} == {"unknown"}
+    assert [e.data["to"] for e in store.entries() if e.kind.startswith("delivery.")].count("unknown") == 2
+    # a rerun reports them again and sends nothing
+    again, _ = _run(store, SmtpMailer("127.0.0.1", server.port, timeouts=quick), manifest, "run-2")
+    assert [o.state for o in again.outcomes] == ["unknown", "unknown"] and len(server.messages) == 2
+    # --resend-unknown sends them again, with the same Message-ID, so a mail client shows one message
+    server.reply_delay = 0.0
+    resent, _ = _run(store, open_mailer(server.url()), manifest, "run-3", resend_unknown=True)
+    assert [o.state for o in resent.outcomes] == ["sent", "sent"] and len(server.messages) == 4
+    ids = [email.message_from_bytes(m.data, policy=email.policy.default)["Message-ID"] for m in server.messages]
+    assert ids[:2] == ids[2:] or sorted(ids[:2]) == sorted(ids[2:])
+    assert store.verify().ok and len(planned) == 2
+
+
+def test_with_a_store_that_answers_late_an_interrupted_smtp_delivery_is_unknown_not_sent(
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, smtp_server: SmtpTestServer, tmp_path: Path
+) -> None:
+    # DynamoDB may apply the "sending" write while the process waits for the answer, then the process dies before
+    # the final dot: "sent" cannot be inferred from the commit point there.
+    for name, value in AWS_TEST_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("EXECINTEL_DATA_DIR", str(tmp_path))
+    import boto3
+
+    client = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
+    table = f"execintel-engine-{uuid.uuid4().hex[:8]}"
+    dynamo = open_store(f"dynamodb://{table}", Settings(), client=client, mode="init")
+    manifest = Manifest.model_validate(delivery_manifest(1, audit_mailbox=None))
+    planned, _ = plan(manifest, ["ceo"], schedule=None, period="2026-11-15")
+    dynamo.add_delivery(_delivery(planned[0], "run-0"))
+    dynamo.transition(planned[0].key, "sending", run_id="run-0", expect=("rendered",), attempts=1)
+    engine = Engine(store=dynamo, mailer=open_mailer(smtp_server.url()), manifest=manifest, run_id="run-1",
+                    retry=FAST, sleep=lambda _s: None)  # fmt: skip
+    result = engine.deliver(planned, _messages(manifest, planned))
+    assert [o.state for o in result.outcomes] == ["unknown"] and smtp_server.messages == []
+    stored = dynamo.get_delivery(planned[0].key)
+    assert stored is not None and stored.state == "unknown" and "may not have gone out" in (stored.reason or "")
+    dynamo.close()
+    client.delete_table(TableName=table)
+
+
+def test_nothing_starts_after_the_runs_deadline(store: Store, smtp_server: SmtpTestServer) -> None:
+    manifest = Manifest.model_validate(delivery_manifest(2, audit_mailbox=None))
+    result, _ = _run(store, open_mailer(smtp_server.url()), manifest, deadline=time.monotonic() - 1)
+    assert {o.state for o in result.outcomes} == {"failed"} and smtp_server.messages == []
+    assert all("time limit" in (o.reason or "") and o.permanent is False for o in result.outcomes)
+    later, _ = _run(store, open_mailer(smtp_server.url()), manifest, "run-2")  # the next run sends them
+    assert len(later.of("sent")) == 4
+
+
+class _Signalling(Mailer):
+    """Wraps a mailer; sends its own process SIGTERM from inside the commit hook of the n-th message."""
+
+    scheme = "signalling"
+
+    def __init__(self, inner: Mailer, at: int) -> None:
+        self.inner, self.at, self.count, self.url = inner, at, 0, inner.url
+
+    @classmethod
+    def from_url(
+        cls, url: str, settings: Any, *, client: Any = None, source: str = ""
+    ) -> _Signalling:  # pragma: no cover
+        raise NotImplementedError
+
+    def send(self, message: OutgoingMessage, commit: Callable[[], None]) -> SendOutcome:
+        self.count += 1
+
+        def commit_and_signal() -> None:
+            commit()
+            if self.count == self.at:
+                os.kill(os.getpid(), signal.SIGTERM)  # between the commit point and the hand-off
+
+        return self.inner.send(message, commit_and_signal)
+
+    def reconcile(self, message: OutgoingMessage) -> Reconciliation:
+        return self.inner.reconcile(message)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_sigterm_during_a_hand_off_finishes_that_delivery_then_stops(store: Store, smtp_server: SmtpTestServer) -> None:
+    manifest = Manifest.model_validate(delivery_manifest(2, audit_mailbox=None))
+    mailer = _Signalling(open_mailer(smtp_server.url()), at=2)
+    with stop_on_signals(), pytest.raises(Interrupted) as stopped:
+        _run(store, mailer, manifest)
+    assert stopped.value.code == 128 + signal.SIGTERM
+    # the message being handed over when the signal came went out and is recorded; nothing after it started
+    assert len(smtp_server.messages) == 2
+    assert sorted(d.state for d in store.deliveries()) == ["rendered", "rendered", "sent", "sent"]
+    rest, _ = _run(store, open_mailer(smtp_server.url()), manifest, "run-2")
+    assert len(rest.of("sent")) == 2 and len(rest.of("already-sent")) == 2 and len(smtp_server.messages) == 4
+
+
+STRACED = """
+import sys
+from decimal import Decimal
+from execintel.config.models import Manifest, RetryPolicy
+from execintel.delivery.compose import compose
+from execintel.delivery.engine import Engine
+from execintel.delivery.mailers import open_mailer
+from execintel.delivery.plan import plan
+from execintel.store import SqliteStore
+
+manifest = Manifest.model_validate({"version": 1, "portfolio": {"name": "T"}, "sender": "reports@example.com",
+    "stakeholders": [{"id": "p", "name": "P", "email": "p@example.com", "roles": ["ceo"]}],
+    "entities": [{"id": "e", "name": "E"}]})
+planned, _ = plan(manifest, ["ceo"], schedule=None, period="2026-11-15")
+messages = {p.key: compose(key=p.key, sender="reports@example.com", to=("P", p.recipient), subject="s",
+                           text="x" * 200_000, html="<p>x</p>", images={}) for p in planned}
+store = SqliteStore(sys.argv[1])  # synchronous=full: every other commit waits for the disk
+with open_mailer(sys.argv[2]) as mailer:
+    engine = Engine(store=store, mailer=mailer, manifest=manifest, run_id="r", retry=RetryPolicy(attempts=1,
+                    initial_delay=Decimal(1), max_delay=Decimal(1)))
+    assert engine.deliver(planned, messages).ok
+"""
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+def test_no_fsync_comes_between_an_smtp_message_and_its_final_dot(tmp_path: Path, smtp_server: SmtpTestServer) -> None:
+    # The window in which a kill -9 loses a message (recorded "sending", the dot never written) is the time
+    # between the commit point and the dot. An fsync there made it milliseconds long; it must be microseconds.
+    trace = tmp_path / "trace.txt"
+    done = subprocess.run(["strace", "-f", "-qq", "-e", "trace=fsync,fdatasync,sendto,write", "-o", str(trace),
+                           sys.executable, "-c", STRACED, str(tmp_path / "audit.db"), smtp_server.url()],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    if done.returncode != 0 and "ptrace" in done.stderr.lower():
+        pytest.skip(f"strace cannot trace here: {done.stderr.strip()[:200]}")
+    assert done.returncode == 0, done.stderr
+    calls = trace.read_text().splitlines()
+    dot = next(i for i, call in enumerate(calls) if re.search(r'send(to)?\(\d+, "\.\\r\\n", 3', call))
+    socket_fd = re.search(r"send(?:to)?\((\d+),", calls[dot]).group(1)  # type: ignore[union-attr]
+    body = max(i for i, call in enumerate(calls[:dot]) if re.search(rf"send(?:to)?\({socket_fd},", call))
+    between = [call for call in calls[body + 1 : dot] if "fsync" in call or "fdatasync" in call]
+    assert between == [], between  # "sending" was recorded with no wait for the disk
+    assert any("fsync" in call or "fdatasync" in call for call in calls[dot:])  # "sent" then makes it durable
+    assert len(smtp_server.messages) == 1

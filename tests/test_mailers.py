@@ -615,7 +615,8 @@ def test_ses_throttling_is_retried_inside_the_call_and_delivers_once(ses_endpoin
 def test_ses_errors_are_transient_or_permanent(ses_endpoint: str, status: int, code: str, permanent: bool) -> None:
     endpoint = FaultyEndpoint(ses_endpoint, faults=99, status=status, code=code)
     try:
-        mailer = SesMailer(REGION, client=_ses_client(endpoint.url))  # one attempt: the classification alone
+        # one attempt per call inside botocore; the mailer tries a throttled call again, without waiting here
+        mailer = SesMailer(REGION, client=_ses_client(endpoint.url), sleep=lambda _s: None)
         with pytest.raises(MailerError, match=rf"SES in us-east-1 refused the message to .*: {code}") as err:
             mailer.send(_message(_sender()), commit=lambda: None)
     finally:
@@ -624,7 +625,7 @@ def test_ses_errors_are_transient_or_permanent(ses_endpoint: str, status: int, c
 
 
 def test_ses_unreachable_endpoint_is_transient() -> None:
-    mailer = SesMailer(REGION, client=_ses_client(f"http://127.0.0.1:{_closed_port()}"))
+    mailer = SesMailer(REGION, client=_ses_client(f"http://127.0.0.1:{_closed_port()}"), sleep=lambda _s: None)
     with pytest.raises(MailerError, match="Could not reach SES in us-east-1") as err:
         mailer.send(_message(_sender()), commit=lambda: None)
     assert not err.value.permanent

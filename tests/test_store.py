@@ -36,6 +36,9 @@ from execintel.store import (
     SqliteStore,
     StateConflict,
     Store,
+    StoreDamaged,
+    StoreLost,
+    StoreMissing,
     open_store,
 )
 from execintel.store.sqlite import MIGRATIONS
@@ -170,6 +173,8 @@ def backend(
 ) -> Iterator[Backend]:
     """A fresh store: an SQLite file in tmp_path, or a new table on the session's moto server."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EXECINTEL_", "AWS_"))}
+    monkeypatch.setenv("EXECINTEL_DATA_DIR", str(tmp_path / "data"))  # where a DynamoDB store's marker goes
+    env["EXECINTEL_DATA_DIR"] = str(tmp_path / "data")
     if request.param == "sqlite":
         path = tmp_path / "state" / "audit.db"
         url = f"sqlite:///{path}"
@@ -183,8 +188,7 @@ def backend(
     table = f"execintel-test-{uuid.uuid4().hex[:12]}"
     client = _dynamo_client(endpoint)
     url = f"dynamodb://{table}"
-    store = open_store(url, Settings(), client=client, clock=clock)
-    store.init()
+    store = open_store(url, Settings(), client=client, clock=clock, mode="init")
     env |= {**AWS_TEST_ENV, "AWS_ENDPOINT_URL": endpoint, "EXECINTEL_STORE": url}
     yield Backend("dynamodb", url, store, DynamoRaw(client, table), env, client, request.getfixturevalue("atomic_moto"))
     store.close()
@@ -602,11 +606,13 @@ def test_sqlite_refuses_a_newer_schema_and_a_file_that_is_not_a_database(tmp_pat
     with sqlite3.connect(newer) as db:
         db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     db.close()
-    with pytest.raises(StoreError, match=r"has schema version 3, newer than this execintel knows \(2\); upgrade"):
+    with pytest.raises(StoreError, match=rf"has schema version {len(MIGRATIONS) + 1}, newer than this execintel knows "
+                                         rf"\({len(MIGRATIONS)}\); upgrade"):  # fmt: skip
         SqliteStore(newer)
     text = tmp_path / "notes.db"
     text.write_text("not a database, just notes\n" * 100)
-    with pytest.raises(StoreError, match=f"The store sqlite:///{text} failed to open: file is not a database"):
+    with pytest.raises(StoreDamaged, match=f"the store file {text} is damaged or is not an execintel store "
+                                           r"\(SQLite says: file is not a database\)"):  # fmt: skip
         SqliteStore(text)
 
 
@@ -656,8 +662,8 @@ def test_dynamodb_init_creates_the_table_once(moto_endpoint: str, monkeypatch: p
     client = _dynamo_client(moto_endpoint)
     table = f"execintel-init-{uuid.uuid4().hex[:8]}"
     store = DynamoStore(table, client=client)
-    with pytest.raises(StoreError, match=f"table '{table}' does not exist; create it with: execintel store init "
-                                         f"--store dynamodb://{table}"):  # fmt: skip
+    with pytest.raises(StoreMissing, match=f"table '{table}' does not exist; create it with: execintel store init "
+                                           f"--store dynamodb://{table}"):  # fmt: skip
         store.start_run(run())
     store.init()
     store.init()  # idempotent
@@ -689,3 +695,144 @@ def test_the_store_imports_nothing_a_small_lambda_should_not_carry() -> None:
     heavy = ("duckdb", "pyarrow", "matplotlib", "jinja2", "boto3", "botocore", "execintel.analysis",
              "execintel.reports", "execintel.render", "execintel.sources", "execintel.facts")  # fmt: skip
     assert [m for m in loaded if m.startswith(heavy)] == []
+
+
+# A store that lost its history: deleted, emptied, replaced, rolled back.
+
+
+def _used(path: Path, deliveries: int = 3) -> None:
+    """Use the store at ``path`` as a run would (through open_store, which keeps its marker): new deliveries."""
+    with open_store(f"sqlite:///{path}", Settings()) as store:
+        start = len(store.deliveries())
+        for i in range(start, start + deliveries):
+            store.add_delivery(delivery(f"{path.stem}-{i}"))
+
+
+def _older_copy(path: Path) -> None:
+    copy = path.with_name("backup.db")
+    with sqlite3.connect(path) as source, sqlite3.connect(copy) as target:
+        source.backup(target)  # a consistent copy, taken now...
+    source.close()
+    target.close()
+    _used(path, 2)  # ...and the store moves on
+    copy.replace(path)
+    for suffix in ("-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
+def _replaced(path: Path) -> None:
+    other = path.with_name("other.db")
+    _used(other)
+    other.replace(path)
+    for suffix in ("-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
+def _emptied(path: Path) -> None:
+    path.write_bytes(b"")
+    for suffix in ("-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
+def _deleted(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        (_deleted, "it is empty, but it held 3 audit entries when execintel last used it (the store was deleted"),
+        (_emptied, "it is empty, but it held 3 audit entries"),
+        (_replaced, "it is another store than the one execintel used before, which held 3 audit entries"),
+        (_older_copy, "its audit log ends at entry 3, but it held 5 audit entries when execintel last used it"),
+    ],
+    ids=["deleted", "emptied", "replaced", "older-copy"],
+)
+def test_a_store_that_lost_its_history_is_refused_until_accepted(
+    tmp_path: Path, damage: Any, said: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("EXECINTEL_STORE", raising=False)
+    path = tmp_path / "audit.db"
+    url = f"sqlite:///{path}"
+    _used(path)
+    damage(path)
+    assert (tmp_path / ".audit.db.marker").is_file()  # the marker survives: it is hidden beside the file
+    with pytest.raises(StoreLost) as refused:
+        open_store(url, Settings())
+    message = str(refused.value)
+    assert message.startswith(f"--store: the store {url} has lost its history: ") and said in message
+    assert "--new-store" in message
+    if damage is not _deleted:  # audit verify, which only reads, reports it among its problems
+        with open_store(url, Settings(), mode="read") as reading:
+            result = reading.verify()
+        assert not result.ok and result.problems[0].startswith("the store has lost its history: ")
+    with open_store(url, Settings(), new_store=True) as accepted:  # told to: the store is accepted as it is
+        assert accepted.entries()[-1].kind == "store.accepted"
+        assert said in accepted.entries()[-1].data["loss"]
+    open_store(url, Settings()).close()  # and from then on it is the store of record
+
+
+def test_a_store_used_again_as_it_was_left_opens_and_its_marker_follows_it(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    _used(path)
+    _used(path, 2)  # the marker moved on with the store
+    marker = json.loads((tmp_path / ".audit.db.marker").read_text())
+    with SqliteStore(path) as store:
+        assert marker["seq"] == 5 and marker["store_id"] == store.store_id()
+        assert marker["hash"] == store.entries()[-1].hash
+
+
+def test_a_damaged_marker_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    _used(path)
+    (tmp_path / ".audit.db.marker").write_text("{not json")
+    with pytest.raises(StoreDamaged, match=r"the store's marker .*\.audit\.db\.marker cannot be read"):
+        open_store(f"sqlite:///{path}", Settings())
+
+
+def test_an_emptied_or_recreated_dynamodb_table_is_refused(
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for key, value in AWS_TEST_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("EXECINTEL_DATA_DIR", str(tmp_path))  # where the table's marker is kept
+    client = _dynamo_client(moto_endpoint)
+    table = f"execintel-lost-{uuid.uuid4().hex[:8]}"
+    url = f"dynamodb://{table}"
+    with open_store(url, Settings(), client=client, mode="init") as store:
+        store.add_delivery(delivery())
+    # emptied: every item deleted (identity included); the table itself is still there
+    for item in client.scan(TableName=table)["Items"]:
+        client.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+    with pytest.raises(StoreLost, match="it is empty, but it held 1 audit entry when execintel last used it"):
+        open_store(url, Settings(), client=client)
+    with pytest.raises(StoreLost):  # store init does not paper over it either
+        open_store(url, Settings(), client=client, mode="init")
+    # on a machine with no marker, an empty table without an identity is refused as well: it is not set up
+    monkeypatch.setenv("EXECINTEL_DATA_DIR", str(tmp_path / "elsewhere"))
+    with pytest.raises(StoreMissing, match="has never been set up, or it was emptied"):
+        open_store(url, Settings(), client=client)
+    monkeypatch.setenv("EXECINTEL_DATA_DIR", str(tmp_path))
+    with open_store(url, Settings(), client=client, new_store=True) as accepted:
+        assert accepted.entries()[-1].kind == "store.accepted"
+    client.delete_table(TableName=table)
+
+
+def test_a_commit_without_fsync_survives_kill_9(tmp_path: Path) -> None:
+    # The SMTP commit point writes "sending" without waiting for the disk: a process kill must not lose it.
+    path = tmp_path / "audit.db"
+    with SqliteStore(path) as store:
+        store.add_delivery(delivery())
+    code = f"""
+        import os, signal
+        from execintel.store import SqliteStore
+        store = SqliteStore({str(path)!r})
+        store.transition("d-1", "sending", run_id="run-2", expect={{"rendered"}}, attempts=1, sync=False)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], check=False)
+    assert done.returncode == -signal.SIGKILL
+    with SqliteStore(path) as store:
+        found = store.get_delivery("d-1")
+        assert found is not None and found.state == "sending" and store.verify().ok

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from dataclasses import replace
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -29,6 +29,7 @@ from execintel.cli import (
     may_send,
 )  # fmt: skip
 from execintel.cli_console import err, escape, line, out
+from execintel.delivery.interrupts import Interrupted, stop_on_signals
 from execintel.errors import ConfigError, ExecintelError, Problem
 
 if TYPE_CHECKING:
@@ -60,6 +61,11 @@ StoreOpt = Annotated[
     typer.Option("--store", help="Audit store URL: sqlite:///PATH or dynamodb://TABLE (default: a SQLite file in "
                  "the data folder; EXECINTEL_STORE). Dry runs are recorded there too.", show_default=False,
                  callback=not_empty),
+]  # fmt: skip
+NewStoreOpt = Annotated[
+    bool,
+    typer.Option("--new-store", help="Accept a store that has lost its history (deleted, emptied, replaced or "
+                 "restored from an older copy): deliveries it does not know are sent again.", show_default=False),
 ]  # fmt: skip
 
 
@@ -119,6 +125,7 @@ def run(
             callback=finite_seconds,
         ),
     ] = 600.0,
+    new_store: NewStoreOpt = False,
 ) -> None:
     """Build every report (or those of --reports, or of --schedule) into OUT/<run-id>/ and deliver each once."""
     from execintel.pipeline import make_context, new_run_id, previous_documents  # noqa: PLC0415
@@ -137,11 +144,12 @@ def run(
         raise ConfigError(Problem("--pdf", "PDF support is not installed: pip install 'execintel[pdf]'"))
     pdf = available() if pdf is None else pdf
     settings = _settings(ctx)
-    endpoints = None if dry_run else _named(lambda: _endpoints(settings, mailer, store), mailer=mailer)
+    endpoints = None if dry_run else _endpoints(settings, mailer, store, new_store)
     with contextlib.ExitStack() as stack:
+        stack.enter_context(stop_on_signals())  # SIGTERM/SIGINT unwind this block: workers stop, the run is recorded
         # Chart and PDF workers start now and import their libraries while the data loads and reports are built.
         pool = stack.enter_context(RenderPool(pdf=pdf))
-        audit = endpoints[1] if endpoints is not None else _dry_run_store(settings, store)
+        audit = endpoints[1] if endpoints is not None else _dry_run_store(settings, store, new_store)
         if audit is not None:
             stack.callback(audit.close)
         opened = _open(ctx, path, portfolio, allow_outside=allow_outside, allow_plugins=allow_plugins)
@@ -179,23 +187,16 @@ def run(
         raise typer.Exit(1)
 
 
-def _named(opening: Any, *, mailer: str | None) -> Any:
-    """Run ``opening``; a problem it blames on EXECINTEL_MAILER names --mailer when the flag was what gave it."""
-    try:
-        return opening()
-    except ConfigError as exc:
-        if mailer is None:
-            raise
-        renamed = [replace(p, file="--mailer") if p.file == "EXECINTEL_MAILER" else p for p in exc.problems]
-        raise ConfigError(renamed) from exc
-
-
-def _dry_run_store(settings: Any, url: str | None) -> Store | None:
-    """The audit store a dry run is recorded in; None (after saying so) when it cannot be opened."""
-    from execintel.store import open_store  # noqa: PLC0415
+def _dry_run_store(settings: Any, url: str | None, new_store: bool) -> Store | None:
+    """The audit store a dry run is recorded in; None (after saying so) when it cannot be opened or is damaged."""
+    from execintel.store import StoreDamaged, StoreLost, open_store  # noqa: PLC0415
 
     try:
-        return open_store(url, settings)
+        return open_store(url, settings, new_store=new_store)
+    except (StoreLost, StoreDamaged) as exc:  # a dry run sends nothing: say so, and go on unrecorded
+        err.print(f"{line(exc)}\nThis dry run is not recorded and its CEO report does not say what changed.",
+                  style="yellow", markup=False, soft_wrap=True)  # fmt: skip
+        return None
     except ConfigError:
         raise  # a malformed --store or EXECINTEL_STORE: the user asked for that store
     except (ExecintelError, OSError) as exc:
@@ -230,12 +231,22 @@ def _dry_run(
     store.finish_run(run_id, "ok", {"reports": len(documents)})
 
 
-def _endpoints(settings: Any, mailer: str | None, store: str | None) -> tuple[Mailer, Store]:
-    """The mailer and the store of a delivering run, checked before any work (a bad URL exits 2)."""
+def _endpoints(settings: Any, mailer: str | None, store: str | None, new_store: bool = False) -> tuple[Mailer, Store]:
+    """The mailer and the store of a delivering run, checked before any work: a bad URL, an outbox folder that
+    cannot be written, a store that lost its history exit 2 with nothing done. Errors name the option used."""
     from execintel.delivery.mailers import open_mailer  # noqa: PLC0415
+    from execintel.delivery.runs import delivery_deadline  # noqa: PLC0415
     from execintel.store import open_store  # noqa: PLC0415
 
-    return open_mailer(mailer or settings.mailer, settings), open_store(store, settings)
+    delivery_deadline()  # a bad EXECINTEL_DELIVERY_DEADLINE is refused now, not after the reports are built
+    chosen = open_mailer(mailer or settings.mailer, settings, source="--mailer" if mailer else "EXECINTEL_MAILER")
+    opened = open_store(store, settings, new_store=new_store)
+    try:
+        chosen.check()  # may create the outbox folder: only once the store is known to be usable
+    except BaseException:
+        opened.close()
+        raise
+    return chosen, opened
 
 
 def _schedule(manifest: Manifest, schedule_id: str | None) -> Schedule | None:
@@ -281,6 +292,9 @@ def _build(context: Any, report_ids: list[str], folder: Path, pdf: bool, pool: A
     return documents, folder
 
 
+OUTCOMES = ("sent", "already-sent", "suppressed", "held", "failed", "unknown")
+
+
 class Delivering:
     """The delivery half of a run: plan, audit records, lock, engine, summary."""
 
@@ -319,12 +333,14 @@ class Delivering:
         what = f"schedule {schedule_id}" if schedule_id else "this ad-hoc run"
         if not todo:
             self.store.finish_run(self.run_id, "ok", {"already_sent": len(planned)})
-            out.print(f"[green]✓[/green] All {len(planned)} deliveries of {escape(what)} for {self.period} already "
-                      "went out; nothing was sent again (--force sends them again).", soft_wrap=True)  # fmt: skip
+            every = "The only delivery" if len(planned) == 1 else f"All {len(planned)} deliveries"
+            out.print(f"[green]✓[/green] {every} of {escape(what)} for {self.period} already went out; nothing "
+                      "was sent again (--force sends again).", soft_wrap=True)  # fmt: skip
             return []
         if len(todo) < len(planned):
-            out.print(f"{len(planned) - len(todo)} of {len(planned)} deliveries of {escape(what)} for "
-                      f"{self.period} already went out; sending the other {len(todo)}.", soft_wrap=True)  # fmt: skip
+            out.print(f"{len(planned) - len(todo)} of {_plural(len(planned), 'delivery', 'deliveries')} of "
+                      f"{escape(what)} for {self.period} already went out; sending the other {len(todo)}.",
+                      soft_wrap=True)  # fmt: skip
         return todo
 
     def deliver(self, todo: list[Planned], documents: list[Document], folder: Path) -> DeliveryResult:
@@ -335,7 +351,7 @@ class Delivering:
         from execintel.delivery.compose import HeaderError  # noqa: PLC0415
         from execintel.delivery.engine import LOCK_TTL, Engine  # noqa: PLC0415
         from execintel.delivery.messages import compose_all  # noqa: PLC0415
-        from execintel.delivery.runs import lock_name, report_record, wait_for_lock  # noqa: PLC0415
+        from execintel.delivery.runs import delivery_deadline, lock_name, report_record, wait_for_lock  # noqa: PLC0415
 
         now = dt.datetime.now(dt.UTC)
         docs = {d.report: d.to_json() for d in documents}
@@ -345,7 +361,8 @@ class Delivering:
         try:
             messages = compose_all(self.manifest, todo, docs, folder)
         except HeaderError as exc:
-            raise ConfigError(Problem("portfolio.yaml", f"{exc} Nothing was sent.")) from exc
+            # the CLI's last line says that nothing was sent (this is a delivering run): not twice
+            raise ConfigError(Problem("portfolio.yaml", str(exc))) from exc
         self.mailer.check_sender(self.manifest.sender)
 
         def waiting(holder: Any) -> None:
@@ -354,7 +371,8 @@ class Delivering:
         lock = wait_for_lock(self.store, lock_name(self.manifest), wait=self.wait, ttl=LOCK_TTL, on_wait=waiting)
         retry = self.schedule.retry_policy if self.schedule is not None else DAILY_RETRY
         engine = Engine(store=self.store, mailer=self.mailer, manifest=self.manifest, run_id=self.run_id,
-                        retry=retry, resend_unknown=self.resend_unknown, lock=lock)  # fmt: skip
+                        retry=retry, resend_unknown=self.resend_unknown, lock=lock,
+                        deadline=time.monotonic() + delivery_deadline())  # fmt: skip
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
         try:
             # the mailer connects on its first message: a server that cannot be reached fails (and retries) each
@@ -367,18 +385,26 @@ class Delivering:
             self.store.release(engine.lock or lock)
         status = "ok" if result.ok else ("held" if result.of("held") and not result.of("failed", "unknown")
                                          else "failed")  # fmt: skip
-        summary: dict[str, Any] = {state: len(result.of(state)) for state in
-                                   ("sent", "already-sent", "suppressed", "held", "failed", "unknown")}  # fmt: skip
+        # One spelling for every key: snake_case, as in the summary of a run that found everything sent.
+        summary: dict[str, Any] = {state.replace("-", "_"): len(result.of(state)) for state in OUTCOMES}
         summary["notice"] = result.notice
         self.store.finish_run(self.run_id, status, summary)
         _print_delivery(result, self.mailer.url)
         return result
 
     def finish_failed(self, exc: BaseException) -> None:
-        """Record that the run stopped on an error (a killed run stays unfinished: that is how it shows)."""
-        if self.started and isinstance(exc, Exception):
-            with contextlib.suppress(Exception):  # the store itself may be what failed
-                self.store.finish_run(self.run_id, "failed", {"error": str(exc)[:500]})
+        """Record that the run stopped on an error or a signal (a killed run stays unfinished: that is how it shows)."""
+        if not self.started:
+            return
+        interrupted = isinstance(exc, Interrupted | KeyboardInterrupt)
+        if not interrupted and not isinstance(exc, Exception):
+            return
+        why = str(exc) if isinstance(exc, Interrupted) else ("interrupted by SIGINT" if interrupted else str(exc))
+        with contextlib.suppress(Exception):  # the store itself may be what failed
+            self.store.finish_run(self.run_id, "interrupted" if interrupted else "failed", {"error": why[:500]})
+        if interrupted:
+            err.print(f"Run {self.run_id} was {why}; what went out is recorded, and running the same command again "
+                      "sends the rest.", markup=False, soft_wrap=True)  # fmt: skip
 
 
 def _print_delivery(result: DeliveryResult, mailer: str) -> None:
@@ -395,12 +421,17 @@ def _print_delivery(result: DeliveryResult, mailer: str) -> None:
         table.add_row(o.report, escape(o.recipient), f"[{styles[o.state]}]{o.state}[/]", str(o.attempts),
                       escape(detail or ""))  # fmt: skip
     out.print(table)
-    counts = ", ".join(f"{len(result.of(s))} {s}" for s in ("sent", "already-sent", "suppressed", "held", "failed",
-                                                           "unknown") if result.of(s))  # fmt: skip
+    counts = ", ".join(f"{len(result.of(s))} {s}" for s in OUTCOMES if result.of(s))
     if result.ok:
         out.print(f"[green]✓[/green] {counts}.", soft_wrap=True)
     else:
-        err.print(f"✗ {counts}. What did not go out is retried by running the same command again.",
-                  style="red", markup=False, soft_wrap=True)  # fmt: skip
+        retry = " What failed or was held is tried again by running the same command again." \
+            if result.of("failed", "held") else ""  # fmt: skip
+        unknown = len(result.of("unknown"))
+        if unknown:
+            retry += (f" {_plural(unknown, 'delivery', 'deliveries')} may or may not have gone out (unknown): "
+                      "check the audit mailbox or the provider, then leave it, or send again with --resend-unknown "
+                      "(same Message-ID).")  # fmt: skip
+        err.print(f"✗ {counts}.{retry}", style="red", markup=False, soft_wrap=True)
     if result.notice:
         (out if result.ok else err).print(result.notice, markup=False, soft_wrap=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +24,8 @@ from execintel.cli import (
     may_send,
 )
 from execintel.cli_console import SafeRichHandler, err, out
-from execintel.cli_run import StoreOpt, not_empty
+from execintel.cli_run import NewStoreOpt, StoreOpt, not_empty
+from execintel.delivery.interrupts import Interrupted, stop_on_signals
 from execintel.errors import DeliveryError
 
 if TYPE_CHECKING:
@@ -54,8 +56,10 @@ def schedule(
         ),
     ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the runs' files.")] = Path("out"),
+    new_store: NewStoreOpt = False,
 ) -> None:
     """Run each schedule of the manifest on time (cron in the portfolio's time zone), one run at a time."""
+    from execintel.delivery.mailers import open_mailer  # noqa: PLC0415
     from execintel.scheduler import Scheduler, manifest_loader  # noqa: PLC0415
     from execintel.store import open_store  # noqa: PLC0415
 
@@ -63,7 +67,9 @@ def schedule(
     settings = _settings(ctx)
     found = _open(ctx, path, portfolio, allow_outside=allow_outside, allow_plugins=allow_plugins)
     check_output_folder(out_dir, "--out")
-    audit = open_store(store, settings)
+    # The runs would each fail on a bad mailer or store: check both once, now, naming the option used.
+    open_mailer(mailer or settings.mailer, settings, source="--mailer" if mailer else "EXECINTEL_MAILER").check()
+    audit = open_store(store, settings, new_store=new_store)
     logger = logging.getLogger("execintel.scheduler")
     if not logger.handlers:
         logger.addHandler(SafeRichHandler(console=err, show_path=False))
@@ -78,7 +84,7 @@ def schedule(
         command += ["--allow-plugins"] if allow_plugins else []  # each run loads the ledgers
         command += ["--mailer", mailer] if mailer else []
         env = {**os.environ, "EXECINTEL_TRIGGER": f"schedule:{item.id}"}
-        return subprocess.run(command, env=env, check=False).returncode  # noqa: S603 - our own command
+        return _wait(subprocess.Popen(command, env=env))  # noqa: S603 - our own command
 
     scheduler = Scheduler(audit, manifest_loader(found.path, allow_outside=allow_outside), launch, catch_up=catch_up)
     if scheduler.start() is None:
@@ -89,15 +95,36 @@ def schedule(
     out.print(f"Scheduling {found.manifest.portfolio.name!r} ({names}) in {found.manifest.portfolio.timezone}; "
               f"store {audit.url}.", markup=False, soft_wrap=True)  # fmt: skip
     try:
-        if once:
-            fired = scheduler.fire_due()
-            out.print(f"{_plural(len(fired), 'schedule')} ran." if fired else "Nothing was due.", markup=False)
-            if any(f.status != 0 for f in fired):
-                raise typer.Exit(1)
-        else:
-            scheduler.run_forever()
-    except KeyboardInterrupt:
-        out.print("Stopped.", markup=False)
+        with stop_on_signals():
+            if once:
+                fired = scheduler.fire_due()
+                out.print(f"{_plural(len(fired), 'schedule')} ran." if fired else "Nothing was due.", markup=False)
+                if any(f.status != 0 for f in fired):
+                    raise typer.Exit(1)
+            else:
+                scheduler.run_forever()
+    except (Interrupted, KeyboardInterrupt) as exc:
+        out.print(f"Stopped ({exc.name})." if isinstance(exc, Interrupted) else "Stopped.", markup=False)
     finally:
         scheduler.stop()
         audit.close()
+
+
+def _wait(run: subprocess.Popen[bytes]) -> int:
+    """The run's exit status; when the scheduler is stopped meanwhile, the run is stopped too and waited for.
+
+    SIGTERM is passed on (the run finishes the delivery at hand, records itself as interrupted and exits); a
+    Ctrl-C has reached the run already, through the process group. A second signal kills the run.
+    """
+    try:
+        return run.wait()
+    except Interrupted as exc:
+        if exc.signum != signal.SIGINT:
+            run.send_signal(exc.signum)
+        try:
+            run.wait()
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+        raise

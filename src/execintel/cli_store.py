@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 import socket
 from datetime import datetime
 from typing import Annotated, Any
@@ -17,33 +16,50 @@ from execintel.cli_console import err, escape, line, out, plural
 from execintel.config import Settings, load_settings
 from execintel.config.models import is_valid_email
 from execintel.errors import ConfigError, Problem, StoreError
-from execintel.store import Delivery, Entry, RunRecord, Store, open_store
+from execintel.store import Delivery, Entry, Mode, RunRecord, Store, StoreMissing, default_url, open_store
 
 StoreOpt = Annotated[
     str | None,
     typer.Option(
         "--store",
-        envvar="EXECINTEL_STORE",
         show_default=False,
         help="Store URL: sqlite:///PATH.db (four slashes for an absolute path) or dynamodb://TABLE; "
-        "default: execintel.db in the data dir (EXECINTEL_DATA_DIR, else ~/.local/share/execintel).",
+        "default: EXECINTEL_STORE, else execintel.db in the data dir (EXECINTEL_DATA_DIR, else "
+        "~/.local/share/execintel).",
     ),
 ]
+NewStoreOpt = Annotated[
+    bool,
+    typer.Option("--new-store", help="Accept a store that has lost its history (deleted, emptied, replaced or "
+                 "restored from an older copy).", show_default=False),
+]  # fmt: skip
 
 store_app = typer.Typer(help="Set up the audit store (runs, deliveries, the audit log).", no_args_is_help=True)
 audit_app = typer.Typer(help="Read and verify the audit log: runs, reports, deliveries.", no_args_is_help=True)
 suppression_app = typer.Typer(help="The suppression list: addresses nothing is ever sent to.", no_args_is_help=True)
 
-STATUS_STYLE = {"ok": "green", "sent": "green", "failed": "red", "held": "yellow", "suppressed": "yellow"}
+STATUS_STYLE = {"ok": "green", "sent": "green", "failed": "red", "held": "yellow", "suppressed": "yellow",
+                "interrupted": "yellow", "unknown": "red"}  # fmt: skip
 
 
-def _open(ctx: typer.Context, url: str | None) -> Store:
+def _settings(ctx: typer.Context) -> Settings:
     settings = ctx.find_root().obj
-    if not isinstance(settings, Settings):
-        settings = load_settings()
-    if url is not None and url == os.environ.get("EXECINTEL_STORE"):
-        url = None  # it came from the environment: open_store then names EXECINTEL_STORE in its messages
-    return open_store(url, settings)
+    return settings if isinstance(settings, Settings) else load_settings()
+
+
+def _open(ctx: typer.Context, url: str | None, mode: Mode = "write", *, new_store: bool = False) -> Store:
+    """The store ``--store`` names (None: EXECINTEL_STORE, else the default); "read" never creates one."""
+    return open_store(url, _settings(ctx), mode=mode, new_store=new_store)
+
+
+def _missing_default(ctx: typer.Context, url: str | None) -> bool:
+    """True (after saying so) when the store that is missing is the default one: nothing has run here yet."""
+    settings = _settings(ctx)
+    if url or settings.store:
+        return False
+    out.print(f"No store yet: {escape(default_url(settings).removeprefix('sqlite:///'))} does not exist (nothing has "
+              "been run with it).", soft_wrap=True)  # fmt: skip
+    return True
 
 
 def _when(moment: datetime | None) -> str:
@@ -78,10 +94,9 @@ def _who() -> str:
 
 
 @store_app.command("init")
-def store_init(ctx: typer.Context, store: StoreOpt = None) -> None:
+def store_init(ctx: typer.Context, store: StoreOpt = None, new_store: NewStoreOpt = False) -> None:
     """Create the store (SQLite file or DynamoDB table) when missing; safe to run again."""
-    with _open(ctx, store) as opened:
-        opened.init()
+    with _open(ctx, store, "init", new_store=new_store) as opened:
         out.print(f"[green]✓[/green] the store is ready: {escape(opened.url)}", soft_wrap=True)
 
 
@@ -92,7 +107,13 @@ def audit_list(
     store: StoreOpt = None,
 ) -> None:
     """List the newest runs: when, who started them, for which period, how they ended."""
-    with _open(ctx, store) as opened:
+    try:
+        opened = _open(ctx, store, "read")
+    except StoreMissing:
+        if _missing_default(ctx, store):
+            return
+        raise
+    with opened:
         runs = opened.list_runs(limit)
         url = opened.url
     if not runs:
@@ -119,7 +140,7 @@ def audit_show(
     store: StoreOpt = None,
 ) -> None:
     """Show a run: its reports, its deliveries and every state change they went through."""
-    with _open(ctx, store) as opened:
+    with _open(ctx, store, "read") as opened:
         run = opened.get_run(run_id)
         if run is None:
             raise StoreError(f"There is no run {run_id!r} in {opened.url}; list the runs with: execintel audit list")
@@ -169,7 +190,13 @@ def audit_show(
 @audit_app.command("verify")
 def audit_verify(ctx: typer.Context, store: StoreOpt = None) -> None:
     """Recompute the audit log's hash chain and check every delivery against it; exit 1 on any problem."""
-    with _open(ctx, store) as opened:
+    try:
+        opened = _open(ctx, store, "read")
+    except StoreMissing:
+        if _missing_default(ctx, store):
+            return
+        raise
+    with opened:
         result = opened.verify()
         url = opened.url
     if result.ok:
@@ -187,7 +214,13 @@ def audit_verify(ctx: typer.Context, store: StoreOpt = None) -> None:
 @suppression_app.command("list")
 def suppression_list(ctx: typer.Context, store: StoreOpt = None) -> None:
     """List every suppressed address, why, and who added it."""
-    with _open(ctx, store) as opened:
+    try:
+        opened = _open(ctx, store, "read")
+    except StoreMissing:
+        if _missing_default(ctx, store):
+            return
+        raise
+    with opened:
         entries = opened.suppressions()
         url = opened.url
     if not entries:

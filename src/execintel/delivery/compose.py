@@ -11,7 +11,9 @@ Structure (the PDF's ``multipart/mixed`` wrapper only when a PDF is given)::
     └── application/pdf               (attachment)
 
 Every value that reaches a header is checked before anything is built, so a bad value stops one message with
-a :class:`HeaderError` and never reaches a mail server. The output is 7-bit clean (non-ASCII text goes out as
+a :class:`HeaderError` and never reaches a mail server. Bidirectional formatting characters in free text (an
+override or isolate a portfolio or person's name opens and never closes) are balanced, so they cannot reorder
+what a mail client shows after the field (:func:`balance_bidi`). The output is 7-bit clean (non-ASCII text goes out as
 quoted-printable or base64, non-ASCII header text as RFC 2047 encoded words) with CRLF line endings, so it
 passes unchanged through SMTP servers without 8BITMIME and through the SES raw-message API.
 """
@@ -32,7 +34,9 @@ from functools import lru_cache
 from execintel.config.models import is_valid_email
 from execintel.errors import DeliveryError
 
-__all__ = ["DELIVERY_HEADER", "HeaderError", "OutgoingMessage", "compose", "content_id", "message_id"]
+__all__ = [
+    "DELIVERY_HEADER", "HeaderError", "OutgoingMessage", "balance_bidi", "compose", "content_id", "message_id",
+]  # fmt: skip
 
 DELIVERY_HEADER = "X-Execintel-Delivery"
 SUBJECT_LIMIT = 200
@@ -50,6 +54,12 @@ _CONTENT_ID_RE = re.compile(rf"{_DOT_ATOM}@{_DOT_ATOM}")
 _MSGID_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/?^_`{|}~-.")
 _CID_SRC_RE = re.compile(r"""\bsrc\s*=\s*["']cid:([^"']+)["']""", re.IGNORECASE)
 _LINE_BREAKS = frozenset("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+# Unicode bidirectional formatting (UAX #9): embeddings and overrides (LRE, RLE, LRO, RLO) end at PDF; isolates
+# (LRI, RLI, FSI) end at PDI.
+_EMBEDDINGS = frozenset("\u202a\u202b\u202d\u202e")
+_PDF = "\u202c"
+_ISOLATES = frozenset("\u2066\u2067\u2068")
+_PDI = "\u2069"
 
 
 class HeaderError(DeliveryError):
@@ -138,13 +148,14 @@ def compose(
     # The headers that differ per recipient, then the rest: the same bytes for every recipient of a report,
     # serialized once (a report to 1,000 people is one MIME tree, not 1,000).
     head = MIMEPart(policy=POLICY)
-    head["To"] = Address(display_name=_shorten(" ".join(name.split()), NAME_LIMIT), addr_spec=address)
+    head["To"] = Address(display_name=balance_bidi(_shorten(" ".join(name.split()), NAME_LIMIT)), addr_spec=address)
     head["Date"] = format_datetime(_aware(date or datetime.now(UTC)))
     head["Message-ID"] = message_id(key, sender)
     head[DELIVERY_HEADER] = key
     lines = head.as_bytes(policy=POLICY)[: -len(b"\r\n")]  # the headers without the blank line that ends them
-    shared = _shared(sender=sender, subject=_shorten(" ".join(subject.split()), SUBJECT_LIMIT), text=text, html=html,
-                     images=tuple(images.items()), pdf=pdf, pdf_name=pdf_name)  # fmt: skip
+    shared = _shared(sender=sender, subject=balance_bidi(_shorten(" ".join(subject.split()), SUBJECT_LIMIT)),
+                     text=text, html=html, images=tuple(images.items()), pdf=pdf,
+                     pdf_name=balance_bidi(pdf_name))  # fmt: skip
     return OutgoingMessage(key=key, sender=sender, to=(address,), bcc=tuple(bcc), data=lines + shared)
 
 
@@ -186,6 +197,38 @@ def message_id(key: str, sender: str) -> str:
     left = "".join(c if c in _MSGID_SAFE else f"={ord(c):02X}" for c in key)
     left = re.sub(r"^\.|\.$|\.(?=\.)", "=2E", left)
     return f"<{left}@{sender.rsplit('@', 1)[1]}>"
+
+
+def balance_bidi(text: str) -> str:
+    """``text`` with its bidirectional formatting balanced: every embedding, override or isolate it opens is closed
+    at its end, and a closing mark with nothing to close is dropped.
+
+    A display name or subject such as ``"Invoice \\u202egpj.exe"`` would otherwise reverse everything a mail
+    client shows after it (the rest of the subject line, the next column). Marks that are balanced stay, so
+    right-to-left names display as intended. The rules are those of UAX #9: a PDI closes the innermost open
+    isolate and every embedding opened inside it; a PDF closes an embedding only within the current isolate.
+    """
+    if not any(c in _EMBEDDINGS or c in _ISOLATES or c in (_PDF, _PDI) for c in text):
+        return text
+    out: list[str] = []
+    stack: list[str] = []  # "E" for an embedding or override, "I" for an isolate
+    for char in text:
+        if char in _EMBEDDINGS:
+            stack.append("E")
+        elif char in _ISOLATES:
+            stack.append("I")
+        elif char == _PDF:
+            if not stack or stack[-1] != "E":
+                continue  # nothing to close (or an isolate in the way): drop it
+            stack.pop()
+        elif char == _PDI:
+            if "I" not in stack:
+                continue
+            while stack.pop() != "I":
+                out.append(_PDF)  # close the embeddings opened inside the isolate first
+        out.append(char)
+    out.extend(_PDF if kind == "E" else _PDI for kind in reversed(stack))
+    return "".join(out)
 
 
 def _check_key(key: str) -> None:

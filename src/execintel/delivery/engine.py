@@ -3,14 +3,16 @@
 Each delivery moves through recorded states::
 
     rendered ──> sending ──> sent
-       │  ▲          │
+       │  ▲          │ └───> unknown (it may have gone out: never resent on its own; --resend-unknown)
        │  └──────────┴──> failed (permanent, or transient and retried)
        ├──> held        (the daily send limit is reached; sent by a later run)
        └──> suppressed  (the address bounced or complained)
 
 "sending" is recorded by the mailer's commit hook immediately before the hand-off to the provider, so a run
 killed at any point leaves every delivery either before the hand-off (it is sent again) or at it (the next run
-asks the mailer what became of it: :meth:`Mailer.reconcile`). A delivery already "sent" is never sent again.
+asks the mailer what became of it: :meth:`Mailer.reconcile`). A delivery already "sent" is never sent again, and
+one whose hand-off started without an answer ("unknown") only when the user asks (``resend_unknown``). Each
+delivery runs shielded from SIGTERM and SIGINT (:mod:`.interrupts`), and none starts after the run's deadline.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from decimal import Decimal
 
 from execintel.config.models import Manifest, RetryPolicy, Stakeholder
 from execintel.delivery.compose import OutgoingMessage
+from execintel.delivery.interrupts import shielded
 from execintel.delivery.mailers.base import Mailer, MailerError, Reconciled
 from execintel.delivery.plan import NOTICE, Planned, delivery_key
 from execintel.errors import DeliveryError
@@ -34,8 +37,12 @@ log = logging.getLogger(__name__)
 
 RETRYABLE: tuple[DeliveryState, ...] = ("rendered", "failed", "held", "suppressed")  # may be (re)sent from these
 SENDING: tuple[DeliveryState, ...] = ("sending",)
+UNKNOWN: tuple[DeliveryState, ...] = ("unknown",)
 WINDOW = dt.timedelta(hours=24)
-LOCK_TTL = 300.0
+# Longer than any one step may take (RFC 5321 allows ten minutes for the reply to the final dot): another host
+# takes a lock over only when it has not been renewed for this long.
+LOCK_TTL = 900.0
+RUN_DEADLINE = 3600.0  # seconds a run may spend delivering, retries included (EXECINTEL_DELIVERY_DEADLINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +94,12 @@ class Engine:
         self, *, store: Store, mailer: Mailer, manifest: Manifest, run_id: str, retry: RetryPolicy,
         resend_unknown: bool = False, lock: Lock | None = None, clock: Callable[[], dt.datetime] | None = None,
         sleep: Callable[[float], None] = time.sleep, rng: Callable[[], float] = random.random,
-        progress: Callable[[Outcome], None] | None = None,
+        progress: Callable[[Outcome], None] | None = None, deadline: float | None = None,
     ) -> None:  # fmt: skip
         self.store, self.mailer, self.manifest, self.run_id = store, mailer, manifest, run_id
         self.retry, self.resend_unknown, self.lock = retry, resend_unknown, lock
+        self.deadline = deadline
+        """``time.monotonic()`` seconds after which no delivery starts and no step of one goes on (the mailer's)."""
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.sleep, self.rng, self.progress = sleep, rng, progress
         rate = manifest.policies.send_rate_per_second
@@ -102,9 +111,11 @@ class Engine:
     def deliver(self, planned: list[Planned], messages: dict[str, OutgoingMessage]) -> DeliveryResult:
         """Deliver every planned message that has not gone out yet; never raises for a delivery's failure."""
         result = DeliveryResult()
+        self.mailer.deadline = self.deadline
         pending: list[Planned] = []
         for item in planned:
-            outcome = self._prepare(item, messages[item.key])
+            with shielded():
+                outcome = self._prepare(item, messages[item.key])
             if outcome is None:
                 pending.append(item)
             else:
@@ -112,7 +123,8 @@ class Engine:
         for round_ in range(self.retry.attempts):
             retry_later = []
             for item in pending:
-                outcome, again = self._attempt(item, messages[item.key])
+                with shielded():
+                    outcome, again = self._attempt(item, messages[item.key])
                 if again and round_ + 1 < self.retry.attempts:
                     retry_later.append(item)
                 else:
@@ -120,12 +132,15 @@ class Engine:
             if not retry_later:
                 break
             delay = backoff(self.retry, round_, self.rng)
+            if self.deadline is not None and time.monotonic() + delay >= self.deadline:
+                delay = 0.0  # no time left to wait: the next round records each as failed for the deadline
             log.info("retrying %d deliveries in %.1f s", len(retry_later), delay)
             self.sleep(delay)
             pending = retry_later
         result.outcomes.sort(key=lambda o: (o.report, o.recipient))
         if result.problems and self.manifest.audit_mailbox:
-            result.notice = self._notify(result.problems)
+            with shielded():
+                result.notice = self._notify(result.problems)
         return result
 
     def _done(self, result: DeliveryResult, outcome: Outcome) -> None:
@@ -146,20 +161,37 @@ class Engine:
         ))  # fmt: skip
         if delivery.state == "sent":
             return self._outcome(delivery, "already-sent")
+        if delivery.state == "unknown":
+            return self._unknown(delivery)
         if delivery.state != "sending":
             return None
         answer = self.mailer.reconcile(message)
-        if answer.status is Reconciled.SENT:
+        status = answer.status
+        note = answer.note or "a run stopped while handing it to the provider"
+        if status is Reconciled.SENT and not answer.confirmed and not self.store.instant_commit:
+            # "sending" is written before the hand-off, but with this store the write may have landed while the
+            # process was still waiting for its answer, before it reached the hand-off.
+            status = Reconciled.UNKNOWN
+            note = (f"{note}; but with the store {self.store.url} a run can stop between recording \"sending\" "
+                    "and the hand-off, so it may not have gone out")  # fmt: skip
+        if status is Reconciled.SENT:
             sent = self.store.transition(item.key, "sent", run_id=self.run_id, expect=SENDING,
                                          provider_id=answer.provider_id or delivery.provider_id or "unknown",
-                                         reason=answer.note or None)  # fmt: skip
+                                         reason=note)  # fmt: skip
             return self._outcome(sent)
-        if answer.status is Reconciled.NOT_SENT or self.resend_unknown:
-            note = answer.note or "the previous run stopped before handing it over"
+        if status is Reconciled.NOT_SENT:
             self.store.transition(item.key, "rendered", run_id=self.run_id, expect=SENDING, reason=note)
             return None
-        return Outcome(item.key, item.report, item.recipient, "unknown", delivery.attempts, None,
-                       answer.note or "a run stopped while handing it to the provider")  # fmt: skip
+        return self._unknown(self.store.transition(item.key, "unknown", run_id=self.run_id, expect=SENDING,
+                                                   reason=note))  # fmt: skip
+
+    def _unknown(self, delivery: Delivery) -> Outcome | None:
+        """A delivery that may have gone out: reported as unknown, or (``--resend-unknown``) to be sent again."""
+        if not self.resend_unknown:
+            return self._outcome(delivery)
+        self.store.transition(delivery.key, "rendered", run_id=self.run_id, expect=UNKNOWN,
+                              reason="sent again on request (--resend-unknown), with the same Message-ID")  # fmt: skip
+        return None
 
     def _attempt(self, item: Planned, message: OutgoingMessage) -> tuple[Outcome, bool]:
         """One try at one delivery; True when it failed for a passing reason and may be tried again."""
@@ -179,14 +211,22 @@ class Engine:
             if delivery.state != "held" or delivery.reason != held:
                 delivery = self.store.transition(item.key, "held", run_id=self.run_id, expect=RETRYABLE, reason=held)
             return self._outcome(delivery), False
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            why = "the run's time limit for delivering ran out before it was sent (EXECINTEL_DELIVERY_DEADLINE)"
+            failed = self.store.transition(item.key, "failed", run_id=self.run_id, expect=RETRYABLE, reason=why,
+                                           permanent=False)  # fmt: skip
+            return self._outcome(failed), False
         self._pace()
         attempts = delivery.attempts + 1
         committed = False
+        quick = self.mailer.quick_commit
 
         def commit() -> None:
             nonlocal committed
+            # sync=False for SMTP: the final dot follows at once, and an fsync would put milliseconds between the
+            # record and the hand-off (a process kill cannot lose the record; the "sent" commit makes it durable).
             self.store.transition(item.key, "sending", run_id=self.run_id, expect=RETRYABLE, attempts=attempts,
-                                  mailer=self.mailer.url)  # fmt: skip
+                                  mailer=self.mailer.url, sync=not quick)  # fmt: skip
             committed = True
 
         try:
@@ -196,6 +236,10 @@ class Engine:
             current = self.store.get_delivery(item.key) or delivery
             return self._outcome(current, "already-sent" if current.state == "sent" else None), False
         except MailerError as exc:
+            if exc.ambiguous and committed:
+                unknown = self.store.transition(item.key, "unknown", run_id=self.run_id, expect=SENDING,
+                                                reason=exc.reason)  # fmt: skip
+                return self._outcome(unknown), False
             failed = self.store.transition(item.key, "failed", run_id=self.run_id,
                                            expect=SENDING if committed else RETRYABLE, attempts=attempts,
                                            reason=exc.reason, permanent=exc.permanent)  # fmt: skip

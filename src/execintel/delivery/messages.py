@@ -70,7 +70,7 @@ def failure_notice(
     """
     assert manifest.audit_mailbox is not None  # noqa: S101 - callers send a notice only when there is one
     lines = [f"Run {run_id} of {manifest.portfolio.name} at {when:%Y-%m-%d %H:%M %Z} could not deliver "
-             f"{len(problems)} report{'s' if len(problems) != 1 else ''}:", ""]  # fmt: skip
+             f"{_count(len(problems), 'report')}:", ""]  # fmt: skip
     lines += [f"- {report} to {recipient}: {what}" for report, recipient, what in problems]
     lines += ["", "Run `execintel audit show " + run_id + "` for the details; run the same command again to retry "
               "what is missing (what already went out is not sent twice)."]  # fmt: skip
@@ -78,6 +78,12 @@ def failure_notice(
     body = "".join(f"<p>{html.escape(line)}</p>" if line else "" for line in lines)
     return compose(
         key=key, sender=manifest.sender, to=("execintel audit", manifest.audit_mailbox),
-        subject=f"execintel: {len(problems)} deliveries failed in run {run_id}", text=text,
+        subject=f"execintel: {_count(len(problems), 'delivery', 'deliveries')} did not go out in run {run_id}",
+        text=text,
         html=f"<!DOCTYPE html><html><body>{body}</body></html>", images={},
     )  # fmt: skip
+
+
+def _count(count: int, word: str, plural: str | None = None) -> str:
+    """``1 report``, ``2 reports``, ``1 delivery``, ``3 deliveries``."""
+    return f"{count:,} {word if count == 1 else (plural or word + 's')}"

@@ -7,6 +7,7 @@ import datetime as dt
 import getpass
 import hashlib
 import math
+import os
 import socket
 import time
 from collections.abc import Callable, Mapping
@@ -77,6 +78,25 @@ def report_record(run_id: str, period: str, doc: Mapping[str, Any], text: str, n
                         figures=figures, generated=now)  # fmt: skip
 
 
+DEADLINE_ENV = "EXECINTEL_DELIVERY_DEADLINE"
+
+
+def delivery_deadline() -> float:
+    """Seconds a run may spend delivering, retries included: ``EXECINTEL_DELIVERY_DEADLINE``, else one hour."""
+    from execintel.delivery.engine import RUN_DEADLINE  # noqa: PLC0415
+
+    text = os.environ.get(DEADLINE_ENV, "").strip()
+    if not text:
+        return RUN_DEADLINE
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds <= 7 * 86400:
+        raise ConfigError(Problem(DEADLINE_ENV, f"must be a number of seconds from 1 to 604800, not {text[:40]!r}"))
+    return seconds
+
+
 def lock_name(manifest: Manifest) -> str:
     """One lock per portfolio: its runs deliver one at a time (and count the daily limit together)."""
     return f"deliver:{manifest.portfolio.name}"
@@ -100,5 +120,5 @@ def wait_for_lock(
         if time.monotonic() >= deadline:
             who = holder.owner if holder is not None else "another run"
             raise DeliveryError(f"Another run ({who}) is still delivering for this portfolio after {wait:.0f} s; "
-                                "nothing was sent. Try again when it has finished (or raise --wait).")  # fmt: skip
+                                "this run sent nothing. Try again when it has finished (or raise --wait).")  # fmt: skip
         sleep(0.2)

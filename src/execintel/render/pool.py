@@ -9,13 +9,27 @@ then the PDF that shows them) while the main process writes JSON, HTML and
 text. Workers are forked when the process has no other thread yet (the CLI
 starts the pool before DuckDB opens), which costs almost nothing; otherwise
 they are spawned.
+
+Workers never outlive the run. Each asks Linux to kill it when its parent
+dies (``prctl(PR_SET_PDEATHSIG, SIGKILL)``, so even ``kill -9`` of the run
+takes them along), and a watchdog thread in each exits it when its parent
+process changes (for other systems, or a parent that died before the prctl).
+They ignore SIGINT (Ctrl-C reaches the whole process group: the run, not each
+worker, decides what to do) and the pool terminates them when it is left
+because of an exception, such as :class:`~execintel.delivery.interrupts.Interrupted`
+for SIGTERM, instead of waiting for the document at hand.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import multiprocessing
 import os
+import signal
+import sys
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -24,6 +38,29 @@ from typing import Any
 from execintel.errors import RenderError
 
 MAX_WORKERS = 4
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+WATCH_INTERVAL = 0.5  # seconds between the watchdog's looks at the parent
+
+
+def _die_with_parent(parent: int) -> None:
+    """Make this worker process exit when ``parent`` (the run) does, however it ends; ignore Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked worker inherits the run's handler: not wanted here
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no libc to call: the watchdog alone
+            pass
+    if os.getppid() != parent:  # the run died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCH_INTERVAL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="execintel-parent-watch", daemon=True).start()
 
 
 def _warm(pdf: bool) -> None:
@@ -69,7 +106,8 @@ class RenderPool:
                 if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
                 else "spawn"
             )
-            self._pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context(method))
+            self._pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context(method),
+                                             initializer=_die_with_parent, initargs=(os.getpid(),))  # fmt: skip
             for _ in range(count):  # start the workers now, while the reports are still being built
                 self._pool.submit(_warm, pdf)
         self._jobs: list[tuple[str, Future[list[Path]] | list[Path]]] = []
@@ -97,11 +135,21 @@ class RenderPool:
         self._jobs.clear()
         return written
 
-    def close(self) -> None:
-        """Stop the workers (pending work is cancelled)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+    def close(self, *, terminate: bool = False) -> None:
+        """Stop the workers (pending work is cancelled); ``terminate`` stops them at once, mid-document."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if terminate:
+            processes = list(pool._processes.values())  # the executor has no public way to stop its workers
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.join(5)
+                if process.is_alive():
+                    process.kill()
+                    process.join()
+        pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> RenderPool:
         return self
@@ -109,4 +157,4 @@ class RenderPool:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.close()
+        self.close(terminate=exc is not None)

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from execintel.config.settings import Settings, load_settings
 from execintel.errors import ConfigError, Problem
 from execintel.store.base import Clock, StateConflict, Store, lock_is_stale
 from execintel.store.dynamodb import DynamoStore
+from execintel.store.history import NEW_STORE_FLAG, StoreDamaged, StoreLost, StoreMissing, guard
 from execintel.store.records import (
     DELIVERY_STATES,
     Delivery,
@@ -35,10 +36,12 @@ from execintel.store.records import (
 from execintel.store.sqlite import SqliteStore
 
 __all__ = [
-    "DELIVERY_STATES", "STORES", "Delivery", "DeliveryState", "DynamoStore", "Entry", "Lock", "ReportRecord",
-    "RunRecord", "SqliteStore", "StateConflict", "Store", "Suppression", "Verification", "data_dir",
-    "default_url", "lock_is_stale", "open_store",
+    "DELIVERY_STATES", "NEW_STORE_FLAG", "STORES", "Delivery", "DeliveryState", "DynamoStore", "Entry", "Lock",
+    "Mode", "ReportRecord", "RunRecord", "SqliteStore", "StateConflict", "Store", "StoreDamaged", "StoreLost",
+    "StoreMissing", "Suppression", "Verification", "data_dir", "default_url", "lock_is_stale", "open_store",
 ]  # fmt: skip
+
+Mode = Literal["read", "write", "init"]
 
 STORES: dict[str, type[Store]] = {"sqlite": SqliteStore, "dynamodb": DynamoStore}
 
@@ -59,11 +62,18 @@ def default_url(settings: Settings) -> str:
 
 
 def open_store(
-    url: str | None, settings: Settings | None = None, *, client: Any = None, clock: Clock | None = None
-) -> Store:
-    """Open the store ``url`` names (None: EXECINTEL_STORE, else the default SQLite file); ConfigError if bad."""
+    url: str | None, settings: Settings | None = None, *, client: Any = None, clock: Clock | None = None,
+    mode: Mode = "write", new_store: bool = False,
+) -> Store:  # fmt: skip
+    """Open the store ``url`` names (None: EXECINTEL_STORE, else the default SQLite file); ConfigError if bad.
+
+    ``mode``: "write" creates a missing SQLite file (a DynamoDB table must have been set up with ``store init``);
+    "read" never creates anything (a missing store is a :class:`StoreMissing`); "init" also sets a DynamoDB table
+    up. A store that lost the history its marker recorded (deleted, emptied, replaced or rolled back: see
+    :mod:`execintel.store.history`) is a :class:`StoreLost` when writing, unless ``new_store`` accepts it.
+    """
     settings = settings if settings is not None else load_settings()
-    source = "--store" if url else "EXECINTEL_STORE"
+    source = "--store" if url else ("EXECINTEL_STORE" if settings.store else "default store")
     url = url or settings.store or default_url(settings)
     scheme, sep, _ = url.partition("://")
     backend = STORES.get(scheme) if sep else None
@@ -71,4 +81,12 @@ def open_store(
         schemes = " or ".join(f"{name}://" for name in STORES)
         raise ConfigError(Problem(source, f"{url!r} is not a store URL; the scheme must be {schemes} "
                                           "(sqlite:///path/to/execintel.db, dynamodb://TABLE)"))  # fmt: skip
-    return backend.from_url(url, settings=settings, client=client, clock=clock, source=source)
+    store = backend.from_url(url, settings=settings, client=client, clock=clock, source=source, create=mode != "read")
+    try:
+        if mode == "init":
+            store.init()
+        guard(store, store.marker_path(settings), mode=mode, new_store=new_store, source=source)
+    except BaseException:
+        store.close()
+        raise
+    return store

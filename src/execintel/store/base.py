@@ -8,6 +8,7 @@ seals it onto the chain inside its transaction), decides when a lock is stale an
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
@@ -15,10 +16,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from execintel.errors import StoreError
+from execintel.store.history import Marker, write_marker
 from execintel.store.records import (
     CHANGES,
     DELIVERY_FIELDS,
@@ -56,9 +59,12 @@ __all__ = [
     "Snapshot", "StateConflict", "Store", "Suppression", "Verification", "Write", "lock_is_stale",
 ]  # fmt: skip
 
+log = logging.getLogger(__name__)
+
 Clock = Callable[[], datetime]
 _NOT_AT_START = ("run_id", "finished", "status")  # the run id is the entry's own; the rest is not known yet
-COUNTED = ("sending", "sent")  # states whose envelope recipients count toward the daily limit
+# States whose envelope recipients count toward the daily limit: what may have gone out counts.
+COUNTED = ("sending", "sent", "unknown")
 _RETRIES = 20
 
 
@@ -113,18 +119,34 @@ class Store(ABC):
     """The audit trail and delivery state of execintel; every change but a lock appends one audit entry."""
 
     scheme: ClassVar[str]
+    instant_commit: ClassVar[bool] = True
+    """True when a commit cannot be lost by a process kill once it is written, and the call returns at once
+    (SQLite). False when a write may be applied by a server while the process is still waiting for the answer
+    (DynamoDB): then a delivery found "sending" after a crash may not have been handed over yet."""
     url: str
 
     def __init__(self, url: str, clock: Clock | None = None) -> None:
         self.url = url
         self._clock = clock or _utcnow
+        self.history_problem: str | None = None
+        """Set by ``open_store``: how the store differs from its marker (a store that lost its history)."""
+        self._marker: Path | None = None
+        self._marked: tuple[int, str] | None = None
 
     @classmethod
     @abstractmethod
     def from_url(
-        cls, url: str, *, settings: Settings, client: Any = None, clock: Clock | None = None, source: str = "--store"
-    ) -> Self:
-        """Open the store a URL of this backend's scheme names; a bad URL is a ConfigError naming ``source``."""
+        cls, url: str, *, settings: Settings, client: Any = None, clock: Clock | None = None, source: str = "--store",
+        create: bool = True,
+    ) -> Self:  # fmt: skip
+        """Open the store a URL of this backend's scheme names; a bad URL is a ConfigError naming ``source``.
+
+        ``create=False``: the store must exist already (a :class:`StoreMissing` otherwise).
+        """
+
+    @abstractmethod
+    def marker_path(self, settings: Settings) -> Path | None:
+        """Where the marker that records this store's history lives (see :mod:`execintel.store.history`)."""
 
     @abstractmethod
     def init(self) -> None:
@@ -143,8 +165,19 @@ class Store(ABC):
         """Rows whose columns equal ``where`` (and whose column ``at_least[0]`` is >= ``at_least[1]``)."""
 
     @abstractmethod
-    def _commit(self, write: Write, entry: Draft | None) -> bool:
-        """Apply ``write`` and append ``entry`` atomically; False (and nothing written) when its condition fails."""
+    def _commit(self, write: Write, entry: Draft | None, *, sync: bool = True) -> bool:
+        """Apply ``write`` and append ``entry`` atomically; False (and nothing written) when its condition fails.
+
+        ``sync=False`` may skip waiting for the disk: the change survives the process being killed, not power loss.
+        """
+
+    @abstractmethod
+    def _head(self) -> tuple[int, str]:
+        """The seq and hash of the last audit entry (0 and the genesis hash for an empty log)."""
+
+    @abstractmethod
+    def _hash_at(self, seq: int) -> str | None:
+        """The hash of audit entry ``seq``, or None when there is no such entry."""
 
     @abstractmethod
     def _entry_rows(self, *, after: int, limit: int | None, run_id: str | None) -> list[Row]: ...
@@ -160,6 +193,55 @@ class Store(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
+
+    # Identity: what makes a store lost or replaced noticeable (see execintel.store.history).
+    def store_id(self) -> str | None:
+        """The random id the store was given when it was created; None for a store that was never set up."""
+        row = self._get("meta", ("store_id",))
+        return None if row is None else str(row["value"])
+
+    def identity(self) -> tuple[str | None, int, str]:
+        """The store id and the seq and hash of the head of the audit chain."""
+        seq, head = self._head()
+        return self.store_id(), seq, head
+
+    def entry_hash(self, seq: int) -> str | None:
+        """The hash of audit entry ``seq`` (None when it does not exist)."""
+        return self._hash_at(seq)
+
+    def claim_identity(self) -> str:
+        """Give the store its id when it has none (a new store); the id it has otherwise."""
+        row: Row = {"name": "store_id", "value": secrets.token_hex(16), "created": iso(self._now())}
+        self._commit(Write("put", "meta", ("store_id",), row, "absent"), None)
+        found = self.store_id()
+        assert found is not None  # noqa: S101 - just written, or written by a racing process
+        return found
+
+    def record_acceptance(self, loss: str, marker: Marker | None) -> None:
+        """Record in the audit log that this store was accepted although it lost its history (``--new-store``)."""
+        now = self._now()
+        data = {"loss": loss, "marker": None if marker is None else {"store_id": marker.store_id, "seq": marker.seq}}
+        self._commit(Write("put", "meta", ("accepted",), {"name": "accepted", "value": iso(now)}),
+                     self._draft("store.accepted", None, data, now))  # fmt: skip
+
+    def keep_marker(self, path: Path | None) -> None:
+        """Record the head in the marker at ``path`` now, and again at each finished run and at close."""
+        self._marker = path
+        self.save_marker()
+
+    def save_marker(self) -> None:
+        """Write the marker when the head moved since it was last written; a failure is logged, not raised."""
+        if self._marker is None:
+            return
+        store_id, seq, head = self.identity()
+        if store_id is None or (seq, head) == self._marked:
+            return
+        try:
+            write_marker(self._marker, Marker(store_id, seq, head, self.url))
+        except OSError as exc:
+            log.warning("could not update the store's marker %s: %s", self._marker, exc)
+            return
+        self._marked = (seq, head)
 
     def _now(self) -> datetime:
         now = self._clock()
@@ -188,6 +270,7 @@ class Store(ABC):
         data = {"status": status, "summary": dict(summary)}
         if self._commit(Write("update", "runs", (run_id,), values, ("status", None)),
                         self._draft("run.finished", run_id, data, now)):  # fmt: skip
+            self.save_marker()
             return
         run = self.get_run(run_id)
         if run is None:
@@ -250,9 +333,15 @@ class Store(ABC):
         return None if row is None else from_row(Delivery, row)
 
     def transition(
-        self, key: str, state: DeliveryState, *, run_id: str, expect: Collection[DeliveryState], **changes: Any
-    ) -> Delivery:
-        """Move a delivery to ``state`` if it is in one of ``expect`` (else StateConflict), with its audit entry."""
+        self, key: str, state: DeliveryState, *, run_id: str, expect: Collection[DeliveryState], sync: bool = True,
+        **changes: Any,
+    ) -> Delivery:  # fmt: skip
+        """Move a delivery to ``state`` if it is in one of ``expect`` (else StateConflict), with its audit entry.
+
+        ``sync=False``: the change is kept if the process is killed, but may be lost with power; the next change
+        with ``sync=True`` makes it durable. The SMTP mailer's commit point uses it: waiting for the disk there
+        would widen the window between the record and the hand-off (see docs/delivery.md).
+        """
         for name, value in changes.items():
             if name not in CHANGES:
                 raise TypeError(f"transition() got an unexpected keyword argument {name!r}; it may set "
@@ -282,9 +371,8 @@ class Store(ABC):
             values: Row = {name: to_column(name, value) for name, value in plain.items()}
             values |= {"state": state, "run_id": run_id, "updated": iso(now)}
             # Conditional on the state we read, so "from" in the audit entry is exactly what was replaced.
-            if self._commit(Write("update", "deliveries", (key,), values, ("state", before)),
-                            self._draft(f"delivery.{state}", run_id,
-                                        {"key": key, "from": before, "to": state, **plain}, now)):  # fmt: skip
+            entry = self._draft(f"delivery.{state}", run_id, {"key": key, "from": before, "to": state, **plain}, now)
+            if self._commit(Write("update", "deliveries", (key,), values, ("state", before)), entry, sync=sync):
                 return from_row(Delivery, {**current, **values})
         raise StoreError(f"Delivery {key!r} in {self.url} kept changing; gave up after {_RETRIES} attempts.")
 
@@ -391,4 +479,6 @@ class Store(ABC):
         snapshot = self._snapshot()
         problems, parsed = check_chain(snapshot.head, snapshot.entries)
         problems += replay_deliveries(parsed, snapshot.deliveries)
+        if self.history_problem is not None:
+            problems.insert(0, f"the store has lost its history: {self.history_problem}")
         return Verification(not problems, len(snapshot.entries), tuple(problems))

@@ -14,15 +14,19 @@ first, the head condition fails and the append is retried on the new head, so th
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import re
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, cast
 
 from execintel.errors import ConfigError, Problem, StoreError
 from execintel.store.base import Clock, Condition, Snapshot, Store, Write
+from execintel.store.history import StoreMissing
 from execintel.store.records import GENESIS, Draft, Row, Scalar
 
 if TYPE_CHECKING:
@@ -34,8 +38,12 @@ if TYPE_CHECKING:
 PREFIX = "dynamodb://"
 TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 LOG, HEAD = "LOG", "HEAD"
-_CONSTANT_PK = {"suppressions": "SUPPRESSION", "locks": "LOCK", "schedule": "SCHEDULE"}
+_CONSTANT_PK = {"suppressions": "SUPPRESSION", "locks": "LOCK", "schedule": "SCHEDULE", "meta": "META"}
 _APPEND_RETRIES = 50
+# Every call is bounded: 5 s to connect, 20 s for an answer, at most 4 attempts (standard retry mode, backoff
+# with jitter). A conditional write retried after a lost answer is safe: TransactWriteItems carries an
+# idempotency token, and the other writes are conditional.
+CONNECT_TIMEOUT, READ_TIMEOUT, ATTEMPTS = 5.0, 20.0, 4
 
 
 def _seq_key(seq: int) -> str:
@@ -108,27 +116,41 @@ class DynamoStore(Store):
     """The audit store in a DynamoDB table (AWS, or moto in tests)."""
 
     scheme = "dynamodb"
+    instant_commit = False  # a write may be applied while the process waits for DynamoDB's answer
 
     def __init__(
         self, table: str, *, client: DynamoDBClient | None = None, settings: Settings | None = None,
-        clock: Clock | None = None,
+        clock: Clock | None = None, source: str = "--store",
+        timeouts: tuple[float, float, int] = (CONNECT_TIMEOUT, READ_TIMEOUT, ATTEMPTS),
     ) -> None:  # fmt: skip
         super().__init__(f"{PREFIX}{table}", clock)
         self.table = table
+        self.source = source
         self._client = client
         self._own_client = client is None
         self._settings = settings
+        self._timeouts = timeouts
 
     @classmethod
     def from_url(
-        cls, url: str, *, settings: Settings, client: Any = None, clock: Clock | None = None, source: str = "--store"
-    ) -> Self:
+        cls, url: str, *, settings: Settings, client: Any = None, clock: Clock | None = None, source: str = "--store",
+        create: bool = True,
+    ) -> Self:  # fmt: skip
         """``dynamodb://TABLE``; the client comes from ``settings`` (AWS_* variables) unless one is given."""
         table = url[len(PREFIX) :] if url.startswith(PREFIX) else ""
         if not TABLE_NAME.fullmatch(table):
             raise ConfigError(Problem(source, f"{url!r} names no valid DynamoDB table; write dynamodb://TABLE "
                                               "(3-255 letters, digits, '_', '-', '.')"))  # fmt: skip
-        return cls(table, client=client, settings=settings, clock=clock)
+        return cls(table, client=client, settings=settings, clock=clock, source=source)
+
+    def marker_path(self, settings: Settings) -> Path | None:
+        """A marker in the data dir, one per table and endpoint: best effort (a Lambda has no lasting disk)."""
+        from execintel.store import data_dir  # noqa: PLC0415 - the package imports this module
+
+        kwargs = settings.aws_client_kwargs()
+        where = f"{kwargs.get('region_name', '')}|{kwargs.get('endpoint_url', '')}"
+        digest = hashlib.sha256(where.encode()).hexdigest()[:12]
+        return data_dir(settings) / "markers" / f"dynamodb-{self.table}-{digest}.json"
 
     @contextmanager
     def _errors(self, action: str) -> Iterator[None]:
@@ -141,8 +163,8 @@ class DynamoStore(Store):
             yield
         except ClientError as exc:
             if _code(exc) == "ResourceNotFoundException":
-                raise StoreError(f"The DynamoDB table {self.table!r} does not exist; create it with: "
-                                 f"execintel store init --store {self.url}") from exc  # fmt: skip
+                raise StoreMissing(Problem(self.source, f"The DynamoDB table {self.table!r} does not exist; create "
+                                           f"it with: execintel store init --store {self.url}")) from exc  # fmt: skip
             message = exc.response.get("Error", {}).get("Message", str(exc))
             raise StoreError(f"The store {self.url} failed to {action}: {_code(exc)}: {message}") from exc
         except BotoCoreError as exc:
@@ -155,9 +177,13 @@ class DynamoStore(Store):
         if self._client is None:
             with self._errors("connect"):
                 import boto3  # noqa: PLC0415 - heavy, and only this backend needs it
+                from botocore.config import Config  # noqa: PLC0415
 
                 kwargs = self._settings.aws_client_kwargs() if self._settings is not None else {}
-                self._client = boto3.client("dynamodb", **kwargs)  # type: ignore[call-overload]
+                connect, read, attempts = self._timeouts
+                config = Config(connect_timeout=connect, read_timeout=read,
+                                retries={"mode": "standard", "total_max_attempts": attempts})  # fmt: skip
+                self._client = boto3.client("dynamodb", config=config, **kwargs)  # type: ignore[call-overload]
         return self._client
 
     def init(self) -> None:
@@ -191,7 +217,10 @@ class DynamoStore(Store):
                              "execintel store. Name another table.")  # fmt: skip
 
     def close(self) -> None:
-        """Close the client if this store built it."""
+        """Update the marker (best effort), then close the client if this store built it."""
+        if self._client is not None:
+            with contextlib.suppress(StoreError):  # the table is gone or unreachable: keep the old marker
+                self.save_marker()
         if self._client is not None and self._own_client:
             self._client.close()
             self._client = None
@@ -255,7 +284,16 @@ class DynamoStore(Store):
         body |= expr.params()
         return cast("TransactWriteItemTypeDef", {write.op.capitalize(): body})
 
-    def _commit(self, write: Write, entry: Draft | None) -> bool:
+    def _head(self) -> tuple[int, str]:
+        head = self._get_item(LOG, HEAD, "read the audit log head")
+        return (0, GENESIS) if head is None else (int(head["seq"] or 0), str(head["hash"]))
+
+    def _hash_at(self, seq: int) -> str | None:
+        row = self._get_item(LOG, _seq_key(seq), "read the audit log")
+        return None if row is None else str(row["hash"])
+
+    def _commit(self, write: Write, entry: Draft | None, *, sync: bool = True) -> bool:
+        # Every DynamoDB write is durable when it is acknowledged: ``sync`` changes nothing here.
         from botocore.exceptions import ClientError  # noqa: PLC0415
 
         operation = self._operation(write)

@@ -15,9 +15,11 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar, get_args
 
-DeliveryState = Literal["rendered", "sending", "sent", "failed", "suppressed", "held"]
+# "unknown": the message may or may not have reached the provider (its final step went out, no answer came back);
+# it is never sent again on its own (see docs/delivery.md).
+DeliveryState = Literal["rendered", "sending", "sent", "failed", "suppressed", "held", "unknown"]
 DELIVERY_STATES: tuple[str, ...] = get_args(DeliveryState)
-RUN_STATUSES = ("ok", "failed", "held")
+RUN_STATUSES = ("ok", "failed", "held", "interrupted")
 GENESIS = "0" * 64
 Scalar = str | int | None
 Row = dict[str, Scalar]
@@ -28,7 +30,7 @@ Parsed = tuple[int, str, str, str | None, Any]  # seq, ts, kind, run_id and data
 # Each logical table and the columns that identify one of its rows.
 KEYS: dict[str, tuple[str, ...]] = {
     "runs": ("run_id",), "reports": ("run_id", "report"), "deliveries": ("key",),
-    "suppressions": ("address",), "locks": ("name",), "schedule": ("schedule_key",),
+    "suppressions": ("address",), "locks": ("name",), "schedule": ("schedule_key",), "meta": ("name",),
 }  # fmt: skip
 _DATES = frozenset({"started", "finished", "generated", "sending_at", "updated", "added", "expires", "ts", "fired"})
 _BOOLS = frozenset({"dry_run", "forced", "permanent"})

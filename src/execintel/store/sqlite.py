@@ -6,6 +6,8 @@ two processes appending to the same file keep one linear chain. ``busy_timeout``
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import threading
 import time
@@ -16,12 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 from urllib.parse import parse_qsl
 
-from execintel.errors import ConfigError, Problem, StoreError
+from execintel.errors import ConfigError, ExecintelError, Problem, StoreError
 from execintel.store.base import COUNTED, KEYS, Clock, Snapshot, Store, Write
+from execintel.store.history import StoreDamaged, StoreMissing
 from execintel.store.records import GENESIS, Draft, Row, Scalar, iso
 
 if TYPE_CHECKING:
     from execintel.config.settings import Settings
+
+log = logging.getLogger(__name__)
 
 Synchronous = Literal["normal", "full"]
 PREFIX = "sqlite:///"
@@ -65,8 +70,15 @@ def _v2(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+def _v3(db: sqlite3.Connection) -> None:
+    """The store's identity (``store_id``), which tells a replaced or recreated file from the one used before."""
+    db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL, created TEXT)")
+
+
 # Schema version N is MIGRATIONS[:N] applied in order; PRAGMA user_version holds N. Only ever append.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+# What SQLite says about a file that is not a database, or one whose pages are damaged (truncated, overwritten).
+_DAMAGED = ("file is not a database", "malformed", "file is encrypted", "not a database")
 
 
 def _quote(name: str) -> str:
@@ -79,18 +91,23 @@ class SqliteStore(Store):
     scheme = "sqlite"
 
     def __init__(
-        self, path: Path | str, *, synchronous: Synchronous = "full", clock: Clock | None = None, url: str | None = None
-    ) -> None:
+        self, path: Path | str, *, synchronous: Synchronous = "full", clock: Clock | None = None,
+        url: str | None = None, source: str = "--store",
+    ) -> None:  # fmt: skip
         self.path = Path(path).expanduser()
         super().__init__(url or f"{PREFIX}{self.path}", clock)
         self.synchronous = synchronous
+        self.source = source
+        self._relaxed = False  # the connection is set for a commit without fsync (see _transaction)
         self._lock = threading.Lock()  # one connection, possibly shared with a delivery worker thread
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                        check_same_thread=False)  # fmt: skip
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"The store {self.url} cannot be opened: {exc}.") from exc
+        except OSError as exc:
+            raise self._unusable(exc.strerror or str(exc)) from exc
+        except sqlite3.Error as exc:
+            raise self._unusable(str(exc)) from exc
         self._db.row_factory = sqlite3.Row
         try:
             with self._sql("open"):
@@ -117,11 +134,24 @@ class SqliteStore(Store):
                     raise
                 time.sleep(0.02)
 
+    def _unusable(self, why: str) -> ExecintelError:
+        """The error for a store file that cannot be opened or created: a ConfigError naming the path."""
+        folder = next((p for p in (self.path, *self.path.parents) if p.exists()), None)
+        if folder is not None and folder != self.path and not folder.is_dir():
+            why = f"{folder} is a file, not a folder"
+        elif folder is not None and not os.access(folder, os.W_OK):
+            why = f"{folder} cannot be written ({why})"
+        return ConfigError(Problem(self.source, f"the store file {self.path} cannot be opened or created: {why}"))
+
     @classmethod
     def from_url(
-        cls, url: str, *, settings: Settings, client: Any = None, clock: Clock | None = None, source: str = "--store"
-    ) -> Self:
-        """``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``, optionally ``?synchronous=normal``."""
+        cls, url: str, *, settings: Settings, client: Any = None, clock: Clock | None = None, source: str = "--store",
+        create: bool = True,
+    ) -> Self:  # fmt: skip
+        """``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``, optionally ``?synchronous=normal``.
+
+        With ``create=False`` (commands that only read) a missing or empty file is a :class:`StoreMissing`.
+        """
         target, _, query = url.partition("?")
         path = target[len(PREFIX) :] if target.startswith(PREFIX) else ""
         if not path or path.endswith("/"):
@@ -137,18 +167,41 @@ class SqliteStore(Store):
                 raise ConfigError(Problem(source, f"{url!r}: the only SQLite URL option is ?synchronous=full or "
                                                   "?synchronous=normal"))  # fmt: skip
             synchronous = value.lower()
-        return cls(path, synchronous="normal" if synchronous == "normal" else "full", clock=clock, url=url)
+        if not create:
+            _check_exists(Path(path).expanduser(), url, source)
+        return cls(path, synchronous="normal" if synchronous == "normal" else "full", clock=clock, url=url,
+                   source=source)  # fmt: skip
+
+    def marker_path(self, settings: Settings) -> Path:
+        """The marker beside the database, hidden, so that ``rm execintel.db*`` leaves it (see history.py)."""
+        return self.path.with_name(f".{self.path.name}.marker")
 
     @contextmanager
     def _sql(self, action: str) -> Iterator[None]:
         try:
             yield
+        except sqlite3.DatabaseError as exc:
+            if any(sign in str(exc) for sign in _DAMAGED):
+                raise StoreDamaged(Problem(self.source, f"the store file {self.path} is damaged or is not an "
+                                           f"execintel store (SQLite says: {exc}); restore it from a backup, or name "
+                                           "another store")) from exc  # fmt: skip
+            raise StoreError(f"The store {self.url} failed to {action}: {exc}.") from exc
         except sqlite3.Error as exc:
             raise StoreError(f"The store {self.url} failed to {action}: {exc}.") from exc
 
     @contextmanager
-    def _transaction(self, action: str, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
+    def _transaction(
+        self, action: str, begin: str = "BEGIN IMMEDIATE", *, sync: bool = True
+    ) -> Iterator[sqlite3.Connection]:
         with self._lock, self._sql(action):
+            # A commit with sync=False is written to the WAL without an fsync, and without a checkpoint (which
+            # would fsync): a process kill cannot lose it, and it returns in microseconds. The next synced commit
+            # fsyncs the WAL, which makes the earlier frames durable too.
+            relax = not sync and self.synchronous == "full"
+            if relax != self._relaxed:
+                self._db.execute(f"PRAGMA synchronous = {'NORMAL' if relax else self.synchronous.upper()}")
+                self._db.execute(f"PRAGMA wal_autocheckpoint = {0 if relax else 1000}")
+                self._relaxed = relax
             self._db.execute(begin)
             try:
                 yield self._db
@@ -168,6 +221,7 @@ class SqliteStore(Store):
             for number, migrate in enumerate(MIGRATIONS[version:], start=version + 1):
                 migrate(db)
                 db.execute(f"PRAGMA user_version = {number}")
+        self.claim_identity()
 
     @property
     def schema_version(self) -> int:
@@ -186,7 +240,11 @@ class SqliteStore(Store):
         return int(row[0])
 
     def close(self) -> None:
-        """Close the connection."""
+        """Update the marker, then close the connection."""
+        try:
+            self.save_marker()
+        except ExecintelError as exc:  # a store that failed cannot say where its head is: keep the old marker
+            log.warning("%s", exc)
         with self._lock:
             self._db.close()
 
@@ -230,8 +288,18 @@ class SqliteStore(Store):
         db.execute(insert + f"UPDATE SET {assignments}", list(write.values.values()))
         return True
 
-    def _commit(self, write: Write, entry: Draft | None) -> bool:
-        with self._transaction(f"write {write.table} {'/'.join(write.key)!r}") as db:
+    def _head(self) -> tuple[int, str]:
+        with self._lock, self._sql("read the audit log head"):
+            row = self._db.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
+        return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
+
+    def _hash_at(self, seq: int) -> str | None:
+        with self._lock, self._sql("read the audit log"):
+            row = self._db.execute("SELECT hash FROM audit_log WHERE seq = ?", [seq]).fetchone()
+        return None if row is None else str(row[0])
+
+    def _commit(self, write: Write, entry: Draft | None, *, sync: bool = True) -> bool:
+        with self._transaction(f"write {write.table} {'/'.join(write.key)!r}", sync=sync) as db:
             done = self._apply(db, write)
             if done and entry is not None:
                 head = db.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
@@ -259,3 +327,15 @@ class SqliteStore(Store):
             entries = [dict(row) for row in db.execute("SELECT * FROM audit_log ORDER BY seq")]
             deliveries = [dict(row) for row in db.execute("SELECT * FROM deliveries")]
         return Snapshot(None if head is None else dict(head), entries, deliveries)
+
+
+def _check_exists(path: Path, url: str, source: str) -> None:
+    """A read-only command never creates a store: a missing, empty or non-file path is an error naming it."""
+    if path.is_dir():
+        raise StoreDamaged(Problem(source, f"{url} names the folder {path}, not a store file"))
+    if not path.exists():
+        raise StoreMissing(Problem(source, f"the store {url} does not exist (there is no file {path}); check the "
+                                           "path, or create an empty store with: execintel store init --store "
+                                           f"{url}"))  # fmt: skip
+    if path.stat().st_size == 0:
+        raise StoreMissing(Problem(source, f"the store file {path} is empty: it holds no history (was it emptied?)"))

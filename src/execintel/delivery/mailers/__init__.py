@@ -43,19 +43,24 @@ MAILERS: dict[str, type[Mailer]] = {
 }
 
 
-def open_mailer(url: str, settings: Settings | None = None, *, client: Any = None) -> Mailer:
-    """Build the mailer for ``url`` (``EXECINTEL_MAILER``); nothing connects until ``open()`` or the first send.
+def open_mailer(
+    url: str, settings: Settings | None = None, *, client: Any = None, source: str = "EXECINTEL_MAILER"
+) -> Mailer:
+    """Build the mailer for ``url``; nothing connects until ``open()`` or the first send.
 
     ``settings`` defaults to :func:`~execintel.config.settings.load_settings` (the environment). ``client``
     replaces the boto3 client of the SES mailer (tests point one at a moto server); the others ignore it.
+    ``source`` is where the URL came from (``--mailer`` or ``EXECINTEL_MAILER``): errors name it.
     Raises :class:`~execintel.errors.ConfigError` for an unknown scheme, a malformed URL or a missing setting.
     """
     scheme, colon, _ = url.partition(":")
     mailer_class = MAILERS.get(scheme.lower()) if colon else None
     if mailer_class is None:
-        raise url_error(url, "unknown mailer")
+        raise url_error(url, "unknown mailer", source)
     if settings is None:
         from execintel.config.settings import load_settings  # noqa: PLC0415
 
         settings = load_settings()
-    return mailer_class.from_url(url, settings, client=client)
+    mailer = mailer_class.from_url(url, settings, client=client, source=source)
+    mailer.source = source
+    return mailer

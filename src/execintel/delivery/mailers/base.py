@@ -6,6 +6,10 @@ everything that can fail cheaply; it never calls it when it fails before that po
 raises it aborts without handing the message over and lets the exception propagate. The engine records the
 delivery as "sending" inside ``commit()``; for a delivery it later finds in "sending" it asks
 ``reconcile(message)`` what happened.
+
+Once the hand-off has started, a failure that leaves the outcome open (no answer to the SMTP final dot, an SES
+call that timed out after the request went out) is a :class:`MailerError` with ``ambiguous=True``: the message
+may have gone out, so it must not be sent again on its own.
 """
 
 from __future__ import annotations
@@ -40,9 +44,12 @@ class MailerError(DeliveryError):
     dropped connection). ``reason`` is a sentence naming the server or region and the address or code.
     """
 
-    def __init__(self, reason: str, *, permanent: bool) -> None:
+    def __init__(self, reason: str, *, permanent: bool, ambiguous: bool = False) -> None:
         self.reason = reason
-        self.permanent = permanent
+        self.permanent = permanent and not ambiguous
+        self.ambiguous = ambiguous
+        """The hand-off had started: the provider may have the message (an "unknown" delivery, never resent
+        on its own)."""
         super().__init__(reason)
 
 
@@ -71,19 +78,29 @@ class Reconciliation:
     status: Reconciled
     provider_id: str | None = None
     note: str = ""
+    confirmed: bool = True
+    """False when SENT is inferred from where the commit point is (SMTP), not seen at the provider (the outbox's
+    file): it holds only when the store's commit returns the instant it is written (see ``Store.instant_commit``)."""
 
 
 class Mailer(ABC):
     """A way to hand messages to a mail provider; one instance serves one run, from one thread."""
 
     scheme: ClassVar[str]
+    quick_commit: ClassVar[bool] = False
+    """True when the hand-off must follow ``commit()`` at once (SMTP's final dot): the engine then records
+    "sending" without waiting for the disk, which a process kill cannot undo (see docs/delivery.md)."""
     url: str
     """The mailer URL in display form; it never holds a secret."""
+    source: str = "EXECINTEL_MAILER"
+    """Where the URL came from (``--mailer`` or ``EXECINTEL_MAILER``), for error messages."""
+    deadline: float | None = None
+    """The run's deadline (``time.monotonic()`` seconds): no step of a send may go on past it."""
 
     @classmethod
     @abstractmethod
-    def from_url(cls, url: str, settings: Settings, *, client: Any = None) -> Self:
-        """Build the mailer for ``url``; raise :class:`ConfigError` for a bad URL or missing setting."""
+    def from_url(cls, url: str, settings: Settings, *, client: Any = None, source: str = "EXECINTEL_MAILER") -> Self:
+        """Build the mailer for ``url``; raise :class:`ConfigError` (naming ``source``) for a bad URL or setting."""
 
     def open(self) -> None:  # noqa: B027 - optional hook: not every mailer connects
         """Connect or check the configuration, once per run; calling it again does nothing."""
@@ -102,6 +119,9 @@ class Mailer(ABC):
 
     def check_sender(self, sender: str) -> None:  # noqa: B027 - only SES knows which senders it accepts
         """Raise :class:`ConfigError` when the provider will not accept mail from ``sender``."""
+
+    def check(self) -> None:  # noqa: B027 - only the outbox can be checked without sending
+        """Raise :class:`ConfigError` for a configuration that cannot work, before any work is done."""
 
     @abstractmethod
     def send(self, message: OutgoingMessage, commit: Commit) -> SendOutcome:
@@ -134,6 +154,6 @@ def redact(url: str) -> str:
     return url if len(url) <= 120 else url[:119] + "\u2026"
 
 
-def url_error(url: str, problem: str) -> ConfigError:
+def url_error(url: str, problem: str, source: str = "EXECINTEL_MAILER") -> ConfigError:
     """The :class:`ConfigError` for a mailer URL that cannot be used, with the allowed forms."""
-    return ConfigError(Problem("EXECINTEL_MAILER", f"{problem} (mailer {redact(url)!r}; allowed: {ALLOWED_URLS})"))
+    return ConfigError(Problem(source, f"{problem} (mailer {redact(url)!r}; allowed: {ALLOWED_URLS})"))

@@ -61,12 +61,14 @@ class OutboxMailer(Mailer):
         self._opened = False
 
     @classmethod
-    def from_url(cls, url: str, settings: Settings, *, client: Any = None) -> Self:
+    def from_url(cls, url: str, settings: Settings, *, client: Any = None, source: str = "EXECINTEL_MAILER") -> Self:
         """``outbox:DIR``; a relative DIR is taken from the current folder."""
         scheme, _, path = url.partition(":")
         if scheme.lower() != cls.scheme or not path or path.startswith("//"):
-            raise url_error(url, "the outbox mailer needs a folder, like outbox:outbox or outbox:/var/mail/out")
-        return cls(path)
+            raise url_error(url, "the outbox mailer needs a folder, like outbox:outbox or outbox:/var/mail/out", source)
+        mailer = cls(path)
+        mailer.source = source
+        return mailer
 
     def open(self) -> None:
         """Create the folder when it is missing."""
@@ -75,10 +77,26 @@ class OutboxMailer(Mailer):
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ConfigError(
-                Problem("EXECINTEL_MAILER", f"cannot use {self.directory} as the outbox folder: {exc.strerror}")
-            ) from exc
+            raise self._unusable(exc) from exc
         self._opened = True
+
+    def check(self) -> None:
+        """Create the folder and write (then remove) a file in it: a folder that cannot take the messages (a
+        file in its place, a read-only file system, no space) stops the run before any work is done."""
+        self._opened = False
+        self.open()
+        try:
+            probe = _write_temporary(self.directory, ".execintel-check", b"")
+            probe.unlink()
+        except OSError as exc:
+            raise self._unusable(exc) from exc
+
+    def _unusable(self, exc: OSError) -> ConfigError:
+        why = exc.strerror or str(exc)
+        taken = next((p for p in (self.directory, *self.directory.parents) if p.exists()), None)
+        if taken is not None and not taken.is_dir():
+            why = f"{taken} is a file, not a folder"
+        return ConfigError(Problem(self.source, f"cannot use {self.directory} as the outbox folder: {why}"))
 
     def close(self) -> None:
         """Nothing to release; the next send checks the folder again."""
@@ -138,8 +156,8 @@ class OutboxMailer(Mailer):
         )
 
     def _discard(self, stem: str, envelope: Path) -> None:
-        """Remove what an attempt that did not complete left behind; best effort."""
-        with suppress(FileNotFoundError):
+        """Remove what an attempt that did not complete left behind; best effort (the folder may be read-only)."""
+        with suppress(OSError):
             envelope.unlink()
         prefix = _temp_prefix(stem, "")
         with suppress(OSError):

@@ -5,6 +5,12 @@ DATA and the whole message go out first, then ``commit()``, then ``.\\r\\n`` in 
 raises, the connection is closed without the final dot; the server then drops the unfinished transaction
 (RFC 5321 section 3.8) and nothing is delivered. ``RSET`` cannot be used at that point: inside DATA it would
 be read as a line of the message.
+
+Once the final dot is written the outcome belongs to the server: a 2xx reply means delivered, 4xx or 5xx not
+delivered, and anything else (no reply within RFC 5321's ten minutes, a dropped connection, a garbled reply) is
+an *ambiguous* failure: the delivery becomes "unknown" and is never sent again on its own. Every step has a
+deadline for the whole step (:mod:`.smtp_wire`), so a server that trickles or never ends a reply cannot hold a
+run.
 """
 
 from __future__ import annotations
@@ -29,18 +35,18 @@ from execintel.delivery.mailers.base import (
     SendOutcome,
     url_error,
 )
+from execintel.delivery.mailers.smtp_wire import Connection, Timeouts, TlsConnection
 from execintel.errors import ConfigError, Problem
 
 if TYPE_CHECKING:
     from execintel.config.settings import Settings
     from execintel.delivery.compose import OutgoingMessage
 
-__all__ = ["CAFILE_ENV", "PASSWORD_ENV", "SmtpMailer"]
+__all__ = ["CAFILE_ENV", "PASSWORD_ENV", "SmtpMailer", "Timeouts"]
 
 PASSWORD_ENV = "EXECINTEL_SMTP_PASSWORD"  # noqa: S105 - the variable's name, not a password
 CAFILE_ENV = "EXECINTEL_SMTP_CAFILE"
 DEFAULT_PORTS = {"smtp": 587, "smtps": 465}
-TIMEOUT = 30.0
 _QUEUE_ID_RES = (
     re.compile(rb"queued as ([\w.-]+)", re.IGNORECASE),  # Postfix
     re.compile(rb"\bid=([\w.-]+)"),  # Exim
@@ -52,6 +58,7 @@ class SmtpMailer(Mailer):
     """Send through an SMTP server, with STARTTLS when offered (or required) and AUTH when a user is given."""
 
     scheme = "smtp"
+    quick_commit = True  # only the final dot follows commit(): no fsync between them
 
     def __init__(
         self,
@@ -63,7 +70,7 @@ class SmtpMailer(Mailer):
         implicit_tls: bool = False,
         starttls_required: bool = False,
         cafile: str | None = None,
-        timeout: float = TIMEOUT,
+        timeouts: Timeouts | None = None,
     ) -> None:
         scheme = "smtps" if implicit_tls else "smtp"
         self.host = host
@@ -73,39 +80,53 @@ class SmtpMailer(Mailer):
         self.implicit_tls = implicit_tls
         self.starttls_required = starttls_required
         self.cafile = cafile
-        self.timeout = timeout
+        self.timeouts = timeouts or Timeouts()
         self.where = f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
         query = "?starttls=required" if starttls_required else ""
         self.url = f"{scheme}://{quote_user(user)}{self.where}{query}"
         self.connections = 0
         """How many connections this mailer has opened (one per run unless the server dropped one)."""
-        self._conn: smtplib.SMTP | None = None
+        self._conn: Connection | TlsConnection | None = None
 
     @classmethod
-    def from_url(cls, url: str, settings: Settings, *, client: Any = None) -> Self:
-        """Parse the URL; the password comes from ``settings.smtp_password``, a CA file from the URL or env."""
+    def from_url(cls, url: str, settings: Settings, *, client: Any = None, source: str = "EXECINTEL_MAILER") -> Self:
+        """Parse the URL; the password comes from ``settings.smtp_password``, a CA file from the URL or env.
+
+        ``?timeout=SECONDS`` caps every step's deadline (otherwise RFC 5321's, up to ten minutes).
+        """
         try:
             parts = urlsplit(url)
             port = parts.port
         except ValueError as exc:
-            raise url_error(url, f"the SMTP URL is not valid ({exc})") from None
+            raise url_error(url, f"the SMTP URL is not valid ({exc})", source) from None
         scheme = parts.scheme.lower()
         if scheme not in DEFAULT_PORTS or not parts.hostname or parts.path not in ("", "/") or parts.fragment:
-            raise url_error(url, "an SMTP mailer URL needs a host and nothing after it but ?options")
+            raise url_error(url, "an SMTP mailer URL needs a host and nothing after it but ?options", source)
         if parts.password is not None:
-            raise url_error(url, f"the SMTP password does not belong in the URL: set {PASSWORD_ENV}")
+            raise url_error(url, f"the SMTP password does not belong in the URL: set {PASSWORD_ENV}", source)
         query = parse_qs(parts.query, keep_blank_values=True)
-        unknown = sorted(set(query) - {"starttls", "cafile"})
+        unknown = sorted(set(query) - {"starttls", "cafile", "timeout"})
         unknown += sorted(name for name, values in query.items() if len(values) > 1)
         if unknown:
-            raise url_error(url, f"unknown or repeated option {unknown[0]!r} (known: starttls, cafile)")
+            raise url_error(url, f"unknown or repeated option {unknown[0]!r} (known: starttls, cafile, timeout)",
+                            source)  # fmt: skip
         starttls = query.get("starttls", ["auto"])[0]
         if starttls not in ("auto", "required") or (scheme == "smtps" and "starttls" in query):
-            raise url_error(url, "starttls=required is the only STARTTLS option, and only for smtp://")
+            raise url_error(url, "starttls=required is the only STARTTLS option, and only for smtp://", source)
+        timeouts = Timeouts()
+        if "timeout" in query:
+            try:
+                cap = float(query["timeout"][0])
+            except ValueError:
+                cap = 0.0
+            if not 0 < cap <= 3600:
+                raise url_error(url, f"timeout must be a number of seconds from 0 to 3600, not "
+                                     f"{query['timeout'][0][:20]!r}", source)  # fmt: skip
+            timeouts = timeouts.capped(cap)
         cafile = query.get("cafile", [os.environ.get(CAFILE_ENV, "")])[0] or None
         if cafile is not None and not Path(cafile).is_file():
-            source = "the cafile option" if "cafile" in query else CAFILE_ENV
-            raise ConfigError(Problem(source, f"the CA file {cafile} for the SMTP server does not exist"))
+            where = f"{source} (its cafile option)" if "cafile" in query else CAFILE_ENV
+            raise ConfigError(Problem(where, f"the CA file {cafile} for the SMTP server does not exist"))
         user = unquote(parts.username) if parts.username else None
         secret = settings.smtp_password
         password = secret.get_secret_value() if secret is not None else None
@@ -117,7 +138,9 @@ class SmtpMailer(Mailer):
             implicit_tls=scheme == "smtps",
             starttls_required=starttls == "required",
             cafile=cafile,
+            timeouts=timeouts,
         )
+        mailer.source = source
         if user and not password:
             raise ConfigError(
                 Problem(PASSWORD_ENV, f"the SMTP user {user!r} at {mailer.where} needs a password: set {PASSWORD_ENV}")
@@ -129,15 +152,18 @@ class SmtpMailer(Mailer):
         if self._conn is not None:
             return
         context = ssl.create_default_context(cafile=self.cafile)
-        conn: smtplib.SMTP
+        conn: Connection | TlsConnection
+        conn = TlsConnection(self.timeouts, self._deadline, context) if self.implicit_tls else \
+            Connection(self.timeouts, self._deadline)  # fmt: skip
         try:
-            # Connecting in the constructor is what sets the host name that TLS checks the certificate against.
-            if self.implicit_tls:
-                conn = smtplib.SMTP_SSL(self.host, self.port, context=context, timeout=self.timeout)
-            else:
-                conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            # connect() sets the host name that TLS checks the certificate against.
+            code, reply = conn.connect(self.host, self.port)
         except (smtplib.SMTPException, OSError) as exc:
+            conn.close()
             raise self._connect_error(exc) from exc
+        if code != 220:
+            conn.close()
+            raise self._connect_error(smtplib.SMTPConnectError(code, reply))
         if conn.sock is not None and conn.sock.family in (socket.AF_INET, socket.AF_INET6):
             # The final dot is a write of its own (see send): without this, Nagle's algorithm holds it back until
             # the server's delayed ACK of the body, some 40 ms per message.
@@ -169,6 +195,9 @@ class SmtpMailer(Mailer):
             raise
         self._conn = conn
         self.connections += 1
+
+    def _deadline(self) -> float | None:
+        return self.deadline
 
     def close(self) -> None:
         """Say QUIT and close the connection; the next send connects again."""
@@ -207,7 +236,7 @@ class SmtpMailer(Mailer):
                 raise MailerError(
                     f"The SMTP server {self.where} refused DATA for {to}: {_reply(code, reply)}.", permanent=code >= 500
                 )
-            conn.send(_dot_stuffed(message.data))
+            conn.send_message_data(_dot_stuffed(message.data))
         except MailerError:
             raise
         except (smtplib.SMTPException, OSError) as exc:
@@ -221,36 +250,53 @@ class SmtpMailer(Mailer):
             self._drop()  # closing inside DATA aborts the transaction; RSET would be read as message text
             raise
         try:
+            conn.arm("the reply to the final dot", self.timeouts.final)
             conn.send(b".\r\n")  # the hand-off
+        except (smtplib.SMTPException, OSError) as exc:  # the dot did not go out: nothing was delivered
+            self._drop()
+            raise MailerError(
+                f"Lost the connection to the SMTP server {self.where} before the end of the message to {to} "
+                f"went out ({exc}); it was not delivered.",
+                permanent=False,
+            ) from exc
+        try:
             code, reply = conn.getreply()
         except (smtplib.SMTPException, OSError) as exc:
             self._drop()
             raise MailerError(
-                f"Lost the connection to the SMTP server {self.where} after the message to {to} was sent and "
-                f"before the server confirmed it ({exc}); it may or may not have been delivered.",
-                permanent=False,
-            ) from exc
-        if code != 250:
-            if code == 421:  # the server is closing the connection
-                self._drop()
+                f"The SMTP server {self.where} did not confirm the message to {to} after it was sent ({exc}): it "
+                "may or may not have been delivered, so it is not sent again on its own (--resend-unknown does).",
+                permanent=False, ambiguous=True,
+            ) from exc  # fmt: skip
+        if 200 <= code < 300:
+            return SendOutcome(provider_id=_queue_id(reply) or message_id(message.key, message.sender),
+                               refused=refused)  # fmt: skip
+        if code == 421 or not 400 <= code < 600:  # closing, or not a reply at all
+            self._drop()
+        if 400 <= code < 600:  # a definite "no": the server did not take it
             raise MailerError(
                 f"The SMTP server {self.where} did not accept the message to {to}: {_reply(code, reply)}.",
                 permanent=code >= 500,
             )
-        return SendOutcome(provider_id=_queue_id(reply) or message_id(message.key, message.sender), refused=refused)
+        raise MailerError(
+            f"The SMTP server {self.where} answered the message to {to} with something that is not an SMTP reply "
+            f"({_reply(code, reply)[:80]!r}): it may or may not have been delivered, so it is not sent again on its "
+            "own (--resend-unknown does).",
+            permanent=False, ambiguous=True,
+        )  # fmt: skip
 
     def reconcile(self, message: OutgoingMessage) -> Reconciliation:
-        """SENT: the commit point is immediately before the final dot, so the server almost certainly has it."""
+        """SENT, not confirmed: "sending" is recorded microseconds before the final dot (see the module doc)."""
         return Reconciliation(
             Reconciled.SENT,
             note=(
-                f"interrupted after the message was handed to the SMTP server {self.where}: commit() runs "
-                "immediately before the final dot, so only a crash in the microseconds between the two leaves "
-                "it undelivered"
+                f"not confirmed by the SMTP server {self.where}: the run stopped after the message was handed over "
+                '("sending" is recorded immediately before the final dot, so the server almost certainly has it)'
             ),
+            confirmed=False,
         )
 
-    def _mail_from(self, message: OutgoingMessage) -> smtplib.SMTP:
+    def _mail_from(self, message: OutgoingMessage) -> Connection | TlsConnection:
         """Open if needed and start the transaction; reconnect once if the server dropped the idle connection."""
         for attempt in (1, 2):
             self.open()
