@@ -6,8 +6,9 @@ PIP := $(PY) -m pip --disable-pip-version-check
 SUDO := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null && echo sudo)
 # Debian packages the tests need: git (repository sources and fixtures), Chromium (the browser checks of the
 # HTML reports, driven by Playwright), poppler-utils (pdftoppm/pdfinfo/pdftotext for the PDF checks), and
-# Pango, HarfBuzz and a font for WeasyPrint (the pdf extra).
-APT_PACKAGES := git chromium poppler-utils fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+# Pango, HarfBuzz and a font for WeasyPrint (the pdf extra), strace (the check that no fsync comes between an SMTP
+# message and its final dot).
+APT_PACKAGES := git chromium poppler-utils fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 strace
 
 .PHONY: demo test test-all lint bench system-deps clean
 
