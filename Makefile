@@ -41,7 +41,7 @@ test: system-deps $(VENV)/.installed-dev
 
 # The same with every long trial in full (50 kill -9 trials per mailer, ...).
 test-all: system-deps $(VENV)/.installed-dev
-	EXECINTEL_CRASH_TRIALS=50 EXECINTEL_TEST_TRIALS=10 EXECINTEL_TEST_LONG_LINE_MB=4 EXECINTEL_TEST_HISTORY_COMMITS=110000 $(VENV)/bin/pytest -q
+	EXECINTEL_CRASH_TRIALS=50 EXECINTEL_TEST_TRIALS=10 EXECINTEL_TEST_HISTORY_COMMITS=110000 $(VENV)/bin/pytest -q
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check src tests benchmarks scripts
