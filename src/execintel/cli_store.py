@@ -52,6 +52,16 @@ def _open(ctx: typer.Context, url: str | None, mode: Mode = "write", *, new_stor
     return open_store(url, _settings(ctx), mode=mode, new_store=new_store)
 
 
+def _open_existing(ctx: typer.Context, url: str | None) -> Store | None:
+    """The store, opened to read; None (after saying so) when it is the default one and nothing has run yet."""
+    try:
+        return _open(ctx, url, "read")
+    except StoreMissing:
+        if _missing_default(ctx, url):
+            return None
+        raise
+
+
 def _missing_default(ctx: typer.Context, url: str | None) -> bool:
     """True (after saying so) when the store that is missing is the default one: nothing has run here yet."""
     settings = _settings(ctx)
@@ -107,12 +117,9 @@ def audit_list(
     store: StoreOpt = None,
 ) -> None:
     """List the newest runs: when, who started them, for which period, how they ended."""
-    try:
-        opened = _open(ctx, store, "read")
-    except StoreMissing:
-        if _missing_default(ctx, store):
-            return
-        raise
+    opened = _open_existing(ctx, store)
+    if opened is None:
+        return
     with opened:
         runs = opened.list_runs(limit)
         url = opened.url
@@ -190,12 +197,9 @@ def audit_show(
 @audit_app.command("verify")
 def audit_verify(ctx: typer.Context, store: StoreOpt = None) -> None:
     """Recompute the audit log's hash chain and check every delivery against it; exit 1 on any problem."""
-    try:
-        opened = _open(ctx, store, "read")
-    except StoreMissing:
-        if _missing_default(ctx, store):
-            return
-        raise
+    opened = _open_existing(ctx, store)
+    if opened is None:
+        return
     with opened:
         result = opened.verify()
         url = opened.url
@@ -214,12 +218,9 @@ def audit_verify(ctx: typer.Context, store: StoreOpt = None) -> None:
 @suppression_app.command("list")
 def suppression_list(ctx: typer.Context, store: StoreOpt = None) -> None:
     """List every suppressed address, why, and who added it."""
-    try:
-        opened = _open(ctx, store, "read")
-    except StoreMissing:
-        if _missing_default(ctx, store):
-            return
-        raise
+    opened = _open_existing(ctx, store)
+    if opened is None:
+        return
     with opened:
         entries = opened.suppressions()
         url = opened.url
