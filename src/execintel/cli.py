@@ -341,7 +341,7 @@ def main() -> None:
     """Run the CLI; user errors print as one line per problem, never as a traceback."""
     may_send.set(False)  # until a command that can send says otherwise
     try:
-        app()  # standalone: usage errors exit 2 with click's message
+        app(prog_name="execintel")  # standalone: usage errors exit 2; "execintel" also under python -m
     except ExecintelError as exc:
         if _debug_requested():
             err.print_exception()
