@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -47,10 +48,13 @@ def test_amounts_are_exact_json_numbers_not_floats_or_strings() -> None:
         "sources": ["data/ledger.csv:2-418"], "name": "Runway",
     }  # fmt: skip
     assert '["qosd", 18769.55]' in text  # trailing zeros dropped, a number not a string
-    assert data["findings"] == [
-        {"kind": "no-waf", "severity": "high", "entity": "qosd", "title": "CloudFront without WAF",
-         "evidence": ["stack shipcaptaincrew"]}
-    ]  # fmt: skip
+    [finding] = data["findings"]
+    assert finding == {
+        "id": finding["id"], "kind": "no-waf", "severity": "high", "entity": "qosd",
+        "title": "CloudFront without WAF", "evidence": ["stack shipcaptaincrew"],
+    }  # fmt: skip
+    assert re.fullmatch(r"no-waf-[0-9a-f]{12}", finding["id"])
+    assert data["actions"] == []
     assert loads(text)["sections"][1]["rows"][1][1] == Decimal("-1200")
 
 

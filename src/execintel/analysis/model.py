@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -40,9 +41,18 @@ class Figure:
         return out
 
 
+Status = Literal["new", "open"]
+
+
 @dataclass(frozen=True)
 class Finding:
-    """A gap, risk or shortfall of a declared kind, with its evidence."""
+    """A gap, risk or shortfall of a declared kind, with its evidence.
+
+    ``subject`` names the thing the condition is about (a stack item, an account, a source row, a secret's
+    fingerprint and file...) in words that do not change from run to run: with the kind and entity it makes the
+    finding's stable :attr:`id` (CONTRACT section 8). It must never hold an amount, a date or anything else that
+    moves with ``as_of``. ``first_seen`` and ``status`` are set from the audit store when the report is built.
+    """
 
     kind: str
     severity: Severity
@@ -54,21 +64,76 @@ class Finding:
     line: int | None = None
     commit: str | None = None
     recommendation: str = ""
+    subject: str = ""
+    first_seen: dt.date | None = None
+    status: Status | None = None
+
+    @property
+    def id(self) -> str:
+        """Stable across runs of a portfolio: ``<kind>-<12 hex digits>`` of kind, entity and subject."""
+        subject = self.subject or "|".join(str(v) for v in (self.file or "", self.line or "", self.commit or ""))
+        digest = hashlib.sha256("\x1f".join((self.kind, self.entity or "", subject)).encode()).hexdigest()
+        return f"{self.kind}-{digest[:12]}"
 
     def to_json(self) -> dict[str, Any]:
-        """The contract's JSON shape, with optional place and amount fields."""
+        """The contract's JSON shape (section 7, with section 8's id, first_seen and status), optional fields."""
         out: dict[str, Any] = {
+            "id": self.id,
             "kind": self.kind,
             "severity": self.severity,
             "entity": self.entity,
             "title": self.title,
             "evidence": list(self.evidence),
         }
+        if self.first_seen is not None:
+            out["first_seen"] = self.first_seen.isoformat()
+        if self.status is not None:
+            out["status"] = self.status
         for name in ("amount", "file", "line", "commit", "recommendation"):
             value = getattr(self, name)
             if value not in (None, ""):
                 out[name] = value
         return out
+
+
+@dataclass(frozen=True)
+class Impact:
+    """What acting on an action is worth, when it can be computed (CONTRACT section 8)."""
+
+    amount: Decimal
+    unit: str  # e.g. "USD/month" for a saving, "USD" for money overdue, deferred or at risk
+    basis: str  # one sentence: how the amount was computed, from which figures
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"amount", "unit", "basis"}``."""
+        return {"amount": self.amount, "unit": self.unit, "basis": self.basis}
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing to do: the findings that share one remedy, with an owner, a due date and what it is worth."""
+
+    id: str
+    title: str
+    priority: int  # 1 first
+    severity: Severity
+    owner: str | None  # a stakeholder id of the manifest, or None when nobody holds the owning role
+    due: dt.date
+    impact: Impact | None
+    findings: tuple[str, ...]  # finding ids of the same report
+
+    def to_json(self) -> dict[str, Any]:
+        """CONTRACT section 8: id, title, priority, severity, owner, due, impact, findings."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "priority": self.priority,
+            "severity": self.severity,
+            "owner": self.owner,
+            "due": self.due.isoformat(),
+            "impact": None if self.impact is None else self.impact.to_json(),
+            "findings": list(self.findings),
+        }
 
 
 @dataclass

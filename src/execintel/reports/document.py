@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from execintel.analysis.model import SEVERITY_ORDER, Figure, Finding, Results
+from execintel.analysis.model import SEVERITY_ORDER, Action, Figure, Finding, Results
 
 if TYPE_CHECKING:
     from execintel.analysis.context import Context
@@ -52,6 +52,7 @@ class Document:
     sections: list[dict[str, Any]] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)
     missing: list[dict[str, str]] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The report JSON (Decimals stay Decimals; :func:`dumps` writes them as exact JSON numbers)."""
@@ -65,6 +66,7 @@ class Document:
             "summary": list(self.summary),
             "figures": {fid: fig.to_json() for fid, fig in self.figures.items()},
             "findings": [f.to_json() for f in self.findings],
+            "actions": [a.to_json() for a in self.actions],
             "sections": self.sections,
             "missing": list(self.missing),
         }
