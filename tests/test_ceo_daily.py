@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +12,13 @@ import pytest
 from conftest import WritePortfolio, base_manifest
 from execintel.analysis import operations
 from execintel.analysis.context import Context
+from execintel.analysis.lifecycle import History, PastRun, past_finding
 from execintel.delivery.runs import report_record
 from execintel.demo import demo_portfolio
 from execintel.pipeline import previous_documents
 from execintel.reports import Document, ceo, daily, dumps, loads
 from execintel.store import RunRecord, Store, open_store
+from execintel.store.records import findings_snapshot
 from helpers import context
 
 AS_OF = "2026-11-15"
@@ -67,7 +68,6 @@ def test_ceo_demo_asset_inventory(ceo_doc: Document) -> None:
 
 def test_ceo_demo_shortfalls(ceo_doc: Document) -> None:
     kinds = _kinds(ceo_doc)
-    assert kinds["unsigned-equity"] == ["qosd"]
     assert kinds["no-revenue-tracking"] == ["dangerouscentaur"]
     assert kinds["missing-billing-model"] == ["dangerouscentaur"]
     assert kinds["no-ota-listing"] == ["qosd"]
@@ -77,6 +77,10 @@ def test_ceo_demo_shortfalls(ceo_doc: Document) -> None:
     assert "1,021 leads and 5 bookings in all events up to 2026-11-15" in funnel.evidence
     assert kinds["unapproved-debt"] == ["qosd"]  # from finance
     assert "hardcoded-secret" in kinds  # a high or critical security finding
+    # CONTRACT section 8: the CEO's actions are the portfolio's first 7; a high finding outside them (unsigned
+    # equity, 8th or later) is in its area's report and in the list of further actions, not among the findings
+    assert "unsigned-equity" not in kinds
+    assert any("Sign the equity agreements" in item for item in _section(ceo_doc, "more-actions")["items"])
     severities = [ceo_doc.findings[i].severity for i in _section(ceo_doc, "shortfalls")["findings"]]
     order = ["critical", "high", "medium", "low", "info"]
     assert severities == sorted(severities, key=order.index)
@@ -105,27 +109,39 @@ def test_ceo_demo_headline_and_kpis(ceo_doc: Document) -> None:
 def _small(write_portfolio: WritePortfolio) -> Context:
     entities = [
         {"id": "alpha", "name": "Alpha", "domains": ["alpha.example.com"], "revenue_model": "per_unit",
-         "ledger": "data/alpha.csv", "pipeline": [{"name": "Deal", "value": 100}]},
+         "ledger": "data/alpha.csv", "pipeline": [{"name": "Deal", "value": 100}],
+         "equity": [{"holder": "Partner", "percent": 10, "agreement": "unsigned"}]},
         {"id": "beta", "name": "Beta", "domains": ["beta.example.com"]},
     ]  # fmt: skip
     ledger = "date,account,amount\n2026-01-01,Equity:Opening-Balances,5000\n2026-09-03,Income:Sales,1000\n"
     return context(write_portfolio(base_manifest(entities=entities), {"data/alpha.csv": ledger}), as_of=AS_OF)
 
 
+def _earlier(doc: dict[str, Any], as_of: str, report: str = "ceo") -> PastRun:
+    """An earlier run that recorded ``doc`` (a report JSON) as the store keeps it."""
+    recorded = findings_snapshot(doc["findings"])
+    findings = {fid: past_finding(fid, item) for fid, item in recorded.items()}
+    started = dt.datetime.fromisoformat(f"{as_of}T07:00:00+00:00")
+    return PastRun("run-" + as_of, started, dt.date.fromisoformat(as_of), {report: findings})
+
+
 def test_ceo_what_changed_since_a_previous_report(write_portfolio: WritePortfolio) -> None:
     ctx = _small(write_portfolio)
     current = loads(dumps(ceo.build(ctx).to_json()))
     assert current["figures"]["assets.entities"]["value"] == 2
-    # The previous report: one entity fewer, one domain fewer, a finding since resolved, and no beta findings.
+    # The previous run: one entity and domain fewer, less cash, no beta findings, a finding since resolved, and
+    # the unsigned equity then only medium.
     previous = loads(dumps(current))
-    previous["as_of"] = "2026-11-08"
-    previous["figures"]["assets.entities"]["value"] = 1
-    previous["figures"]["assets.domains"]["value"] = 1
-    previous["figures"]["cash.portfolio"]["value"] = Decimal("4200.5")
-    previous["findings"] = [f for f in previous["findings"] if f["entity"] != "beta" or f["kind"] != "empty-pipeline"]
-    previous["findings"].append({"kind": "unsigned-equity", "severity": "high", "entity": "alpha",
-                                 "title": "Partner holds 10% of Alpha without a signed agreement", "evidence": []})  # fmt: skip
-    ctx.previous = lambda report: previous if report == "ceo" else None
+    previous["findings"] = [f for f in previous["findings"] if f["entity"] != "beta"]
+    equity = next(f for f in previous["findings"] if f["kind"] == "unsigned-equity")
+    equity["severity"] = "medium"
+    gone = {"id": "no-waf-000000000001", "kind": "no-waf", "severity": "high", "entity": "alpha",
+            "title": "Alpha / site: CloudFront distribution without a web application firewall"}  # fmt: skip
+    previous["findings"].append(gone)
+    snapshot = {**{fid: f["value"] for fid, f in previous["figures"].items()},
+                "assets.entities": 1, "assets.domains": 1, "cash.portfolio": "4200.5"}  # fmt: skip
+    run = _earlier(previous, "2026-11-08")
+    ctx.history = History([run], lambda run_id, report: snapshot if report == "ceo" else {})
     doc = ceo.build(ctx)
     items = _section(doc, "changes")["items"]
     assert _section(doc, "changes")["title"] == "What changed since 2026-11-08"
@@ -133,17 +149,24 @@ def test_ceo_what_changed_since_a_previous_report(write_portfolio: WritePortfoli
     assert "Active domains: 1 -> 2" in items
     # cash 4200.50 -> 6000 (5000 opening + 1000 income)
     assert any(i.endswith(": $4,200.50 -> $6,000.00") for i in items)
+    # beta's findings were not in that run: new (and the status of the finding says so)
     assert "New: [MEDIUM] Beta has no open sales opportunities [beta]" in items
-    assert "Resolved: [HIGH] Partner holds 10% of Alpha without a signed agreement [alpha]" in items
+    assert next(f for f in doc.findings if f.entity == "beta" and f.kind == "empty-pipeline").status == "new"
+    assert "Worsened: [HIGH] Partner holds 10% of Alpha without a signed agreement [alpha] (was medium)" in items
+    assert next(f for f in doc.findings if f.kind == "unsigned-equity").status == "open"
+    assert "Resolved: [HIGH] Alpha / site: CloudFront distribution without a web application firewall [alpha]" in items
+    assert gone["id"] not in {f.id for f in doc.findings}  # resolved: listed there, never in findings
     # figures whose value did not change are not listed
-    assert not any(i.startswith("Burn rate") for i in items)
-    assert any("Since the report of 2026-11-08" in line for line in doc.summary)
+    assert not any(i.startswith("Monthly burn") or i.startswith("Runway") for i in items)
+    assert f"Since the report of 2026-11-08: {len(items)} changes." in doc.summary
 
 
 def test_ceo_first_report_says_so(write_portfolio: WritePortfolio) -> None:
     doc = ceo.build(_small(write_portfolio))
     assert "changes" not in [s["id"] for s in doc.sections]
     assert any(line.startswith("First recorded run") for line in doc.summary)
+    assert {f.status for f in doc.findings} == {"new"}
+    assert {f.first_seen for f in doc.findings} == {dt.date(2026, 11, 15)}
 
 
 def _record(store: Store, out: Path, run_id: str, portfolio: str, document: dict[str, Any], *,
@@ -173,7 +196,8 @@ def test_the_previous_report_is_the_same_portfolios_recorded_one(write_portfolio
         kept = {**mine, "as_of": "2026-11-08"}
         kept_path = _record(store, out, "20261108T070000Z-bbbb", "Test Holdings", kept, started=t0, dry_run=False)
         other = {**mine, "portfolio": "Other Holdings", "as_of": "2026-11-14",
-                 "findings": [{"kind": "no-waf", "severity": "high", "entity": "x", "title": "Other's finding"}]}  # fmt: skip
+                 "findings": [{"id": "no-waf-0123456789ab", "kind": "no-waf", "severity": "high", "entity": "x",
+                               "title": "Other's finding"}]}  # fmt: skip
         _record(store, out, "20261114T070000Z-cccc", "Other Holdings", other, started=t0 + dt.timedelta(days=6))
         # a run of this portfolio that started after this one (and this run itself) are not "earlier"
         _record(store, out, "20261120T070000Z-dddd", "Test Holdings", {**mine, "as_of": "2026-11-20"},
@@ -182,10 +206,13 @@ def test_the_previous_report_is_the_same_portfolios_recorded_one(write_portfolio
                                       before=t0 + dt.timedelta(days=7))  # fmt: skip
         assert previous("ceo") == kept
         assert previous("cfo") is None  # no run recorded that report
-        ctx.previous = previous
+        assert [run.run_id for run in previous.history.runs] == ["20261101T070000Z-aaaa", "20261108T070000Z-bbbb"]
+        ctx.history = previous.history
         doc = ceo.build(ctx)
         assert _section(doc, "changes")["title"] == "What changed since 2026-11-08"
         assert not any("Other's finding" in item for item in _section(doc, "changes")["items"])
+        # every finding was in the previous run: open, first seen in the first run
+        assert {(f.status, f.first_seen) for f in doc.findings} == {("open", dt.date(2026, 11, 1))}
         # the newest recorded file was changed after it was recorded: the one before it is the previous report
         kept_path.write_text(kept_path.read_text(encoding="utf-8").replace("2026-11-08", "2026-11-09"))
         again = previous_documents(store, "Test Holdings", out, exclude="x", before=t0 + dt.timedelta(days=7))

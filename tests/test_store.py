@@ -28,6 +28,7 @@ from werkzeug.serving import make_server
 from conftest import AWS_TEST_ENV
 from execintel.config.settings import Settings
 from execintel.errors import ConfigError, StoreError
+from execintel.pipeline import load_history
 from execintel.store import (
     Delivery,
     DynamoStore,
@@ -284,6 +285,30 @@ def test_a_report_keeps_its_content_hash_and_figures_snapshot(backend: Backend) 
     with pytest.raises(TypeError, match="figures must be JSON"):
         store.record_report(ReportRecord("run-1", "cto", "2026-W46", "ef" * 32, {"bad": object()}, T0))
     assert [r.report for r in store.reports("run-1")] == ["ceo", "cfo"] and len(store.entries()) == 3
+
+
+def test_report_history_keeps_each_reports_as_of_and_findings(backend: Backend) -> None:
+    """What the findings lifecycle reads: the runs of one portfolio, oldest first, with each report's as_of and
+    findings (id, severity, amount as exact text, entity, title), without the figures snapshot."""
+    store = backend.store
+    findings = {"no-waf-0123456789ab": {"severity": "high", "entity": "qosd", "title": HOSTILE},
+                "deferred-revenue-0123456789ab": {"severity": "medium", "amount": "1800.10", "entity": "qosd"}}  # fmt: skip
+    store.start_run(run("run-2", started=T0 + timedelta(days=7)))
+    store.start_run(run("run-1"))
+    store.start_run(run("other", portfolio="Other Holdings"))
+    store.record_report(
+        ReportRecord("run-1", "cto", "2026-W46", "ab" * 32, {"cash": "1.5"}, T0, "2026-11-15", findings)
+    )
+    store.record_report(ReportRecord("run-1", "ceo", "2026-W46", "cd" * 32, {}, T0, "2026-11-15", {}))
+    store.record_report(ReportRecord("run-2", "cto", "2026-W47", "ef" * 32, {}, T0, "2026-11-22", findings))
+    store.record_report(ReportRecord("other", "cto", "2026-W46", "ab" * 32, {}, T0, "2026-11-15", findings))
+    history = store.report_history("Test Holdings")
+    assert [(r.run_id, [(x.report, x.as_of) for x in reports]) for r, reports in history] == [
+        ("run-1", [("ceo", "2026-11-15"), ("cto", "2026-11-15")]), ("run-2", [("cto", "2026-11-22")])]  # fmt: skip
+    cto = history[0][1][1]
+    assert cto.findings == findings and cto.figures == {} and cto.content_hash == "ab" * 32
+    assert store.reports("run-1")[1].figures == {"cash": "1.5"}  # the figures stay where they were
+    assert store.entries(run_id="run-1")[1].data["findings"] == findings  # and the audit entry holds them
 
 
 def test_adding_a_delivery_twice_changes_nothing(backend: Backend) -> None:
@@ -599,6 +624,32 @@ def test_sqlite_file_is_wal_and_a_v1_database_is_migrated(tmp_path: Path) -> Non
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.close()
+
+
+def test_a_v3_database_gains_each_reports_as_of_and_findings(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
+    with sqlite3.connect(path) as db:
+        for migrate in MIGRATIONS[:3]:
+            migrate(db)
+        db.execute("PRAGMA user_version = 3")
+        db.execute("INSERT INTO runs VALUES ('run-1', 'Test Holdings', 'cli', NULL, '2026-11-08', "
+                   "'2026-11-08T07:00:00.000000+00:00', 1, 0, '', NULL, NULL, '{}')")  # fmt: skip
+        db.execute("INSERT INTO reports VALUES ('run-1', 'ceo', '2026-11-08', ?, '{\"cash\":\"1\"}', "
+                   "'2026-11-08T07:00:01.000000+00:00')", ["ab" * 32])  # fmt: skip
+    db.close()
+    with SqliteStore(path) as store:
+        assert store.schema_version == len(MIGRATIONS) == 4
+        [(old_run, [old])] = store.report_history("Test Holdings")
+        assert (old_run.run_id, old.report, old.as_of, old.findings) == ("run-1", "ceo", None, None)
+        assert store.reports("run-1")[0].figures == {"cash": "1"}
+        # the lifecycle leaves out what the old schema did not record: no earlier run to compare with
+        assert load_history(store, "Test Holdings", exclude="x").runs == []
+        store.start_run(run("run-2", started=T0))
+        store.record_report(ReportRecord("run-2", "ceo", "2026-W46", "cd" * 32, {}, T0, "2026-11-15",
+                                         {"no-waf-0123456789ab": {"severity": "high"}}))  # fmt: skip
+        [earlier] = load_history(store, "Test Holdings", exclude="x").runs
+        assert (earlier.run_id, earlier.as_of.isoformat(), list(earlier.findings)) == (
+            "run-2", "2026-11-15", ["no-waf-0123456789ab"])  # fmt: skip
 
 
 def test_sqlite_refuses_a_newer_schema_and_a_file_that_is_not_a_database(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from execintel.sources import LoadResult, SourceSpec, load_sources
 
 if TYPE_CHECKING:
     from execintel.analysis.context import Context
+    from execintel.analysis.lifecycle import History
     from execintel.config.models import Manifest
     from execintel.render.pool import RenderPool
     from execintel.reports.document import Document
@@ -114,39 +115,93 @@ def _recorded_json(path: Path, content_hash: str) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
-def previous_documents(
-    store: Store | None, portfolio: str, out_dir: Path, *, exclude: str, before: dt.datetime | None = None
-) -> Callable[[str], dict[str, Any] | None]:
-    """A lookup of each report's previous JSON for "what changed": from the audit store, never from ``out/`` alone.
+def load_history(store: Store, portfolio: str, *, exclude: str, before: dt.datetime | None = None) -> History:
+    """The earlier runs of ``portfolio`` the store recorded, for the findings lifecycle (CONTRACT section 8).
 
-    For a report id it takes the runs of ``portfolio`` the store recorded (delivering and dry runs), newest first,
-    other than ``exclude`` (this run) and none started after ``before``; the first that recorded that report and
-    whose ``<out_dir>/<run-id>/<report>.json`` still has the recorded sha256 is the previous report. Another
-    portfolio's runs in the same ``out/`` are never used; without a store there is no previous report.
+    Earlier: a run of the same portfolio (by name) other than ``exclude`` (this run) that started no later than
+    ``before`` (this run's start), dry runs included. A run counts with the reports it recorded with their
+    ``as_of`` and findings; reports recorded before the store kept them (schema version 3) are left out, and a run
+    with none of them is not an earlier run. Nothing is read from ``out/``: the lifecycle holds when it is gone.
     """
-    found: dict[str, dict[str, Any] | None] = {}
+    from execintel.analysis.lifecycle import History, PastRun, past_finding  # noqa: PLC0415
 
-    def find(report: str) -> dict[str, Any] | None:
-        if store is None:
+    runs: list[PastRun] = []
+    for run, records in store.report_history(portfolio):
+        if run.run_id == exclude or (before is not None and run.started > before):
+            continue
+        known = [r for r in records if r.findings is not None and r.as_of]
+        if not known:
+            continue
+        reports = {r.report: {fid: past_finding(fid, item) for fid, item in (r.findings or {}).items()} for r in known}
+        runs.append(PastRun(run.run_id, run.started, dt.date.fromisoformat(str(known[0].as_of)), reports))
+
+    def figures(run_id: str, report: str) -> dict[str, Any]:
+        record = next((r for r in store.reports(run_id) if r.report == report), None)
+        return dict(record.figures) if record is not None else {}
+
+    return History(runs, figures)
+
+
+class EarlierRuns:
+    """What a run knows of the earlier runs of its portfolio: each report's previous JSON (call it with a report
+    id) and the :class:`~execintel.analysis.lifecycle.History` the findings lifecycle reads (``history``)."""
+
+    def __init__(
+        self, store: Store | None, portfolio: str, out_dir: Path, *, exclude: str, before: dt.datetime | None = None
+    ) -> None:
+        self.store, self.portfolio, self.out_dir, self.exclude, self.before = store, portfolio, out_dir, exclude, before
+        self._found: dict[str, dict[str, Any] | None] = {}
+        self._history: History | None = None
+
+    @property
+    def history(self) -> History:
+        """The earlier runs of the portfolio (empty without a store), read from the store once."""
+        if self._history is None:
+            from execintel.analysis.lifecycle import History  # noqa: PLC0415
+
+            self._history = History() if self.store is None else load_history(
+                self.store, self.portfolio, exclude=self.exclude, before=self.before
+            )  # fmt: skip
+        return self._history
+
+    def __call__(self, report: str) -> dict[str, Any] | None:
+        """The previous JSON of ``report`` (see :func:`previous_documents`), or None."""
+        if self.store is None:
             return None
-        if report not in found:
-            found[report] = None
-            for run in store.list_runs(sys.maxsize):  # newest first
-                if run.portfolio != portfolio or run.run_id == exclude or (before and run.started > before):
+        if report not in self._found:
+            self._found[report] = None
+            for run in self.store.list_runs(sys.maxsize):  # newest first
+                if (
+                    run.portfolio != self.portfolio
+                    or run.run_id == self.exclude
+                    or (self.before and run.started > self.before)
+                ):
                     continue
-                path = out_dir / run.run_id / f"{report}.json"
+                path = self.out_dir / run.run_id / f"{report}.json"
                 if not path.is_file():  # checked first: asking the store about every run is slower (DynamoDB)
                     continue
-                record = next((r for r in store.reports(run.run_id) if r.report == report), None)
+                record = next((r for r in self.store.reports(run.run_id) if r.report == report), None)
                 if record is None:
                     continue
                 document = _recorded_json(path, record.content_hash)
                 if document is not None and document.get("report") == report:
-                    found[report] = document
+                    self._found[report] = document
                     break
-        return found[report]
+        return self._found[report]
 
-    return find
+
+def previous_documents(
+    store: Store | None, portfolio: str, out_dir: Path, *, exclude: str, before: dt.datetime | None = None
+) -> EarlierRuns:
+    """The earlier runs of ``portfolio``: a lookup of each report's previous JSON, and their findings history.
+
+    Called with a report id it takes the runs of ``portfolio`` the store recorded (delivering and dry runs), newest
+    first, other than ``exclude`` (this run) and none started after ``before``; the first that recorded that report
+    and whose ``<out_dir>/<run-id>/<report>.json`` still has the recorded sha256 is the previous report. Another
+    portfolio's runs in the same ``out/`` are never used; without a store there is no previous report. Its
+    ``history`` (:func:`load_history`) is what :func:`make_context` gives the findings lifecycle.
+    """
+    return EarlierRuns(store, portfolio, out_dir, exclude=exclude, before=before)
 
 
 def start_dry_run(store: Store, manifest: Manifest, run_id: str, *, period: str, schedule_id: str | None,
@@ -191,6 +246,8 @@ def make_context(
     ctx = Context(portfolio, result.facts, resolve_as_of(portfolio.manifest, as_of))
     if previous is not None:
         ctx.previous = previous
+        if isinstance(previous, EarlierRuns):
+            ctx.history = previous.history
     return ctx
 
 

@@ -323,7 +323,7 @@ class _Accounting:
                 self.res.find(Finding(
                     "missing-receipt", "low",
                     f"No receipt for {money_text(paid, self.cur)} paid to {payee or 'an unnamed payee'} on "
-                    f"{date.isoformat()}", entity, detail, paid, file, line,
+                    f"{date.isoformat()}", entity, detail, paid, file, line, subject=f"row {file}:{line}",
                     recommendation="Attach the receipt (or the invoice) and record its reference in `receipt`.",
                 ))  # fmt: skip
             if uncategorized:
@@ -331,7 +331,7 @@ class _Accounting:
                 self.res.find(Finding(
                     "uncategorized-expense", "medium",
                     f"Uncategorized expense of {money_text(paid, self.cur)} paid to {payee or 'an unnamed payee'} "
-                    f"on {date.isoformat()}", entity, detail, paid, file, line,
+                    f"on {date.isoformat()}", entity, detail, paid, file, line, subject=f"row {file}:{line}",
                     recommendation="Move it to the expense account that says what was bought.",
                 ))  # fmt: skip
         tests = {"missing_receipts": f"an empty receipt ({NO_RECEIPT})",
@@ -442,7 +442,7 @@ class _Accounting:
                 f"above the capitalisation threshold", entity,
                 (f"{where}: {date.isoformat()} {account} {money_text(amount, self.cur)}, payee {payee or 'none'}",
                  f"policies.capitalize_above = {money_text(threshold, self.cur)} ({key})"),
-                paid, file, line,
+                paid, file, line, subject=f"row {file}:{line}",
                 recommendation="Decide whether it is a fixed asset; if so record it in a fixed-asset register and "
                                "depreciate it instead of expensing it at once.",
             ))  # fmt: skip
@@ -493,7 +493,7 @@ class _Accounting:
         self.res.find(Finding(
             "deferred-revenue", "medium" if total > 0 else "info",
             f"{self.name(entity)}: {money_text(total, self.cur)} received for services after {self.as_of} is "
-            f"deferred revenue, not yet earned", entity, tuple(evidence), total,
+            f"deferred revenue, not yet earned", entity, tuple(evidence), total, subject="deferred revenue",
             recommendation="Record it as a deferred-revenue liability and recognise it as income on each service "
                            "date (ASC 606).",
         ))  # fmt: skip

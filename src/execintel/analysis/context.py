@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from execintel.analysis.lifecycle import History
 from execintel.analysis.model import Results, add_months, compress_lines, last_complete_months, month_key
 from execintel.config import Portfolio
 from execintel.config.models import Entity, Manifest
@@ -28,6 +29,7 @@ ANALYSES: dict[str, str] = {
     "delivery": "execintel.analysis.delivery",
     "billing": "execintel.analysis.billing",
     "operations": "execintel.analysis.operations",
+    "freshness": "execintel.analysis.freshness",
 }
 
 # The facts with every row dated after ``as_of`` left out (CONTRACT section 7), as temporary tables sorted
@@ -61,6 +63,7 @@ class Context:
     facts: Facts
     as_of: dt.date
     previous: Callable[[str], dict[str, Any] | None] = field(default=lambda _report: None)
+    history: History = field(default_factory=History)  # earlier runs of the portfolio (findings lifecycle)
     _results: dict[str, Results] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

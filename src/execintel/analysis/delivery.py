@@ -520,6 +520,7 @@ def _findings(ctx: Context, detail: EntityDelivery, results: Results) -> None:
                         "rows " + ", ".join(_sources([job])),
                     ),
                     amount=-margin,
+                    subject=f"job {job.job}",
                     recommendation="Check the quote for this route against its crew, travel and provisioning costs.",
                 )
             )
@@ -539,6 +540,7 @@ def _findings(ctx: Context, detail: EntityDelivery, results: Results) -> None:
                         "rows " + ", ".join(_sources([job])),
                     ),
                     amount=job.revenue,
+                    subject=f"job {job.job}",
                     recommendation="Record the completion (and the balance payment), or cancel the job.",
                 )
             )

@@ -266,7 +266,7 @@ class _Finance:
             self.results.find(Finding(
                 "no-burn", "info", "Runway not computed: the portfolio did not burn cash in the last 3 complete months",
                 evidence=tuple(f"net cash flow {m}: {money_text(v, self.cur)}"
-                               for m, v in zip(self.last3, flows, strict=True)),
+                               for m, v in zip(self.last3, flows, strict=True)), subject="portfolio burn",
                 recommendation="Runway is unlimited while cash flow stays positive; it is computed again once a "
                                "month burns cash.",
             ))  # fmt: skip
@@ -286,7 +286,7 @@ class _Finance:
                           f"{money_text(total / 3, self.cur)} a month * 30)",
                           f"policy minimum {policy} days ({self.ctx.manifest_key('policies.min_runway_days')})",
                           f"cash needed to reach the minimum at this burn: {money_text(needed, self.cur)} more"),
-                amount=needed, file=self.ctx.manifest_file,
+                amount=needed, file=self.ctx.manifest_file, subject="portfolio runway",
                 recommendation="Cut monthly burn or add cash until runway is back above the policy minimum.",
             ))  # fmt: skip
 
@@ -367,7 +367,7 @@ class _Finance:
                         evidence=(f"price {money_text(econ.price, self.cur)} - variable cost "
                                   f"{money_text(econ.variable_cost, self.cur)} = {money_text(margin, self.cur)} "
                                   f"per {econ.unit} ({ue_key})",),
-                        amount=margin, file=self.ctx.manifest_file,
+                        amount=margin, file=self.ctx.manifest_file, subject="unit_economics",
                         recommendation=f"Raise the price or cut the variable cost of a {econ.unit}.",
                     ))  # fmt: skip
             if e not in self.ledger.cash:
@@ -466,6 +466,7 @@ class _Finance:
                 self.results.find(Finding(
                     "unapproved-debt", "high", f"{entity.name} carries debt the board has not approved ({debt.lender})",
                     entity=entity.id, evidence=tuple(evidence), amount=debt.principal, file=self.ctx.manifest_file,
+                    subject=f"debt {debt.lender}",
                     recommendation="Put the loan to the board for approval or repay it.",
                 ))  # fmt: skip
 
@@ -487,7 +488,7 @@ class _Finance:
                 evidence=(f"newest ledger row dated {date.isoformat()}, {age} days before {self.as_of}",
                           f"policy: cash_review {cadence} ({self.ctx.manifest_key('policies.cash_review')}); "
                           f"overdue after {grace} days"),
-                file=file, line=line,
+                file=file, line=line, subject="ledger",
                 recommendation="Bring the ledger up to date and review the cash position.",
             ))  # fmt: skip
 

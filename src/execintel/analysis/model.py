@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -136,12 +136,25 @@ class Action:
         }
 
 
+def distinct(finding: Finding, taken: set[str]) -> Finding:
+    """``finding`` with an id none of ``taken`` has: its subject extended by its place (file, line, commit), else by
+    an ordinal. Two things an analysis names alike (two stack items of one name, one secret added by two commits)
+    keep apart ids this way, the same in every run that finds both."""
+    place = f"{finding.file or ''}:{finding.line or ''}@{finding.commit or ''}"
+    for extra in (place, *(f"{place}#{n}" for n in range(2, len(taken) + 3))):
+        candidate = replace(finding, subject=f"{finding.subject}|{extra}")
+        if candidate.id not in taken:
+            return candidate
+    raise AssertionError("unreachable: one of len(taken) + 1 ordinals is free")  # pragma: no cover
+
+
 @dataclass
 class Results:
-    """Figures by id and findings, as analysis accumulates them."""
+    """Figures by id and findings, as analysis accumulates them; finding ids are unique within it."""
 
     figures: dict[str, Figure] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    _ids: set[str] = field(default_factory=set, repr=False, compare=False)
 
     def add(self, figure: Figure) -> Figure:
         """Record a figure (ids are unique)."""
@@ -149,14 +162,20 @@ class Results:
         return figure
 
     def find(self, finding: Finding) -> Finding:
-        """Record a finding."""
+        """Record a finding; one whose id is taken already gets a distinct one (see :func:`distinct`)."""
+        if len(self._ids) != len(self.findings):  # the list was changed directly: index it again
+            self._ids = {f.id for f in self.findings}
+        if finding.id in self._ids:
+            finding = distinct(finding, self._ids)
+        self._ids.add(finding.id)
         self.findings.append(finding)
         return finding
 
     def extend(self, other: Results) -> None:
         """Merge another result set into this one."""
         self.figures.update(other.figures)
-        self.findings.extend(other.findings)
+        for finding in other.findings:
+            self.find(finding)
 
 
 def compress_lines(rows: Iterable[tuple[str | None, int | None]]) -> tuple[str, ...]:

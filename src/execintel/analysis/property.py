@@ -341,7 +341,7 @@ class _Property:
             "no renewal signed", e,
             (f"{lease.ref[0]}:{lease.ref[1]}: lease from {lease.start.isoformat()} at "
              f"{money_text(lease.rent, self.cur)} a month", f"no later lease of unit {line.unit} by {self.as_of}"),
-            lease.rent, lease.ref[0], lease.ref[1],
+            lease.rent, lease.ref[0], lease.ref[1], subject=f"unit {line.unit} lease of {line.tenant}",
             recommendation="Offer a renewal or start marketing the unit before the lease ends.",
         ))  # fmt: skip
 
@@ -363,7 +363,7 @@ class _Property:
         ref = reference.ref if reference else (None, None)
         self.res.find(Finding(
             "unit-vacant", "low" if upcoming else "high", title, e, tuple(evidence),
-            reference.rent if reference else None, ref[0], ref[1],
+            reference.rent if reference else None, ref[0], ref[1], subject=f"unit {line.unit}",
             recommendation="" if upcoming else "List the unit and sign a lease.",
         ))  # fmt: skip
 

@@ -55,6 +55,7 @@ def _unsigned_equity(ctx: Context, rule: Rule) -> Iterator[Finding]:
                 title=f"{line.holder} holds {line.percent}% of {entity.name} without a signed agreement",
                 entity=entity.id,
                 evidence=(f"{ctx.entity_key(entity.id, f'equity[{index}]')}: agreement: unsigned",),
+                subject=f"equity {line.holder}",
                 recommendation="Sign an equity agreement (vesting, transfer and exit terms) with the holder.",
             )
 
@@ -75,6 +76,7 @@ def _no_revenue_tracking(ctx: Context, rule: Rule) -> Iterator[Finding]:
             title=f"{entity.name} has no ledger: its revenue and costs are not tracked",
             entity=entity.id,
             evidence=(f"{ctx.entity_key(entity.id)}: no ledger", f"{where} for {entity.id}"),
+            subject="ledger",
             recommendation="Keep a ledger for the entity (its own file or rows in the portfolio ledger).",
         )
 
@@ -90,6 +92,7 @@ def _missing_billing_model(ctx: Context, rule: Rule) -> Iterator[Finding]:
             title=f"{entity.name} has no billing model",
             entity=entity.id,
             evidence=(f"{ctx.entity_key(entity.id, 'revenue_model')}: {stated}",),
+            subject="revenue_model",
             recommendation="Choose how the entity bills (per unit, subscription, retainer or rental) and price it.",
         )
 
@@ -104,6 +107,7 @@ def _empty_pipeline(ctx: Context, rule: Rule) -> Iterator[Finding]:
             title=f"{entity.name} has no open sales opportunities",
             entity=entity.id,
             evidence=(f"{ctx.entity_key(entity.id, 'pipeline')}: empty",),
+            subject="pipeline",
             recommendation="Record open opportunities (name, value, stage) to forecast revenue.",
         )
 
@@ -120,6 +124,7 @@ def _no_ota_listing(ctx: Context, rule: Rule) -> Iterator[Finding]:
             title=f"{entity.name} is listed on none of its {len(otas)} planned OTA channels",
             entity=entity.id,
             evidence=(f"{ctx.entity_key(entity.id, 'channels')}: {listed}",),
+            subject="ota channels",
             recommendation="Launch the OTA listing with the highest direct-booking likelihood first.",
         )
 
@@ -157,6 +162,7 @@ def _broken_funnel(ctx: Context, rule: Rule) -> Iterator[Finding]:
                 f"{leads_all:,} leads and {bookings_all:,} bookings in all events up to {ctx.as_of.isoformat()}",
                 *(f"events: {file}" for file in files),
             ),
+            subject="lead-to-booking funnel",
             recommendation="Follow up every lead quickly and make booking possible from the first contact.",
         )
 
@@ -178,6 +184,7 @@ def _handoff_status(ctx: Context, rule: Rule, status: str) -> Iterator[Finding]:
             evidence=tuple(evidence),
             file=file,
             line=line,
+            subject=f"project {project}",
             recommendation="Name an owner for each blocker and a date to clear it.",
         )
 

@@ -221,6 +221,7 @@ def _hardcoded(occurrence: Occurrence, sha: str | None) -> Finding:
         file=place,
         line=occurrence.line,
         commit=sha,
+        subject=f"{place} sha256:{hit.digest}",
         recommendation="Revoke and rotate the credential now, move it to a secret store or the deployment's "
         "environment, and remove it from the file (it stays in git history until the history is rewritten).",
     )
@@ -250,6 +251,7 @@ def _in_history(occurrence: Occurrence, file: TrackedFile | None) -> Finding:
         file=place,
         line=occurrence.line,
         commit=occurrence.sha,
+        subject=f"{place}@{occurrence.sha} sha256:{hit.digest}",
         recommendation="Anyone with a clone can read it: revoke and rotate the credential; rewriting history "
         "(git filter-repo) only helps once every clone is replaced.",
     )
@@ -299,6 +301,7 @@ def _env_file_findings(ctx: Context, results: Results) -> None:
                 ),
                 file=place,
                 commit=commits[0] if commits else None,
+                subject=place,
                 recommendation=(
                     "Check the template holds placeholders only."
                     if template
@@ -336,6 +339,7 @@ def stack_item_findings(ctx: Context, entity: Entity, index: int, item: StackIte
             severity="high" if serves else "low",
             title=f"{label}: endpoints accept calls with no authentication",
             entity=entity.id,
+            subject=f"stack {item.name}",
             evidence=(f"{ref}: auth: none", f"components: {components}"),
             recommendation="Require a token (e.g. a signed JWT or an API key checked server-side) on every "
             "endpoint that reads or writes data; keep public only what is meant to be public.",
@@ -346,6 +350,7 @@ def stack_item_findings(ctx: Context, entity: Entity, index: int, item: StackIte
             severity="high",
             title=f"{label}: CloudFront distribution without a web application firewall",
             entity=entity.id,
+            subject=f"stack {item.name}",
             evidence=(f"{ref}: components include cloudfront, waf: false",),
             recommendation="Attach an AWS WAF web ACL with the managed core rule set and a rate-based rule.",
         )
@@ -356,6 +361,7 @@ def stack_item_findings(ctx: Context, entity: Entity, index: int, item: StackIte
             severity="medium",
             title=f"{label}: API without rate limiting",
             entity=entity.id,
+            subject=f"stack {item.name}",
             evidence=(f"{ref}: rate_limit: false", f"API components: {apis}"),
             recommendation="Set throttling (API Gateway stage/usage-plan limits, or a WAF rate-based rule) and "
             "Lambda reserved concurrency, so abuse cannot run up cost or take the service down.",
@@ -366,6 +372,7 @@ def stack_item_findings(ctx: Context, entity: Entity, index: int, item: StackIte
             severity="medium",
             title=f"{label}: no staging environment; changes go straight to production",
             entity=entity.id,
+            subject=f"stack {item.name}",
             evidence=(f"{ref}: environments: {', '.join(item.environments)}",),
             recommendation="Add a staging environment that mirrors production and deploy there first.",
         )
@@ -375,6 +382,7 @@ def stack_item_findings(ctx: Context, entity: Entity, index: int, item: StackIte
             severity="low",
             title=f"{label}: deployed by hand",
             entity=entity.id,
+            subject=f"stack {item.name}",
             evidence=(f"{ref}: deploy: manual",),
             recommendation="Deploy from CI on merge (tests, then the same scripted steps), with production "
             "credentials held by the pipeline rather than a laptop.",

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from execintel.config.areas import ROLE_OF_AREA, owner_keys
 from execintel.config.models import REPORT_IDS, ROLES, Manifest
 from execintel.config.safeyaml import StrictYamlLoader, load_yaml, yaml_error_line, yaml_error_message
 from execintel.errors import ConfigError, Problem
@@ -283,6 +284,21 @@ def _cross_checks(data: dict[str, Any]) -> Iterator[tuple[Loc, str]]:
         for j, who in _strings(schedule.get("to")):
             if who not in stakeholder_ids:
                 yield ("schedules", i, "to", j), f"no stakeholder has id {who!r}"
+    yield from _owner_checks(data.get("owners"), stakeholder_ids)
+
+
+def _owner_checks(owners: Any, stakeholder_ids: set[Any]) -> Iterator[tuple[Loc, str]]:
+    """``owners``: each key a finding kind or an area, each value a stakeholder id (CONTRACT section 8)."""
+    if not isinstance(owners, dict):
+        return
+    known = owner_keys()
+    for key, who in owners.items():
+        if str(key) not in known:
+            hint = difflib.get_close_matches(str(key), known, n=1)
+            tail = f" (did you mean {hint[0]!r}?)" if hint else f" (areas: {', '.join(sorted(ROLE_OF_AREA))})"
+            yield ("owners", str(key)), f"{str(key)!r} is neither a finding kind nor an area{tail}"
+        if isinstance(who, str) and who not in stakeholder_ids:
+            yield ("owners", str(key)), f"no stakeholder has id {who!r}"
 
 
 def _manifest_paths(data: dict[str, Any]) -> Iterator[tuple[Loc, str]]:

@@ -173,6 +173,15 @@ class Entity(Model):
     pipeline: tuple[Opportunity, ...] = ()
 
 
+class ActionDays(Model):
+    """Days from ``as_of`` to an action's due date, by the action's severity (info findings get no action)."""
+
+    critical: Annotated[Whole, Field(ge=0)] = 2
+    high: Annotated[Whole, Field(ge=0)] = 14
+    medium: Annotated[Whole, Field(ge=0)] = 30
+    low: Annotated[Whole, Field(ge=0)] = 90
+
+
 class Policies(Model):
     """Financial and delivery rules the portfolio holds itself to."""
 
@@ -182,6 +191,8 @@ class Policies(Model):
     debt_requires_board_approval: bool = False
     daily_send_limit: Annotated[Whole, Field(ge=1)] = 200
     send_rate_per_second: Annotated[Number, Field(gt=0)] | None = None
+    action_days: ActionDays = ActionDays()
+    max_source_age_days: Annotated[Whole, Field(ge=0)] = 7
 
 
 class RetryPolicy(Model):
@@ -239,6 +250,8 @@ class Manifest(Model):
     handoffs: NonEmpty | None = None
     policies: Policies = Policies()
     schedules: tuple[Schedule, ...] = ()
+    # finding kind or area (see execintel.config.areas) -> the stakeholder id who owns its actions
+    owners: dict[str, Id] = Field(default_factory=dict)
 
     def entity(self, entity_id: str) -> Entity:
         """The entity with this id (KeyError when there is none)."""

@@ -18,6 +18,7 @@ from execintel.config.models import Manifest, Schedule
 from execintel.delivery.plan import Planned, period_of, schedule_tick
 from execintel.errors import ConfigError, DeliveryError, Problem
 from execintel.store import Lock, ReportRecord, Store
+from execintel.store.records import findings_snapshot
 
 
 def find_schedule(manifest: Manifest, schedule_id: str) -> Schedule:
@@ -71,11 +72,13 @@ def _plain(value: Any) -> Any:
 
 
 def report_record(run_id: str, period: str, doc: Mapping[str, Any], text: str, now: dt.datetime) -> ReportRecord:
-    """The audit record of one report: the hash of its JSON file and a snapshot of every figure's value."""
+    """The audit record of one report: the hash of its JSON file, a snapshot of every figure's value, its as_of and
+    its findings (for the findings lifecycle of later runs)."""
     figures = {fid: _plain(figure.get("value")) for fid, figure in doc.get("figures", {}).items()}
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return ReportRecord(run_id=run_id, report=str(doc["report"]), period=period, content_hash=digest,
-                        figures=figures, generated=now)  # fmt: skip
+                        figures=figures, generated=now, as_of=str(doc["as_of"]),
+                        findings=findings_snapshot(list(doc.get("findings", []))))  # fmt: skip
 
 
 DEADLINE_ENV = "EXECINTEL_DELIVERY_DEADLINE"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from execintel.analysis.context import Context
 from execintel.analysis.kpis import KPIS
+from execintel.analysis.lifecycle import PastRun
 from execintel.analysis.model import SEVERITY_ORDER, Figure, Finding
 from execintel.analysis.operations import projects
 from execintel.reports.document import Document, DocumentBuilder
@@ -16,15 +18,9 @@ from execintel.reports.format import show, show_figure
 TITLE = "CEO report"
 # Security findings severe enough for the CEO's list of shortfalls and risks.
 SECURITY_SEVERITIES = ("critical", "high")
+TOP_ACTIONS = 7  # the CEO report's actions: the portfolio's first 7 across all areas (CONTRACT section 8)
 HEADLINE = ("cash.portfolio", "burn.monthly.portfolio", "runway.days.portfolio")
 ASSETS = ("assets.entities", "assets.domains", "assets.projects")
-
-
-def _key(finding: Finding | dict[str, Any]) -> tuple[str, str, str]:
-    """What identifies a finding across reports: kind, entity and title."""
-    if isinstance(finding, Finding):
-        return finding.kind, finding.entity or "", finding.title
-    return str(finding.get("kind", "")), str(finding.get("entity") or ""), str(finding.get("title", ""))
 
 
 def _number(value: Any) -> Decimal | None:
@@ -36,13 +32,6 @@ def _number(value: Any) -> Decimal | None:
         return None
 
 
-def _same(old: Any, new: Any) -> bool:
-    a, b = _number(old), _number(new)
-    if a is not None and b is not None and not isinstance(old, str) and not isinstance(new, str):
-        return a == b
-    return bool(old == new)
-
-
 def _shown(value: Any, unit: str, currency: str) -> str:
     if isinstance(value, list):
         return f"{len(value)} item{'s' if len(value) != 1 else ''}"
@@ -51,37 +40,50 @@ def _shown(value: Any, unit: str, currency: str) -> str:
     return show(value, unit, currency)
 
 
-def changes(previous: dict[str, Any], figures: dict[str, Figure], findings: Sequence[Finding],
-            currency: str) -> list[str]:  # fmt: skip
-    """What changed since ``previous`` (a report JSON): figure values, new figures, new and resolved findings."""
+def _same(old: Any, new: Any) -> bool:
+    """Whether a recorded figure value (exact decimals as text) and a current one are the same."""
+    a, b = _number(old), _number(new)
+    if a is not None and b is not None:
+        return a == b
+    return json.dumps(old, default=str, sort_keys=True) == json.dumps(new, default=str, sort_keys=True)
+
+
+def _label(severity: str, title: str, entity: str | None) -> str:
+    return f"[{severity.upper()}] {title}" + (f" [{entity}]" if entity else "")
+
+
+def changes(previous: PastRun, before: Mapping[str, Any], doc: Document, still_found: set[str]) -> list[str]:
+    """What changed since the previous recorded run of the portfolio (CONTRACT section 8), as lines.
+
+    Findings first: **New** (status new), **Worsened** (reported by that run, in any report, and now more severe or
+    with a larger amount), **Resolved** (in that run's CEO report and found nowhere now: ``still_found`` holds the id
+    of every finding the portfolio has now, in any area). Resolved findings are listed here, never in ``findings``.
+    Then each headline figure whose value changed (``before`` is the figures snapshot that run recorded).
+    """
+    currency = doc.currency
     items: list[str] = []
-    before: dict[str, Any] = previous.get("figures", {}) or {}
-    for fid, figure in figures.items():
-        if fid not in before:
+    ordered = sorted(doc.findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.entity or "", f.kind, f.id))
+    items += [f"New: {_label(f.severity, f.title, f.entity)}" for f in ordered if f.status == "new"]
+    for finding in ordered:
+        was = previous.findings.get(finding.id)
+        if was is None:
             continue
-        old = before[fid].get("value") if isinstance(before[fid], dict) else None
-        if not _same(old, figure.value):
-            label = figure.name or fid
-            if figure.entity:
-                label += f" ({figure.entity})"
-            old_text = _shown(old, figure.unit, currency)
-            items.append(f"{label}: {old_text} -> {_shown(figure.value, figure.unit, currency)}")
-    added = [figures[f].name or f for f in figures if f not in before]
-    if added:
-        items.append(f"New figures: {', '.join(added)}")
-    gone = [str(before[f].get("name") or f) if isinstance(before[f], dict) else f for f in before if f not in figures]
-    if gone:
-        items.append(f"No longer reported: {', '.join(gone)}")
-    old_findings = {_key(f): f for f in previous.get("findings", []) or [] if isinstance(f, dict)}
-    new_keys = {_key(f) for f in findings}
-    for finding in sorted(findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.entity or "", f.kind)):
-        if _key(finding) not in old_findings:
-            who = f" [{finding.entity}]" if finding.entity else ""
-            items.append(f"New: [{finding.severity.upper()}] {finding.title}{who}")
-    for key, old_finding in old_findings.items():
-        if key not in new_keys:
-            who = f" [{key[1]}]" if key[1] else ""
-            items.append(f"Resolved: [{str(old_finding.get('severity', '')).upper()}] {key[2]}{who}")
+        if SEVERITY_ORDER.get(finding.severity, 9) < SEVERITY_ORDER.get(was.severity, 9):
+            items.append(f"Worsened: {_label(finding.severity, finding.title, finding.entity)} (was {was.severity})")
+        elif finding.amount is not None and was.amount is not None and finding.amount > was.amount:
+            old, new = show(was.amount, currency, currency), show(finding.amount, currency, currency)
+            items.append(f"Worsened: {_label(finding.severity, finding.title, finding.entity)} ({old} -> {new})")
+    resolved = [f for fid, f in previous.reports.get("ceo", {}).items() if fid not in still_found]
+    for old_finding in sorted(resolved, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.entity or "", f.id)):
+        title = old_finding.title or f"a {old_finding.kind} finding"
+        items.append(f"Resolved: {_label(old_finding.severity, title, old_finding.entity)}")
+    for fid in (*HEADLINE, *ASSETS):
+        figure = doc.figures.get(fid)
+        if figure is None or fid not in before or _same(before[fid], figure.value):
+            continue
+        old_text, new_text = _shown(before[fid], figure.unit, currency), _shown(figure.value, figure.unit, currency)
+        if old_text != new_text:  # a change too small to show is not news
+            items.append(f"{figure.name or fid}: {old_text} -> {new_text}")
     return items
 
 
@@ -129,7 +131,9 @@ def build(ctx: Context) -> Document:
         *(f for f in security.findings if f.severity in SECURITY_SEVERITIES),
     ]
     missing: list[dict[str, str]] = list(kpis.figures["kpis.missing"].value)  # type: ignore[arg-type]
-    previous = ctx.previous("ceo")
+    # CONTRACT section 8: the CEO's actions are the portfolio's first 7; the report shows their findings
+    shortfalls = b.top_actions(TOP_ACTIONS, shortfalls)
+    previous = ctx.history.previous_run("ceo")
 
     # Headline lines
     cash, burn, runway = (figures.get(i) for i in HEADLINE)
@@ -161,10 +165,9 @@ def build(ctx: Context) -> Document:
             f" ({len({m['id'] for m in missing})} of the {len(KPIS)} KPIs have a gap)."
         )
     findings = sorted(shortfalls, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.entity or "", f.kind))
-    change_items = changes(previous, figures, findings, ctx.currency) if previous else []
-    if previous:
-        count = len(change_items)
-        b.summary(f"Since the report of {previous.get('as_of', 'the last run')}: {count} change{'s' * (count != 1)}.")
+    if previous is not None:
+        changes_line = len(b.doc.summary)
+        b.summary(f"Since the report of {previous.as_of}: see what changed.")  # counted once findings are final
     else:
         b.summary("First recorded run: the audit store holds no earlier CEO report of this portfolio to compare "
                   "with.")  # fmt: skip
@@ -173,9 +176,19 @@ def build(ctx: Context) -> Document:
     no_cash = "No ledger data: cash, burn and runway are not available."
     b.figures_section("headline", "Headline", [figures.get(i) for i in (*HEADLINE, *ASSETS)],
                       note=None if cash is not None else no_cash)  # fmt: skip
-    if previous:  # none on a first recorded run: there is nothing to say what changed against
-        b.bullets("changes", f"What changed since {previous.get('as_of', 'the last report')}",
-                  change_items or ["Nothing: every figure and finding is as it was."])  # fmt: skip
+    if previous is not None:  # none on a first recorded run: there is nothing to say what changed against
+        section = b.bullets("changes", f"What changed since {previous.as_of}", [])
+        run = previous
+
+        def what_changed(doc: Document) -> None:
+            # after build applied actions and the lifecycle: the findings and their status are final
+            found = set(b.top_findings) | {f.id for f in doc.findings}
+            items = changes(run, ctx.history.figures(run, "ceo"), doc, found)
+            section["items"] = items or ["Nothing: every figure and finding is as it was."]
+            count = len(items)
+            doc.summary[changes_line] = f"Since the report of {run.as_of}: {count} change{'s' * (count != 1)}."
+
+        b.on_build(what_changed)
 
     inactive = [e for e in ctx.manifest.entities if e.status != "active"]
     b.table(

@@ -24,7 +24,7 @@ import datetime as dt
 import json
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -123,6 +123,10 @@ class DocumentBuilder:
             currency=ctx.currency,
         )
         self._finding_index: dict[int, int] = {}
+        self.top_limit: int | None = None  # set by top_actions: the portfolio's first actions, not the report's
+        self.later_actions: list[Action] = []
+        self.top_findings: dict[str, Finding] = {}
+        self._on_build: list[Callable[[Document], None]] = []
 
     # --- figures and findings -------------------------------------------------------------
     def figure(self, figure: Figure | None) -> str | None:
@@ -215,6 +219,32 @@ class DocumentBuilder:
         if entry not in self.doc.missing:
             self.doc.missing.append(entry)
 
+    # --- actions and the findings lifecycle (CONTRACT section 8; see execintel.reports.decisions) -----------------
+    def top_actions(self, limit: int, candidates: Iterable[Finding]) -> list[Finding]:
+        """Make this report's actions the portfolio's first ``limit`` across all areas (the CEO's 7).
+
+        Returns ``candidates`` (the findings the report means to show) less those of severity critical or high that
+        no top action covers (they are in the area reports), plus the top actions' findings they lack.
+        """
+        from execintel.reports.decisions import SEVERE, covered, top_actions  # noqa: PLC0415
+
+        self.top_limit = limit
+        self.doc.actions, self.later_actions, self.top_findings = top_actions(self.ctx, limit)
+        keep = covered(self.doc.actions)
+        chosen = [f for f in candidates if f.severity not in SEVERE or f.id in keep]
+        shown = {f.id for f in chosen}
+        extra = [self.top_findings[i] for a in self.doc.actions for i in a.findings if i not in shown]
+        return chosen + list(dict.fromkeys(extra))
+
+    def on_build(self, step: Callable[[Document], None]) -> None:
+        """Run ``step`` on the document once its findings are final (actions applied, first_seen and status set)."""
+        self._on_build.append(step)
+
     def build(self) -> Document:
-        """The finished document."""
+        """The finished document: freshness, actions and the findings lifecycle applied, then the on_build steps."""
+        from execintel.reports.decisions import finish  # noqa: PLC0415
+
+        finish(self)
+        for step in self._on_build:
+            step(self.doc)
         return self.doc

@@ -13,7 +13,7 @@ import os
 import secrets
 import socket
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -66,6 +66,8 @@ _NOT_AT_START = ("run_id", "finished", "status")  # the run id is the entry's ow
 # States whose envelope recipients count toward the daily limit: what may have gone out counts.
 COUNTED = ("sending", "sent", "unknown")
 _RETRIES = 20
+# The columns of a report record that report_history reads (the figures snapshot, the bulk, is left out).
+_HISTORY_COLUMNS = ("run_id", "report", "period", "content_hash", "generated", "as_of", "findings")
 
 
 class StateConflict(StoreError):
@@ -161,8 +163,12 @@ class Store(ABC):
     def _get(self, table: str, key: tuple[str, ...]) -> Row | None: ...
 
     @abstractmethod
-    def _rows(self, table: str, where: Mapping[str, Scalar], *, at_least: tuple[str, str] | None = None) -> list[Row]:
-        """Rows whose columns equal ``where`` (and whose column ``at_least[0]`` is >= ``at_least[1]``)."""
+    def _rows(
+        self, table: str, where: Mapping[str, Scalar], *, at_least: tuple[str, str] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> list[Row]:  # fmt: skip
+        """Rows whose columns equal ``where`` (and whose column ``at_least[0]`` is >= ``at_least[1]``); with
+        ``columns``, only those columns of each row (the others read back as None)."""
 
     @abstractmethod
     def _commit(self, write: Write, entry: Draft | None, *, sync: bool = True) -> bool:
@@ -303,6 +309,18 @@ class Store(ABC):
         """The reports a run generated, by report id."""
         rows = sorted(self._rows("reports", {"run_id": run_id}), key=lambda r: str(r["report"]))
         return [from_row(ReportRecord, row) for row in rows]
+
+    def report_history(self, portfolio: str) -> list[tuple[RunRecord, list[ReportRecord]]]:
+        """Every run of ``portfolio`` (oldest first) with the reports it recorded, by report id, their figures left
+        out (``{}``: read them with :meth:`reports`). What the findings lifecycle reads: as_of and findings."""
+        runs = [from_row(RunRecord, row) for row in self._rows("runs", {"portfolio": portfolio})]
+        runs.sort(key=lambda r: (r.started, r.run_id))
+        ids = {run.run_id for run in runs}
+        by_run: dict[str, list[ReportRecord]] = {}
+        for row in self._rows("reports", {}, columns=_HISTORY_COLUMNS):
+            if row.get("run_id") in ids:
+                by_run.setdefault(str(row["run_id"]), []).append(replace(from_row(ReportRecord, row), figures={}))
+        return [(run, sorted(by_run.get(run.run_id, []), key=lambda r: r.report)) for run in runs]
 
     # Deliveries.
     def add_delivery(self, delivery: Delivery) -> tuple[Delivery, bool]:

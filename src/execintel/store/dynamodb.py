@@ -19,7 +19,7 @@ import hashlib
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, cast
@@ -245,8 +245,12 @@ class DynamoStore(Store):
                     return
                 params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _rows(self, table: str, where: Mapping[str, Scalar], *, at_least: tuple[str, str] | None = None) -> list[Row]:
-        # A small table: runs and deliveries are a filtered Scan, the rest a Query on one partition.
+    def _rows(
+        self, table: str, where: Mapping[str, Scalar], *, at_least: tuple[str, str] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> list[Row]:  # fmt: skip
+        # A small table: runs, deliveries and the reports of every run are a filtered Scan, the rest a Query on
+        # one partition.
         expr = _Expression()
         by_run = table == "reports" and isinstance(where.get("run_id"), str)
         filters = [f"{expr.name(c)} = {expr.value(v)}" for c, v in where.items()
@@ -254,11 +258,15 @@ class DynamoStore(Store):
         if at_least is not None:
             filters.append(f"{expr.name(at_least[0])} >= {expr.value(at_least[1])}")
         params: dict[str, Any] = {"FilterExpression": " AND ".join(filters)} if filters else {}
+        if columns:
+            params["ProjectionExpression"] = ", ".join(expr.name(c) for c in columns)
         if table in _CONSTANT_PK:
             params["KeyConditionExpression"] = f"pk = {expr.value(_CONSTANT_PK[table])}"
         elif by_run:
             run = expr.value(f"RUN#{where['run_id']}")
             params["KeyConditionExpression"] = f"pk = {run} AND begins_with(sk, {expr.value('REPORT#')})"
+        elif table == "reports":  # every run's reports: REPORT#<report> items under each RUN#<id>
+            params["FilterExpression"] = " AND ".join([f"begins_with(sk, {expr.value('REPORT#')})", *filters])
         else:
             params["FilterExpression"] = " AND ".join([f"sk = {expr.value(_keys(table, ('',))[1])}", *filters])
         call = self.client.query if "KeyConditionExpression" in params else self.client.scan

@@ -34,7 +34,11 @@ KEYS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 _DATES = frozenset({"started", "finished", "generated", "sending_at", "updated", "added", "expires", "ts", "fired"})
 _BOOLS = frozenset({"dry_run", "forced", "permanent"})
-_JSONS = frozenset({"summary", "figures", "data"})
+_JSONS = frozenset({"summary", "figures", "data", "findings"})
+# A report with more findings than this keeps no titles in its findings snapshot: the record (and its audit entry)
+# must fit one DynamoDB item (400 KB). Titles only name resolved findings in the CEO's "what changed".
+TITLED_FINDINGS = 500
+TITLE_CHARS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +61,11 @@ class RunRecord:
 
 @dataclass(frozen=True, slots=True)
 class ReportRecord:
-    """A report a run generated, with the hash of its JSON and a snapshot of its figures."""
+    """A report a run generated: the hash of its JSON, a snapshot of its figures, its ``as_of`` and its findings.
+
+    ``findings`` maps each finding id to ``{"severity", "amount", "entity", "title"}`` (see :func:`findings_snapshot`);
+    it and ``as_of`` are None in records written before the store kept them (schema version 3 and older).
+    """
 
     run_id: str
     report: str
@@ -65,6 +73,8 @@ class ReportRecord:
     content_hash: str
     figures: Mapping[str, Any]
     generated: datetime
+    as_of: str | None = None
+    findings: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +138,27 @@ class Verification:
     ok: bool
     entries: int
     problems: tuple[str, ...]
+
+
+def findings_snapshot(findings: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """A report JSON's findings as the store keeps them: id -> severity, amount (exact, as text), entity and title
+    (cut to :data:`TITLE_CHARS`; none when the report has more than :data:`TITLED_FINDINGS` findings). Empty
+    values are left out; findings without an id (none since ids exist) are skipped."""
+    titled = len(findings) <= TITLED_FINDINGS
+    out: dict[str, Any] = {}
+    for finding in findings:
+        fid = finding.get("id")
+        if not isinstance(fid, str) or not fid:
+            continue
+        item: dict[str, Any] = {"severity": str(finding.get("severity", ""))}
+        if finding.get("amount") is not None:
+            item["amount"] = str(finding["amount"])
+        if finding.get("entity"):
+            item["entity"] = str(finding["entity"])
+        if titled and finding.get("title"):
+            item["title"] = str(finding["title"])[:TITLE_CHARS]
+        out[fid] = item
+    return out
 
 
 def canonical_json(value: Any) -> str:

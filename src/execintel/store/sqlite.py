@@ -11,7 +11,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -75,8 +75,15 @@ def _v3(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL, created TEXT)")
 
 
+def _v4(db: sqlite3.Connection) -> None:
+    """Each report's ``as_of`` and findings (id, severity, amount, entity, title): the findings lifecycle reads them
+    from the store, not from out/. Reports recorded before have neither (NULL)."""
+    for statement in ("ALTER TABLE reports ADD COLUMN as_of TEXT", "ALTER TABLE reports ADD COLUMN findings TEXT"):
+        db.execute(statement)
+
+
 # Schema version N is MIGRATIONS[:N] applied in order; PRAGMA user_version holds N. Only ever append.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
 # What SQLite says about a file that is not a database, or one whose pages are damaged (truncated, overwritten).
 _DAMAGED = ("file is not a database", "malformed", "file is encrypted", "not a database")
 
@@ -257,13 +264,18 @@ class SqliteStore(Store):
             row = self._db.execute(f"SELECT * FROM {_TABLES.get(table, table)} WHERE {where}", args).fetchone()
         return None if row is None else dict(row)
 
-    def _rows(self, table: str, where: Mapping[str, Scalar], *, at_least: tuple[str, str] | None = None) -> list[Row]:
+    def _rows(
+        self, table: str, where: Mapping[str, Scalar], *, at_least: tuple[str, str] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> list[Row]:  # fmt: skip
         clauses = [f"{_quote(c)} = ?" for c in where]
         args: list[Scalar] = list(where.values())
         if at_least is not None:
             clauses.append(f"{_quote(at_least[0])} >= ?")
             args.append(at_least[1])
-        sql = f"SELECT * FROM {_TABLES.get(table, table)}" + (f" WHERE {' AND '.join(clauses)}" if clauses else "")
+        chosen = ", ".join(map(_quote, columns)) if columns else "*"
+        sql = f"SELECT {chosen} FROM {_TABLES.get(table, table)}"
+        sql += f" WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._lock, self._sql(f"list {table}"):
             return [dict(row) for row in self._db.execute(sql, args)]
 
