@@ -20,6 +20,7 @@ from fractions import Fraction
 from typing import Any
 
 from execintel.analysis.context import Context
+from execintel.analysis.honestcash import HonestCash
 from execintel.analysis.model import Figure, Finding, Results, last_complete_months, month_key
 
 ZERO = Decimal(0)
@@ -192,6 +193,7 @@ class _Finance:
             self.ttm()
             self.burn_and_runway()
             self.runway_history()
+            HonestCash(self).run()
             self.pnl()
         self.break_even_and_targets()
         self.units_booked()
