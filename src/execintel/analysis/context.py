@@ -28,6 +28,8 @@ ANALYSES: dict[str, str] = {
     "delivery": "execintel.analysis.delivery",
     "billing": "execintel.analysis.billing",
     "operations": "execintel.analysis.operations",
+    "workingcapital": "execintel.analysis.workingcapital",
+    "forecast": "execintel.analysis.forecast",
 }
 
 # The facts with every row dated after ``as_of`` left out (CONTRACT section 7), as temporary tables sorted

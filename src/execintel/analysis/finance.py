@@ -20,6 +20,7 @@ from fractions import Fraction
 from typing import Any
 
 from execintel.analysis.context import Context
+from execintel.analysis.expenselines import add_expense_lines
 from execintel.analysis.honestcash import HonestCash
 from execintel.analysis.model import Figure, Finding, Results, last_complete_months, month_key
 
@@ -195,6 +196,7 @@ class _Finance:
             self.runway_history()
             HonestCash(self).run()
             self.pnl()
+            add_expense_lines(self)
         self.break_even_and_targets()
         self.units_booked()
         self.unapproved_debt()

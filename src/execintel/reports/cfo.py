@@ -1,4 +1,5 @@
-"""The CFO report: cash, burn and runway, break-even, monthly P&L, revenue targets and policy compliance."""
+"""The CFO report: cash, burn and runway (honest cash), break-even, monthly P&L, expenses by line, working capital,
+the balance sheet, revenue targets and policy compliance."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from execintel.analysis.context import Context
 from execintel.analysis.finance import PNL_LINES, PORTFOLIO, REVIEW_GRACE_DAYS, target_months
 from execintel.analysis.model import Results
+from execintel.reports import cfo_position
 from execintel.reports.document import Document, DocumentBuilder
 from execintel.reports.format import show, show_figure
 
@@ -45,8 +47,11 @@ class _Cfo:
         self.cash()
         self.ttm()
         self.burn()
+        cfo_position.honest_cash(self)
         self.break_even()
         self.pnl()
+        cfo_position.expense_lines(self)
+        cfo_position.working_capital(self)
         self.targets()
         self.compliance()
         self.b.findings_section("findings", "Findings", self.res.findings)
