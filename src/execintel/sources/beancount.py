@@ -267,11 +267,12 @@ class BeancountLedger(Source):
                     line = pmeta.get("lineno", meta.get("lineno"))
                     self._reject_at(file, too_large("amount", amount), line, "amount")
                     continue
-                receipt = pmeta.get("receipt", meta.get("receipt", ""))
+                # None without receipt metadata: the posting does not track receipts (an empty value is a missing one)
+                receipt = pmeta.get("receipt", meta.get("receipt"))
                 yield (
                     entity, entry.date, posting.account, str(-amount), entry.narration or "",
                     entry.payee or "", service_date if isinstance(service_date, dt.date) else None,
-                    str(receipt or ""), file, pmeta.get("lineno", meta.get("lineno")),
+                    None if receipt is None else str(receipt), file, pmeta.get("lineno", meta.get("lineno")),
                 )  # fmt: skip
         if skipped:
             listed = ", ".join(f"{n} in {c}" for c, n in sorted(skipped.items()))
