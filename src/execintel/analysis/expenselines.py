@@ -11,10 +11,8 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from execintel.analysis.finance import _Finance
+from execintel.analysis.finance import _Finance, sources_by
 
 ZERO = Decimal(0)
 # (id, title, word prefixes), in the order they are tried
@@ -61,8 +59,6 @@ def _literal(text: str) -> str:
 
 def add_expense_lines(fin: _Finance) -> None:
     """``expenses.line.<line>.ttm.<e>|portfolio`` and ``expenses.line.<line>.monthly.portfolio``."""
-    from execintel.analysis.finance import sources_by  # noqa: PLC0415 - finance imports this module
-
     ctx = fin.ctx
     accounts = [row[0] for row in ctx.query("SELECT DISTINCT account FROM tx WHERE split_part(account, ':', 1) = "
                                             "'Expenses'")]  # fmt: skip

@@ -20,8 +20,6 @@ from fractions import Fraction
 from typing import Any
 
 from execintel.analysis.context import Context
-from execintel.analysis.expenselines import add_expense_lines
-from execintel.analysis.honestcash import HonestCash
 from execintel.analysis.model import Figure, Finding, Results, last_complete_months, month_key
 
 ZERO = Decimal(0)
@@ -189,6 +187,10 @@ class _Finance:
 
     def run(self) -> Results:
         """Every figure and finding, in report order."""
+        # The honest-cash and expense-line modules build on this class and import it: imported here, not above.
+        from execintel.analysis.expenselines import add_expense_lines  # noqa: PLC0415
+        from execintel.analysis.honestcash import HonestCash  # noqa: PLC0415
+
         if self.with_ledger:
             self.cash()
             self.ttm()

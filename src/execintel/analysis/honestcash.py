@@ -14,13 +14,10 @@ import re
 from collections import defaultdict
 from decimal import Decimal
 from fractions import Fraction
-from typing import TYPE_CHECKING
 
-from execintel.analysis.accounting import gaap_line, money_text
+from execintel.analysis.accounting import gaap_line
+from execintel.analysis.finance import _Finance, money_text, sources_by
 from execintel.analysis.model import Figure, Finding
-
-if TYPE_CHECKING:
-    from execintel.analysis.finance import _Finance
 
 ZERO = Decimal(0)
 # Positive amounts on these Equity accounts are owner contributions; the opening balance is not new money.
@@ -157,8 +154,6 @@ class HonestCash:
         return recent_total
 
     def _sources(self, where: str, params: list[object]) -> dict[str, tuple[str, ...]]:
-        from execintel.analysis.finance import sources_by  # noqa: PLC0415 - finance imports this module
-
         return sources_by(self.ctx, ["entity", "'*'"], where, params)
 
     # --- burn and runway with debt service -----------------------------------------------------
