@@ -21,7 +21,7 @@ from execintel.analysis.model import add_months
 if TYPE_CHECKING:
     from execintel.analysis.context import Context
 
-Side = Literal["expenses", "income"]
+Side = Literal["expenses", "income", "debt"]
 ZERO = Decimal(0)
 
 
@@ -94,6 +94,7 @@ KEYED = (
 SIDES: dict[str, str] = {
     "expenses": "split_part(account, ':', 1) = 'Expenses' AND amount < 0",
     "income": "split_part(account, ':', 1) = 'Income' AND amount > 0",
+    "debt": "split_part(account, ':', 1) = 'Liabilities' AND amount < 0",  # loan repayments (the cash forecast)
 }
 
 

@@ -48,6 +48,7 @@ class _Cfo:
         self.ttm()
         self.burn()
         cfo_position.honest_cash(self)
+        cfo_position.forecast(self)
         self.break_even()
         self.pnl()
         cfo_position.expense_lines(self)

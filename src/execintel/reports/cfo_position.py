@@ -1,10 +1,12 @@
-"""The CFO report's position sections: honest cash, working capital, the balance sheet and expenses by P&L line."""
+"""The CFO report's position sections: honest cash, the 13-week forecast, working capital, the balance sheet and
+expenses by P&L line."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from execintel.analysis.expenselines import ORDER, TITLES
+from execintel.analysis.forecast import CASES, LINES, ForecastResults, as_rows
 from execintel.analysis.workingcapital import AGING, BALANCE_LINES, WorkingCapitalResults
 from execintel.reports.format import show
 
@@ -158,3 +160,55 @@ def cfo_value(res: WorkingCapitalResults, fid: str) -> Any:
 def _billing_value(figures: dict[str, Any], fid: str) -> Any:
     found = figures.get(fid)
     return None if found is None else found.value
+
+
+def forecast(cfo: _Cfo) -> None:
+    """The 13-week cash forecast: chart, weekly table, what it is made of, the recurring series it projects."""
+    res = cfo.ctx.results("forecast")
+    if not isinstance(res, ForecastResults) or "forecast.opening.portfolio" not in res.figures:
+        return
+    b, cur = cfo.b, cfo.cur
+    b.figures_from(res)
+    weeks = [w.isoformat() for w in res.weeks]
+    base, low = as_rows(res, "base"), as_rows(res, "low")
+    series: list[tuple[str, list[Any]]] = [("Base case", [r[3] for r in base]), ("Low case", [r[3] for r in low])]
+    minimum = res.figures.get("forecast.minimum.portfolio")
+    if minimum is not None:
+        series.append(("Policy minimum", [minimum.value] * len(weeks)))
+    flagged = []
+    for case in CASES:
+        found = res.figures.get(f"forecast.{case}.first_week_below_minimum")
+        if found is not None and isinstance(found.value, int):
+            flagged.append(f"{case} case: week {found.value} (from {weeks[found.value - 1]})")
+    limit = "the policy minimum" if minimum is not None else "zero"
+    verdict = (f"First week below {limit}: {'; '.join(flagged)}." if flagged
+               else f"No week falls below {limit} in either case.")  # fmt: skip
+    b.chart("forecast-chart", f"Cash forecast, 13 weeks from {weeks[0]} (closing cash by week)", "line", cur,
+            [w[5:] for w in weeks], series=series, note=verdict)  # fmt: skip
+    opening = show(res.figures["forecast.opening.portfolio"].value, cur, cur)
+    first = {case: res.figures.get(f"forecast.{case}.first_week_below_minimum") for case in CASES}
+    rows: list[list[Any]] = []
+    for week, (b0, l0) in enumerate(zip(base, low, strict=True), start=1):
+        marks = [f"{case} case first below {limit}" for case, fig in first.items() if fig and fig.value == week]
+        rows.append([b0[0] + (f" ({'; '.join(marks)})" if marks else ""), b0[1], b0[2], b0[3], l0[3]])
+    b.table("forecast", "13-week cash forecast (direct method)",
+            [("Week from", ""), ("Receipts", cur), ("Payments", cur), ("Closing cash", cur),
+             ("Closing cash, low case", cur)], rows,
+            note=f"Opens with the cash in cash and bank accounts ({opening}). "
+                 f"{verdict} Base case: recurring receipts and payments at their detected cadence, loan "
+                 "repayments and interest, open invoices on their due dates (overdue ones in week 1, none more "
+                 "than 90 days overdue), and everything else at the run rate of the last 3 complete months. Low "
+                 "case: recurring receipts -25%, other receipts -50%, invoices paid 4 weeks late and none more "
+                 "than 60 days overdue; payments unchanged. No new owner money or loans.")  # fmt: skip
+    made = [[title, res.figures[f"forecast.base.{key}.total"].value, res.figures[f"forecast.low.{key}.total"].value]
+            for key, title, _ in LINES]  # fmt: skip
+    b.table("forecast-lines", "What the forecast is made of (13 weeks)",
+            [("Line", ""), ("Base case", cur), ("Low case", cur)], made,
+            note="Cash convention: receipts positive, payments negative.")  # fmt: skip
+    names = {e.id: e.name for e in cfo.ctx.manifest.entities}
+    b.table("forecast-series", "Recurring receipts and payments projected",
+            [("Entity", ""), ("Payee", ""), ("Account", ""), ("Cadence", ""), ("Amount", cur), ("Next", "")],
+            [[names.get(s.entity, s.entity), s.counterparty, s.account, s.cadence, s.amount,
+              s.next_date.isoformat() if s.next_date else None] for s in res.series],
+            note="Amount = the typical occurrence (mean of the last 3), cash convention. The rules are the "
+                 "accounting report's recurring-expense rules.")  # fmt: skip
