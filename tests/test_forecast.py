@@ -161,6 +161,7 @@ def test_cfo_report_has_the_forecast_chart_and_table(write_portfolio: WritePortf
     assert "No new owner money or loans" in table["note"]
     for fid in ("forecast.base.week.13.closing", "forecast.low.first_week_below_minimum"):
         assert fid in document.figures
+    assert [f.kind for f in document.findings if f.kind == "forecast-below-minimum"] == ["forecast-below-minimum"]
 
 
 @pytest.mark.parametrize("fid", ["forecast.base.week.01.closing", "forecast.opening.portfolio"])

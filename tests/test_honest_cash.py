@@ -202,3 +202,13 @@ def test_beancount_cash_is_split_into_bank_and_other_assets(write_portfolio: Wri
 def test_which_assets_accounts_count_as_cash(account: str, cash: bool) -> None:
     # ETrade and Vanguard hold positions at cost beside their Cash account (as in bean-example)
     assert is_cash_account(account, {"Assets:US:ETrade", "Assets:US:Vanguard"}) is cash
+
+
+def test_compliance_lists_the_lowest_month_end_runway(write_portfolio: WritePortfolio) -> None:
+    from execintel.reports import build_report
+
+    document = build_report(_ctx(write_portfolio, policies={"min_runway_days": 400}), "cfo")
+    [compliance] = [s for s in document.sections if s["id"] == "compliance"]
+    # the lowest month-end runway is 354 days (2026-10), under the 400-day policy
+    row = next(r for r in compliance["rows"] if r[0].startswith("Minimum runway, every month end"))
+    assert row[2:] == ["lowest 354 days (2026-10)", "not met"]

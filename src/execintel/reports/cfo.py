@@ -21,7 +21,10 @@ class _Cfo:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.res: Results = ctx.results("finance")
+        finance = ctx.results("finance")
+        # the finance figures, and the findings of every analysis the report shows (forecast, working capital)
+        findings = [*finance.findings, *ctx.results("workingcapital").findings, *ctx.results("forecast").findings]
+        self.res = Results(dict(finance.figures), findings)
         self.fig = self.res.figures
         self.cur = ctx.currency
         self.b = DocumentBuilder(ctx, "cfo", TITLE)
@@ -256,6 +259,12 @@ class _Cfo:
             status = "not measured" if "cash.portfolio" not in self.fig else (
                 "not met" if days is not None and days < policies.min_runway_days else "met")  # fmt: skip
             rows.append(["Minimum runway", f"at least {show(policies.min_runway_days, 'days')}", actual, status])
+            low = self.get("runway.days.month_end.min.portfolio")
+            if low is not None:
+                month = self.fig["runway.days.month_end.min.portfolio"].name.rsplit("(", 1)[-1].rstrip(")")
+                rows.append(["Minimum runway, every month end of the last 6 complete months",
+                             f"at least {show(policies.min_runway_days, 'days')}", f"lowest {show(low, 'days')} "
+                             f"({month})", "not met" if low < policies.min_runway_days else "met"])  # fmt: skip
         debts = [(e, d) for e in self.ctx.manifest.entities for d in e.debts]
         unapproved = [f for f in self.res.findings if f.kind == "unapproved-debt"]
         if not policies.debt_requires_board_approval:
