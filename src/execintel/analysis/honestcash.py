@@ -71,52 +71,69 @@ class HonestCash:
 
     # --- cash and bank versus other assets -----------------------------------------------------
     def cash_split(self) -> None:
-        """``cash.bank.<e>``: the part of ``cash.<e>`` in cash and bank accounts; ``cash.other.<e>``: the rest."""
-        fin, as_of = self.fin, self.ctx.as_of
-        rows = self.ctx.query(
+        """``cash.bank.<e>``: the part of ``cash.<e>`` in cash and bank accounts; ``cash.other.<e>``: the rest.
+
+        A CSV ledger's rows all move its implicit cash account. A beancount ledger's Assets postings say where its
+        cash is: only the postings to cash and bank accounts (:func:`is_cash_account`) count as bank, and whatever
+        else ``cash.<e>`` holds (investments at cost, conversion differences) is other assets.
+        """
+        fin, ctx, as_of = self.fin, self.ctx, self.ctx.as_of
+        rows = ctx.query(
             "SELECT entity, account, bool_or(at_cost), sum(amount) FROM asset_postings WHERE date <= ? GROUP BY ALL",
             [as_of],
         )
         lot_parents = {account.rsplit(":", 1)[0] for _, account, at_cost, _ in rows if at_cost}
         lot_parents |= {account for _, account, at_cost, _ in rows if at_cost}
-        other: dict[str, Decimal] = defaultdict(lambda: ZERO)
-        other_accounts: dict[str, list[str]] = defaultdict(list)
+        in_bank: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        accounts: dict[tuple[str, bool], list[str]] = defaultdict(list)
         for entity, account, _, total in rows:
-            if not is_cash_account(account, lot_parents):
-                other[entity] += total or ZERO
-                other_accounts[entity].append(account)
-        cash_sources = {e: fin.results.figures[f"cash.{e}"].sources for e in fin.with_ledger}
-        rule = ("cash.{who} minus the balance at cost of the {whose} beancount Assets accounts that are not cash or "
-                "bank accounts (investment or retirement accounts, accounts beside a position held at cost, and "
-                "accounts not named bank, cash, checking, savings, stripe or paypal); all of cash.{who} for a CSV "
-                "ledger, whose implicit account is cash")  # fmt: skip
+            cash = is_cash_account(account, lot_parents)
+            accounts[(entity, cash)].append(account)
+            if cash:
+                in_bank[entity] += total or ZERO
+        beancount = "source_file IN (SELECT DISTINCT source_file FROM asset_postings)"
+        csv = dict(ctx.query(f"SELECT entity, sum(amount) FROM tx WHERE NOT coalesce({beancount}, FALSE) GROUP BY 1"))
+        rule = ("sum(amount) of {whose} CSV ledger rows (a CSV ledger's implicit account is cash) + the balance of "
+                "{whose} beancount Assets accounts that are cash or bank accounts (named bank, cash, checking, "
+                "savings, stripe or paypal, not named as an investment or retirement account, and with no position "
+                "held at cost in them or beside them)")  # fmt: skip
         bank_total, other_total = ZERO, ZERO
-        all_sources: list[str] = []
+        bank_src: list[str] = []
+        other_src: list[str] = []
         for e in fin.with_ledger:
             name = fin._name(e)
-            held = other.get(e, ZERO)
-            held_src: tuple[str, ...] = ()
-            if other_accounts.get(e):
-                marks = ", ".join("?" * len(other_accounts[e]))
-                held_src = self.ctx.provenance(
-                    f"FROM asset_postings WHERE entity = ? AND date <= ? AND account IN ({marks})",
-                    [e, as_of, *other_accounts[e]])  # fmt: skip
-            src = (*cash_sources[e], *held_src)
-            all_sources += src
-            bank = fin.ledger.cash[e] - held
+            bank = (csv.get(e) or ZERO) + in_bank.get(e, ZERO)
+            other = fin.ledger.cash[e] - bank
+            mine_bank = ctx.provenance(f"FROM tx WHERE entity = ? AND NOT coalesce({beancount}, FALSE)", [e])
+            mine_bank += self._postings(e, accounts.get((e, True), []))
+            mine_other = self._postings(e, accounts.get((e, False), []))
+            bank_src += mine_bank
+            other_src += mine_other
             bank_total += bank
-            other_total += held
-            fin.add(f"cash.bank.{e}", bank, rule.format(who=e, whose=f"{e}'s"), src,
+            other_total += other
+            fin.add(f"cash.bank.{e}", bank, rule.format(whose=f"{e}'s"), mine_bank,
                     name=f"Cash and bank accounts, {name}", entity=e)  # fmt: skip
-            listed = f" ({', '.join(sorted(other_accounts[e]))})" if other_accounts.get(e) else ""
-            fin.add(f"cash.other.{e}", held, f"cash.{e} - cash.bank.{e}: other assets counted in cash on hand{listed}",
-                    held_src, name=f"Other assets in cash on hand (investments, retirement, at cost), {name}",
+            listed = accounts.get((e, False))
+            fin.add(f"cash.other.{e}", other,
+                    f"cash.{e} - cash.bank.{e}: other assets counted in cash on hand"
+                    + (f" ({', '.join(sorted(listed))})" if listed else ""),
+                    mine_other, name=f"Other assets in cash on hand (investments, retirement, at cost), {name}",
                     entity=e)  # fmt: skip
-        src = tuple(dict.fromkeys(all_sources))
-        fin.add("cash.bank.portfolio", bank_total, "sum of cash.bank.<e> over every entity with a ledger", src,
-                name="Cash and bank accounts, portfolio")  # fmt: skip
-        fin.add("cash.other.portfolio", other_total, "cash.portfolio - cash.bank.portfolio", src,
+        fin.add("cash.bank.portfolio", bank_total, "sum of cash.bank.<e> over every entity with a ledger",
+                tuple(dict.fromkeys(bank_src)), name="Cash and bank accounts, portfolio")  # fmt: skip
+        fin.add("cash.other.portfolio", other_total, "cash.portfolio - cash.bank.portfolio",
+                tuple(dict.fromkeys(other_src)),
                 name="Other assets in cash on hand (investments, retirement, at cost), portfolio")  # fmt: skip
+
+    def _postings(self, entity: str, accounts: list[str]) -> tuple[str, ...]:
+        """Provenance of an entity's Assets postings on the listed accounts up to ``as_of``."""
+        if not accounts:
+            return ()
+        marks = ", ".join("?" * len(accounts))
+        return self.ctx.provenance(
+            f"FROM asset_postings WHERE entity = ? AND date <= ? AND account IN ({marks})",
+            [entity, self.ctx.as_of, *accounts],
+        )
 
     # --- owner contributions -------------------------------------------------------------------
     def contributions(self) -> Decimal:
