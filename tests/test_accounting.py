@@ -41,9 +41,10 @@ LEDGER = """date,account,amount,description,counterparty,service_date,receipt
 # Missing receipts: line 6 (50, "acme ") and line 11 (80) -> count 2, amount 130.
 # Uncategorized: line 11 -> count 1, amount 80.
 # Window expense rows: lines 5-12 -> 50 + 50 + 300 + 300 + 300 + 4850 + 80 + 1000 = 6930.
-#   Acme ("acme" after trimming/lowercasing) is paid 2025-10-01, 11-01, 12-01, 2026-01-01: gaps 31, 30, 31 days
-#   (3 in 25..35) in 4 months -> recurring: lines 5, 6 -> 2 rows, 100; one-time: 6 rows, 6830.
-#   Dock: gaps 31 and 122 days -> only 1 monthly gap -> one-time.
+#   Acme ("acme" after trimming/lowercasing) on Expenses:Software is paid 2025-10-01, 11-01, 12-01, 2026-01-01: gaps
+#   31, 30, 31 days (3 in 25..35) -> monthly: lines 5, 6 -> recurring.
+#   Dock on Expenses:COGS:Fuel: gaps 31 and 122 days fit no cadence, but COGS paid on 3 days is a per-job cost ->
+#   lines 7-9 recurring. Recurring: 5 rows, 50 + 50 + 900 = 1000; one-time: 3 rows (4850, 80, 1000), 5930.
 #   Capital candidate: line 10 (4850 > 1000); line 12 (exactly 1000) is expensed -> expensed 7 rows, 2080.
 #   COGS (revenue-producing): lines 7-9 -> 3 rows, 900; administrative 5 rows, 6030.
 # Deferred at as_of: line 14 (1800, service 2026-12-05) + line 16 (600, service 2027-01-10) = 2400; line 15's
@@ -103,8 +104,8 @@ def test_uncategorized_expenses(basic: Context) -> None:
 def test_classification_counts_and_amounts(basic: Context) -> None:
     results = _results(basic)
     expected = {
-        "recurring": (2, 100),
-        "one_time": (6, 6830),
+        "recurring": (5, 1000),
+        "one_time": (3, 5930),
         "capital_candidate": (1, 4850),
         "expensed": (7, 2080),
         "revenue_producing": (3, 900),
@@ -114,10 +115,11 @@ def test_classification_counts_and_amounts(basic: Context) -> None:
         assert _value(results, f"classification.{cls}.count.qosd") == count, cls
         assert _value(results, f"classification.{cls}.amount.qosd") == Decimal(amount), cls
         assert _value(results, f"classification.{cls}.count") == count, cls  # one entity: portfolio = entity
-    assert results.figures["classification.recurring.count.qosd"].sources == ("data/ledger.csv:5-6",)
-    [payee] = results.recurring
-    assert (payee.payee, payee.payments, payee.amount, payee.monthly_intervals, payee.months) == (
-        "Acme", 2, Decimal(100), 3, 4)  # fmt: skip
+    assert results.figures["classification.recurring.count.qosd"].sources == ("data/ledger.csv:5-9",)
+    assert [(r.counterparty, r.account, r.cadence, r.payments, r.amount) for r in results.recurring] == [
+        ("Dock", "Expenses:COGS:Fuel", "per-job", 3, Decimal(-300)),
+        ("Acme", "Expenses:Software", "monthly", 4, Decimal(-50)),  # the mean of the last 3 payment days
+    ]
 
 
 def test_capital_candidates(basic: Context) -> None:
@@ -137,32 +139,11 @@ def test_no_capitalisation_policy_leaves_that_classification_out(write_portfolio
     )
 
 
-# Three payment days per case, all inside the window; the payee is recurring only with two 25..35-day gaps in
-# at least 3 calendar months.
-@pytest.mark.parametrize(
-    ("days", "recurring"),
-    [
-        (("2026-01-05", "2026-02-04", "2026-03-06"), True),  # gaps 30, 30 in 3 months
-        (("2026-01-01", "2026-02-05", "2026-03-12"), True),  # gaps 35, 35: the upper edge
-        (("2026-01-01", "2026-02-06", "2026-03-14"), False),  # gaps 36, 36
-        (("2026-01-01", "2026-01-26", "2026-02-20"), False),  # gaps 25, 25 but only 2 months
-        (("2026-01-01", "2026-01-08", "2026-01-15"), False),  # weekly
-        (("2026-01-05", "2026-01-05", "2026-02-04"), False),  # two payments the same day count as one day: 1 gap
-    ],
-)
-def test_recurring_rhythm(write_portfolio: WritePortfolio, days: tuple[str, ...], recurring: bool) -> None:
-    rows = "".join(f"{d},Expenses:Software,-10,Seat,Vendor,,R{i}\n" for i, d in enumerate(days))
-    ctx = _ctx(write_portfolio, ledger="date,account,amount,description,counterparty,service_date,receipt\n" + rows)
-    results = _results(ctx)
-    assert _value(results, "classification.recurring.count.qosd") == (3 if recurring else 0)
-    assert _value(results, "classification.one_time.count.qosd") == (0 if recurring else 3)
-
-
 def test_description_is_the_payee_when_counterparty_is_empty(write_portfolio: WritePortfolio) -> None:
     rows = "".join(f"{d},Expenses:Software,-10,Monthly seat,,,R\n" for d in ("2026-01-05", "2026-02-04", "2026-03-06"))
     ctx = _ctx(write_portfolio, ledger="date,account,amount,description,counterparty,service_date,receipt\n" + rows)
-    [payee] = _results(ctx).recurring
-    assert payee.payee == "Monthly seat"
+    [series] = _results(ctx).recurring
+    assert (series.counterparty, series.cadence) == ("Monthly seat", "monthly")
 
 
 def test_deferred_revenue_and_schedule(basic: Context) -> None:
@@ -330,3 +311,82 @@ def test_demo_roadmap_reaches_q1_2027(demo_accounting: Document) -> None:
     lines = {row[3]: row[2] for row in chart["rows"]}
     assert lines["Expenses:Slip-Rent"] == "Rent and occupancy"
     assert lines["Income:Charters"] == "Revenue: Charters"
+
+
+# --- worklists, windows, money format, stable ids ---------------------------------------------------------------
+
+
+def test_worklists_are_tables_with_one_row_per_finding(basic: Context) -> None:
+    doc = loads(dumps(build_report(basic, "accounting").to_json()))
+    sections = {s["id"]: s for s in doc["sections"]}
+    assert not [s for s in doc["sections"] if s["kind"] == "findings"]  # no finding cards: tables
+    columns = ["Date", "Entity", "Account", "Payee", "Description", "Amount", "Source", "Finding"]
+    ids = {f["id"]: f for f in doc["findings"]}
+    expected = {
+        # largest first: line 11 (80, no counterparty: the description is the payee), then line 6 (50)
+        "missing-receipts": [["2026-07-25", "Queen", "Expenses:Uncategorized", "Card purchase", "Card purchase", 80,
+                              "data/ledger.csv:11"],
+                             ["2026-01-01", "Queen", "Expenses:Software", "acme", "Seat", 50, "data/ledger.csv:6"]],
+        "uncategorized": [["2026-07-25", "Queen", "Expenses:Uncategorized", "Card purchase", "Card purchase", 80,
+                           "data/ledger.csv:11"]],
+        "capital-candidates": [["2026-06-12", "Queen", "Expenses:Maintenance", "Sail loft", "New mainsail", 4850,
+                                "data/ledger.csv:10"]],
+    }  # fmt: skip
+    kinds = {"missing-receipts": "missing-receipt", "uncategorized": "uncategorized-expense",
+             "capital-candidates": "capital-candidate"}  # fmt: skip
+    for sid, rows in expected.items():
+        section = sections[sid]
+        assert section["worklist"] is True and [c["title"] for c in section["columns"]] == columns
+        assert [r[:7] for r in section["rows"]] == rows, sid
+        found = [ids[r[7]] for r in section["rows"]]  # every row names its finding, which is in the JSON
+        assert [(f["kind"], f["line"]) for f in found] == [(kinds[sid], int(r[6].rsplit(":")[1])) for r in rows]
+    assert len(doc["findings"]) == len(ids)  # ids are unique
+
+
+def test_every_table_names_its_window(basic: Context) -> None:
+    doc = build_report(basic, "accounting")
+    windows = {
+        "audit": "up to 2026-11-15",
+        "uncategorized": "up to 2026-11-15",
+        "missing-receipts": "up to 2026-11-15",
+        "class-recurring": "2025-11-16 to 2026-11-15",
+        "class-capital_candidate": "2025-11-16 to 2026-11-15",
+        "class-revenue_producing": "2025-11-16 to 2026-11-15",
+        "recurring": "at 2026-11-15",
+        "capital-candidates": "2025-11-16 to 2026-11-15",
+        "deferred": "at 2026-11-15",
+        "recognition": "at 2026-11-15",
+        "chart": "2025-11-16 to 2026-11-15",
+    }
+    tables = {s["id"]: s["title"] for s in doc.sections if s["kind"] == "table"}
+    assert set(tables) == set(windows)
+    for sid, window in windows.items():
+        assert window in tables[sid], sid
+
+
+def test_one_money_format_in_findings_and_tables(basic: Context) -> None:
+    doc = build_report(basic, "accounting")
+    titles = {f.kind: f.title for f in doc.findings}  # the last of each kind
+    assert titles["missing-receipt"] == "No receipt for $80.00 paid to Card purchase on 2026-07-25"
+    assert titles["uncategorized-expense"].startswith("Uncategorized expense of $80.00 ")
+    assert titles["capital-candidate"].startswith("$4,850.00 expensed on 2026-06-12")
+    assert "policies.capitalize_above = $1,000.00" in " ".join(
+        e for f in doc.findings if f.kind == "capital-candidate" for e in f.evidence
+    )
+    assert not [f.title for f in doc.findings if " USD" in f.title]
+
+
+# Two identical rows (lines 3 and 4) and, in the second ledger, a row inserted before them: the ids of the
+# missing-receipt findings stay the same, and the two identical rows never share one.
+TWIN = "2026-03-01,Expenses:Software,-10,Seat,Acme,,\n"
+
+
+def test_row_findings_have_stable_distinct_ids(write_portfolio: WritePortfolio) -> None:
+    head = "date,account,amount,description,counterparty,service_date,receipt\n"
+    first = _results(_ctx(write_portfolio, ledger=head + "2026-01-01,Income:Sales,100,,,,\n" + TWIN + TWIN))
+    ids = [f.id for f in first.findings if f.kind == "missing-receipt"]
+    assert len(set(ids)) == 2
+    ledger = head + "2026-02-01,Expenses:Software,-99,Other,Vendor,,R1\n2026-01-01,Income:Sales,100,,,,\n" + TWIN * 2
+    later = context(write_portfolio(_manifest(), {"data/ledger.csv": ledger}), as_of="2026-12-31")
+    moved = [f for f in _results(later).findings if f.kind == "missing-receipt"]
+    assert [f.line for f in moved] == [4, 5] and [f.id for f in moved] == ids

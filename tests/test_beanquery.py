@@ -83,3 +83,21 @@ def test_cash_is_the_net_change_of_usd_assets(example_ledger: Path, write_portfo
         "AND (account ~ '^Income:' OR account ~ '^Expenses:' OR account ~ '^Equity:' OR account ~ '^Liabilities:')",
     )
     assert ctx.results("finance").figures["cash.me"].value == expected
+
+
+def test_cash_and_bank_is_the_checking_account_beanquery_sees(
+    example_ledger: Path, write_portfolio: WritePortfolio
+) -> None:
+    entity = {"id": "me", "name": "Me", "ledger": "example.beancount"}
+    path = write_portfolio(base_manifest(entities=[entity]), {"example.beancount": example_ledger.read_text()})
+    figures = context(path, as_of="2025-06-30").results("finance").figures
+    # bean-example's only bank account is Assets:US:BofA:Checking; the brokerage (ETrade), the 401(k) (Vanguard,
+    # whose Cash sits beside funds held at cost) and the other Assets accounts are not runway.
+    checking = _beanquery_one(
+        example_ledger,
+        "SELECT sum(number) FROM postings WHERE account = 'Assets:US:BofA:Checking' AND date <= 2025-06-30",
+    )
+    assert checking > 0
+    assert figures["cash.bank.me"].value == checking
+    assert figures["cash.other.me"].value == figures["cash.me"].value - checking
+    assert figures["cash.other.me"].value > 0  # investments at cost: read as cash on hand, not as runway

@@ -10,29 +10,27 @@ expenses). The rules and every figure's formula are listed in
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from decimal import Decimal
+from typing import Any, NamedTuple
 
+from execintel.analysis.chart_of_accounts import GaapLine, gaap_line
 from execintel.analysis.context import Context
 from execintel.analysis.model import Figure, Finding, Results, add_months, compress_lines, month_key
+from execintel.analysis.recurring import COGS, PAYEE, PAYEE_SHOWN, Recurring, grouped_sources, recurring
+from execintel.reports.format import money
+
+__all__ = ["AccountingResults", "ExpenseItem", "GaapLine", "UntrackedSource", "analyze", "gaap_line", "month_end"]
 
 ZERO = Decimal(0)
 EXPENSE = "split_part(account, ':', 1) = 'Expenses' AND amount < 0"
 NO_RECEIPT = "(receipt IS NULL OR trim(receipt) = '')"
 UNCATEGORIZED = "lower(account) = 'expenses:uncategorized' OR ends_with(lower(account), ':uncategorized')"
-COGS = "(account = 'Expenses:COGS' OR starts_with(account, 'Expenses:COGS:'))"
-# Who was paid: the counterparty, or the description when the counterparty is empty (case and spaces ignored).
-PAYEE = "lower(trim(coalesce(nullif(trim(counterparty), ''), description, '')))"
-PAYEE_SHOWN = "coalesce(nullif(trim(counterparty), ''), trim(description), '')"
-# A payee is paid on a monthly rhythm when at least RHYTHM_INTERVALS gaps between consecutive payment days are
-# RHYTHM_DAYS[0]..RHYTHM_DAYS[1] days long and the payments fall in at least RHYTHM_MONTHS calendar months.
-RHYTHM_DAYS = (25, 35)
-RHYTHM_INTERVALS = 2
-RHYTHM_MONTHS = 3
+# A ledger file tracks receipts when one of its rows (dated <= as_of) has a receipt value at all, even an empty
+# one: a CSV with a ``receipt`` column, a beancount file with ``receipt:`` metadata somewhere. The sources write
+# NULL for a CSV without the column and a posting without the metadata.
+UNTRACKED_FILES = "SELECT source_file FROM tx GROUP BY source_file HAVING count(receipt) = 0"
 # Classes of the classification, in pairs: (class when the test holds, class when it does not).
 CLASS_PAIRS = (("recurring", "one_time"), ("capital_candidate", "expensed"), ("revenue_producing", "administrative"))
 CLASS_NAMES = {
@@ -44,144 +42,68 @@ CLASS_NAMES = {
     "administrative": "Administrative expenses",
 }
 EVIDENCE_ROWS = 20  # deferred-revenue evidence lists at most this many rows, then how many more
+# The columns of an expense row, and its subject: the row's own values (never as_of), numbered among identical
+# rows of its file, so a finding keeps its id when other rows are added or the file is re-sorted.
+ROW_COLUMNS = f"""entity, date, account, amount, description, {PAYEE_SHOWN} AS shown, source_file, source_line,
+    row_number() OVER (PARTITION BY source_file, date, account, {PAYEE}, amount ORDER BY source_line) AS nth"""
 
 
-def money_text(value: Decimal, currency: str) -> str:
-    """An amount for finding text, rounded to cents for display only (``4,850.00 USD``)."""
-    return f"{value.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,.2f} {currency}"
+def row_subject(file: str | None, date: dt.date, account: str, payee: str, amount: Decimal, *, nth: int) -> str:
+    """A ledger row named by what it says: ``data/ledger.csv|2026-07-25|Expenses:Uncategorized|card|-80|1``."""
+    text = format(amount.normalize(), "f")
+    return f"{file or ''}|{date.isoformat()}|{account}|{payee.strip().lower()}|{text}|{nth}"
 
 
-def grouped_sources(ctx: Context, keyed_sql: str, params: Sequence[Any] = ()) -> dict[str, tuple[str, ...]]:
-    """Provenance (``file:2-40,44``) grouped by key, from a query with columns ``k``, ``f`` (file), ``l`` (line).
-
-    The line ranges are built in SQL (gaps and islands), so a million-row ledger costs one pass; the references
-    read exactly as :func:`compress_lines` writes them.
-    """
-    rows = ctx.query(
-        f"""WITH s AS (SELECT k, f, l FROM ({keyed_sql}) WHERE f IS NOT NULL),
-             r AS (SELECT k, f, l, l - dense_rank() OVER (PARTITION BY k, f ORDER BY l) AS g FROM s
-                   WHERE l IS NOT NULL),
-             spans AS (SELECT k, f, min(l) AS a, max(l) AS b FROM r GROUP BY k, f, g)
-        SELECT k, f, string_agg(CASE WHEN a = b THEN CAST(a AS VARCHAR) ELSE CAST(a AS VARCHAR) || '-' ||
-                                CAST(b AS VARCHAR) END, ',' ORDER BY a) FROM spans GROUP BY k, f
-        UNION ALL SELECT DISTINCT k, f, NULL FROM s WHERE l IS NULL""",
-        list(params),
-    )
-    grouped: dict[str, dict[str, str | None]] = defaultdict(dict)
-    for key, file, text in rows:
-        if text is not None or file not in grouped[key]:
-            grouped[key][file] = text
-    return {
-        key: tuple(f if files[f] is None else f"{f}:{files[f]}" for f in sorted(files))
-        for key, files in grouped.items()
-    }
-
-
-# --- the proposed chart of accounts ------------------------------------------------------------
-# (statement section, line, token prefixes): the first rule one of whose prefixes starts a token of the account
-# (segments after the first, split on ':', '-', '_', ' ') gives the line.
-_ASSET_LINES = (
-    ("Cash and cash equivalents", ("bank", "cash", "checking", "savings", "stripe", "paypal")),
-    ("Accounts receivable", ("receivable",)),
-    ("Inventory", ("inventory",)),
-    ("Prepaid expenses", ("prepaid",)),
-    ("Property and equipment", ("equipment", "vehicle", "property", "building", "furniture", "computer", "vessel",
-                                "boat", "land", "improvement")),
-)  # fmt: skip
-_LIABILITY_LINES = (
-    ("Loans and notes payable", ("mortgage", "loan", "note", "debt")),
-    ("Credit cards payable", ("credit", "card")),
-    ("Deposits held", ("deposit",)),
-    ("Deferred revenue", ("deferred", "unearned")),
-    ("Taxes payable", ("tax",)),
-    ("Accounts payable", ("payable",)),
-)
-_EQUITY_LINES = (
-    ("Opening balance equity", ("opening",)),
-    ("Owner contributions", ("contribution", "capital", "investment")),
-    ("Owner draws and distributions", ("draw", "distribution", "dividend")),
-    ("Retained earnings", ("retained",)),
-)
-_OPEX_LINES = (
-    ("Uncategorized (to reclassify)", ("uncategorized", "uncategorised")),
-    ("Depreciation and amortization", ("depreciation", "amortization", "amortisation")),
-    ("Rent and occupancy", ("rent", "lease", "slip", "mooring", "occupancy")),
-    ("Software and cloud", ("software", "cloud", "aws", "hosting", "saas", "domain", "subscription")),
-    ("Marketing and advertising", ("marketing", "advert", "promotion", "ads")),
-    ("Insurance", ("insurance",)),
-    ("Fuel, repairs and maintenance", ("fuel", "maintenance", "repair", "vehicle")),
-    ("Professional fees", ("professional", "legal", "accounting", "audit", "consult", "bookkeeping")),
-    ("Payroll and contract labour", ("contractor", "payroll", "wage", "salar", "labor", "labour", "crew", "staff")),
-    ("Utilities and telephone", ("utilit", "telephone", "phone", "internet", "electric", "water")),
-    ("Taxes and licences", ("tax", "license", "licence", "permit")),
-    ("Bank and payment fees", ("bank", "fee", "merchant", "payment")),
-    ("Travel and meals", ("travel", "meal", "lodging")),
-)
-
-
-@dataclass(frozen=True)
-class GaapLine:
-    """Where an account goes in GAAP financial statements."""
-
-    statement: str  # Balance sheet | Income statement
-    section: str  # Assets, Liabilities, Equity, Revenue, Cost of revenue, Operating expenses, Other income and expense
-    line: str
-
-
-def _tokens(account: str) -> list[str]:
-    return [t for t in re.split(r"[:\-_ ]+", account.lower())[1:] if t]
-
-
-def _match(tokens: list[str], rules: Sequence[tuple[str, tuple[str, ...]]], default: str) -> str:
-    for line, prefixes in rules:
-        if any(t.startswith(p) for t in tokens for p in prefixes):
-            return line
-    return default
-
-
-def _human(segment: str) -> str:
-    return segment.replace("-", " ").replace("_", " ").strip().capitalize()
-
-
-def gaap_line(account: str) -> GaapLine:
-    """The proposed GAAP statement line of a ledger account (rules in ``docs/reports/accounting.md``)."""
-    parts = account.split(":")
-    top, tokens = parts[0], _tokens(account)
-    if top == "Assets":
-        return GaapLine("Balance sheet", "Assets", _match(tokens, _ASSET_LINES, "Other assets"))
-    if top == "Liabilities":
-        return GaapLine("Balance sheet", "Liabilities", _match(tokens, _LIABILITY_LINES, "Other liabilities"))
-    if top == "Equity":
-        return GaapLine("Balance sheet", "Equity", _match(tokens, _EQUITY_LINES, "Other equity"))
-    if top == "Income":
-        if any(t.startswith("interest") for t in tokens):
-            return GaapLine("Income statement", "Other income and expense", "Interest income")
-        return GaapLine("Income statement", "Revenue", f"Revenue: {_human(parts[1])}" if len(parts) > 1 else "Revenue")
-    if top == "Expenses":
-        if len(parts) > 1 and parts[1] == "COGS":
-            line = f"Cost of revenue: {_human(parts[2])}" if len(parts) > 2 else "Cost of revenue"
-            return GaapLine("Income statement", "Cost of revenue", line)
-        if any(t.startswith("interest") for t in tokens):
-            return GaapLine("Income statement", "Other income and expense", "Interest expense")
-        if "income" in tokens and any(t.startswith("tax") for t in tokens):
-            return GaapLine("Income statement", "Income taxes", "Income tax expense")
-        return GaapLine(
-            "Income statement", "Operating expenses", _match(tokens, _OPEX_LINES, "Other operating expenses")
-        )
-    return GaapLine("Other", "Other", "Unmapped (first segment is not a contract account type)")
+def source_order(reference: str) -> tuple[str, int]:
+    """Sort key of a provenance reference ``file:12-40,44``: by file, then first line."""
+    file, _, lines = reference.rpartition(":")
+    first = lines.split("-", 1)[0].split(",", 1)[0]
+    return (file, int(first)) if file and first.isdigit() else (reference, 0)
 
 
 # --- results -----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RecurringPayee:
-    """A payee paid on a monthly rhythm, with what was paid to it in the 12 months ending at ``as_of``."""
+class ExpenseRow(NamedTuple):
+    """An expense row as a worklist shows it."""
 
     entity: str
+    date: dt.date
+    account: str
     payee: str
-    payments: int
-    amount: Decimal
-    monthly_intervals: int
-    months: int
+    description: str
+    amount: Decimal  # paid: -amount of the row, positive
+    file: str | None
+    line: int | None
+
+
+@dataclass(frozen=True)
+class ExpenseItem:
+    """One expense row of a worklist (missing receipts, uncategorized, capital candidates) and its finding."""
+
+    entity: str
+    date: dt.date
+    account: str
+    payee: str
+    description: str
+    amount: Decimal  # paid: -amount of the row, positive
+    file: str | None
+    line: int | None
+    finding: Finding
+
+    @property
+    def source(self) -> str:
+        """``file:line`` of the row."""
+        return f"{self.file}:{self.line}" if self.line is not None else str(self.file)
+
+
+@dataclass(frozen=True)
+class UntrackedSource:
+    """A ledger file none of whose rows has a receipt value: receipts are not tracked there."""
+
+    file: str
+    entities: tuple[str, ...]
+    rows: int  # expense rows dated <= as_of
+    amount: Decimal  # -sum(amount) of those rows
+    finding: Finding
 
 
 @dataclass(frozen=True)
@@ -210,7 +132,8 @@ class ChartAccount:
 class Gap:
     """One gap the roadmap closes: what kind, how many rows (or entities), how much money, which entities."""
 
-    kind: str  # no-ledger | uncategorized | missing-receipts | capital-candidates | deferred-revenue
+    # no-ledger | uncategorized | missing-receipts | receipts-untracked | capital-candidates | deferred-revenue
+    kind: str
     count: int
     amount: Decimal | None
     entities: tuple[str, ...]
@@ -238,7 +161,7 @@ class Milestone:
 # Milestones in order, each closing the listed gap kinds.
 MILESTONES = (
     ("books", ("no-ledger",)),
-    ("expense-records", ("uncategorized", "missing-receipts")),
+    ("expense-records", ("uncategorized", "missing-receipts", "receipts-untracked")),
     ("fixed-assets", ("capital-candidates",)),
     ("accrual", ("deferred-revenue",)),
 )
@@ -249,7 +172,9 @@ class AccountingResults(Results):
     """Figures and findings, plus the tables the accounting report lays out."""
 
     ledgered: list[str] = field(default_factory=list)
-    recurring: list[RecurringPayee] = field(default_factory=list)
+    recurring: list[Recurring] = field(default_factory=list)  # recurring expense series (analysis.recurring)
+    worklists: dict[str, list[ExpenseItem]] = field(default_factory=dict)  # missing-receipt, uncategorized-...
+    untracked: list[UntrackedSource] = field(default_factory=list)
     schedule: list[ScheduleLine] = field(default_factory=list)
     chart: list[ChartAccount] = field(default_factory=list)
     roadmap: list[Milestone] = field(default_factory=list)
@@ -305,36 +230,40 @@ class _Accounting:
 
     # --- expense audit ---------------------------------------------------------------------
     def audit(self) -> None:
-        """``missing-receipt`` and ``uncategorized-expense`` findings, ``audit.*`` figures."""
+        """Receipts (per file: tracked or not) and uncategorized expenses: findings, worklists, ``audit.*``."""
+        untracked = {row[0] for row in self.ctx.query(UNTRACKED_FILES)}
+        self.not_tracked(untracked)
         rows = self.ctx.query(
-            f"""SELECT entity, date, account, amount, description, {PAYEE_SHOWN}, source_file, source_line,
-                       {NO_RECEIPT}, {UNCATEGORIZED}
-                FROM tx WHERE {EXPENSE} AND ({NO_RECEIPT} OR {UNCATEGORIZED})
-                ORDER BY entity, date, source_file, source_line"""
+            f"""SELECT * FROM (SELECT {ROW_COLUMNS}, {NO_RECEIPT} AS no_receipt, {UNCATEGORIZED} AS uncategorized
+                               FROM tx WHERE {EXPENSE})
+                WHERE no_receipt OR uncategorized ORDER BY entity, date, source_file, source_line"""
         )
         found: dict[str, dict[str, list[tuple[Decimal, str | None, int | None]]]] = {
             "missing_receipts": defaultdict(list), "uncategorized": defaultdict(list)}  # fmt: skip
-        for entity, date, account, amount, description, payee, file, line, no_receipt, uncategorized in rows:
+        for entity, date, account, amount, description, payee, file, line, nth, no_receipt, uncategorized in rows:
             paid = -amount
             where = f"{file}:{line}" if line is not None else str(file)
             detail = (f"{where}: {account}, payee {payee or 'none'}, description {description or 'none'}",)
-            if no_receipt:
+            subject = row_subject(file, date, account, payee, amount, nth=nth)
+            item = ExpenseRow(entity, date, account, payee or "", description or "", paid, file, line)
+            if no_receipt and file not in untracked:
                 found["missing_receipts"][entity].append((paid, file, line))
-                self.res.find(Finding(
+                self.worklist(item, Finding(
                     "missing-receipt", "low",
-                    f"No receipt for {money_text(paid, self.cur)} paid to {payee or 'an unnamed payee'} on "
-                    f"{date.isoformat()}", entity, detail, paid, file, line, subject=f"row {file}:{line}",
+                    f"No receipt for {money(paid, self.cur)} paid to {payee or 'an unnamed payee'} on "
+                    f"{date.isoformat()}", entity, detail, paid, file, line,
                     recommendation="Attach the receipt (or the invoice) and record its reference in `receipt`.",
+                    subject=subject,
                 ))  # fmt: skip
             if uncategorized:
                 found["uncategorized"][entity].append((paid, file, line))
-                self.res.find(Finding(
+                self.worklist(item, Finding(
                     "uncategorized-expense", "medium",
-                    f"Uncategorized expense of {money_text(paid, self.cur)} paid to {payee or 'an unnamed payee'} "
-                    f"on {date.isoformat()}", entity, detail, paid, file, line, subject=f"row {file}:{line}",
-                    recommendation="Move it to the expense account that says what was bought.",
+                    f"Uncategorized expense of {money(paid, self.cur)} paid to {payee or 'an unnamed payee'} "
+                    f"on {date.isoformat()}", entity, detail, paid, file, line,
+                    recommendation="Move it to the expense account that says what was bought.", subject=subject,
                 ))  # fmt: skip
-        tests = {"missing_receipts": f"an empty receipt ({NO_RECEIPT})",
+        tests = {"missing_receipts": f"an empty receipt ({NO_RECEIPT}), in ledger files that track receipts",
                  "uncategorized": "an account whose last segment is Uncategorized"}  # fmt: skip
         titles = {"missing_receipts": "Expenses without a receipt", "uncategorized": "Uncategorized expenses"}
         for key, per in found.items():
@@ -350,36 +279,87 @@ class _Accounting:
                 self.add(f"audit.{key}.amount{suffix}", sum((a for a, _, _ in items), ZERO), self.cur,
                          f"-sum(amount) of {base}{label}", src, name=f"{title} (amount)", entity=entity)  # fmt: skip
 
+    def worklist(self, item: ExpenseRow, finding: Finding) -> None:
+        """Record a per-row finding and its row in the worklist of its kind."""
+        self.res.find(finding)
+        self.res.worklists.setdefault(finding.kind, []).append(ExpenseItem(*item, finding))
+
+    def not_tracked(self, untracked: set[str]) -> None:
+        """One ``receipts-not-tracked`` finding per ledger file with expense rows and no receipt values at all."""
+        per_entity: dict[str, tuple[int, Decimal, list[str]]] = {}
+        for file, entities, count, amount, first, last in self.ctx.query(
+            f"""SELECT source_file, list(DISTINCT entity ORDER BY entity), count(*), -sum(amount), min(date), max(date)
+                FROM tx WHERE {EXPENSE} AND source_file IN (SELECT unnest(?::VARCHAR[]))
+                GROUP BY source_file ORDER BY source_file""",
+            [sorted(untracked)],
+        ):
+            beancount = file.endswith((".beancount", ".bean"))
+            how = ("no transaction or posting carries `receipt:` metadata" if beancount
+                   else "the file has no `receipt` column")  # fmt: skip
+            finding = self.res.find(Finding(
+                "receipts-not-tracked", "medium",
+                f"{file} does not track receipts: {count:,} expenses ({money(amount, self.cur)}) have no receipt "
+                "reference", entities[0] if len(entities) == 1 else None,
+                (f"{file}: {how}", f"{count:,} expense rows dated {first.isoformat()} to {last.isoformat()}, "
+                 f"entities {', '.join(entities)}"), amount, file,
+                recommendation=("Record each expense's receipt reference: "
+                                + ("`receipt:` metadata on the transaction." if beancount
+                                   else "add a `receipt` column and fill it in.")),
+                subject=file,
+            ))  # fmt: skip
+            self.res.untracked.append(UntrackedSource(file, tuple(entities), count, amount, finding))
+        for entity, count, amount, files in self.ctx.query(
+            f"""SELECT entity, count(*), -sum(amount), list(DISTINCT source_file ORDER BY source_file) FROM tx
+                WHERE {EXPENSE} AND source_file IN (SELECT unnest(?::VARCHAR[])) GROUP BY entity""",
+            [sorted(untracked)],
+        ):
+            per_entity[entity] = (count, amount, files)
+        if not self.res.untracked:
+            return
+        base = (f"expense rows (Expenses account, amount < 0, dated <= {self.as_of}) in ledger files none of whose "
+                "rows has a receipt value (no receipt column, no receipt metadata)")  # fmt: skip
+        for entity in [*self.res.ledgered, None]:
+            if entity is None:
+                count = sum(v[0] for v in per_entity.values())
+                amount = sum((v[1] for v in per_entity.values()), ZERO)
+                files = sorted({f for v in per_entity.values() for f in v[2]})
+            else:
+                count, amount, files = per_entity.get(entity, (0, ZERO, []))
+            suffix, of = (f".{entity}", f" of {entity}") if entity else ("", "")
+            title = f"Expenses in files that do not track receipts, {self.name(entity) if entity else 'portfolio'}"
+            self.add(f"audit.receipts_untracked.count{suffix}", count, "count", f"number of {base}{of}",
+                     tuple(files), name=f"{title} (count)", entity=entity)  # fmt: skip
+            self.add(f"audit.receipts_untracked.amount{suffix}", amount, self.cur, f"-sum(amount) of {base}{of}",
+                     tuple(files), name=f"{title} (amount)", entity=entity)  # fmt: skip
+
     # --- classification --------------------------------------------------------------------
     def _classified_sql(self) -> tuple[str, list[Any]]:
         """Expense rows of the 12-month window with their class flags (``recurring``, ``capital``, ``cogs``)."""
-        low, high = RHYTHM_DAYS
         threshold = self.res.capitalize_above
         capital = "(-t.amount > ?)" if threshold is not None else "FALSE"
-        sql = f"""WITH d AS (SELECT DISTINCT entity, {PAYEE} AS payee, date FROM tx WHERE {EXPENSE}),
-                 g AS (SELECT entity, payee, date,
-                              date_diff('day', lag(date) OVER (PARTITION BY entity, payee ORDER BY date), date) AS gap
-                       FROM d WHERE payee <> ''),
-                 rec AS (SELECT entity, payee, count(*) FILTER (WHERE gap BETWEEN {low} AND {high}) AS intervals,
-                                count(DISTINCT strftime(date, '%Y-%m')) AS months
-                         FROM g GROUP BY entity, payee
-                         HAVING intervals >= {RHYTHM_INTERVALS} AND months >= {RHYTHM_MONTHS})
-            SELECT t.entity, t.amount, t.source_file, t.source_line, t.payee, t.shown, rec.intervals, rec.months,
-                   rec.payee IS NOT NULL AS recurring, {capital} AS capital, {COGS} AS cogs
-            FROM (SELECT *, {PAYEE} AS payee, {PAYEE_SHOWN} AS shown FROM tx WHERE {EXPENSE} AND date > ?) AS t
-            LEFT JOIN rec USING (entity, payee)"""
+        series = self.res.recurring
+        sql = f"""SELECT t.entity, t.amount, t.source_file, t.source_line, k.k_cadence IS NOT NULL AS recurring,
+                         {capital} AS capital, {COGS} AS cogs
+            FROM (SELECT *, {PAYEE} AS payee FROM tx WHERE {EXPENSE} AND date > ?) AS t
+            LEFT JOIN (SELECT unnest(?::VARCHAR[]) AS k_entity, unnest(?::VARCHAR[]) AS k_account,
+                              unnest(?::VARCHAR[]) AS k_payee, unnest(?::VARCHAR[]) AS k_cadence) AS k
+                   ON t.entity = k.k_entity AND t.account = k.k_account AND t.payee = k.k_payee"""
+        keys = [[r.entity for r in series], [r.account for r in series], [r.payee for r in series],
+                [r.cadence for r in series]]  # fmt: skip
         params: list[Any] = [threshold] if threshold is not None else []
-        return sql, [*params, self.start]
+        return sql, [*params, self.start, *keys]
 
     def classify(self) -> None:
         """``classification.<class>.count|amount[.<e>]`` over the window's expense rows; capital-candidate findings."""
+        self.res.recurring = recurring(self.ctx)
+        self.recurring_figures()
         sql, params = self._classified_sql()
         pairs = [p for p in CLASS_PAIRS if p[0] != "capital_candidate" or self.res.capitalize_above is not None]
         totals: dict[tuple[str, str], tuple[int, Decimal]] = {}
-        for entity, recurring, capital, cogs, count, amount in self.ctx.query(
+        for entity, recurs, capital, cogs, count, amount in self.ctx.query(
             f"SELECT entity, recurring, capital, cogs, count(*), sum(-amount) FROM ({sql}) GROUP BY ALL", params
         ):
-            for (yes, no), flag in zip(CLASS_PAIRS, (recurring, capital, cogs), strict=True):
+            for (yes, no), flag in zip(CLASS_PAIRS, (recurs, capital, cogs), strict=True):
                 for who in (entity, "*"):
                     n, a = totals.get((who, yes if flag else no), (0, ZERO))
                     totals[(who, yes if flag else no)] = (n + count, a + amount)
@@ -390,11 +370,11 @@ class _Accounting:
         src = grouped_sources(self.ctx, f"SELECT unnest([{keys}]) AS k, source_file AS f, source_line AS l "
                                         f"FROM ({sql})", params)  # fmt: skip
         tests = {
-            "recurring": f"whose payee is paid on a monthly rhythm (at least {RHYTHM_INTERVALS} gaps of "
-                         f"{RHYTHM_DAYS[0]}-{RHYTHM_DAYS[1]} days between consecutive payment days, in at least "
-                         f"{RHYTHM_MONTHS} calendar months, over all expense rows dated <= {self.as_of}); payee = "
-                         "counterparty, or description when the counterparty is empty",
-            "one_time": "whose payee is not paid on a monthly rhythm (see classification.recurring)",
+            "recurring": f"whose series (same entity, payee and account) recurs over all expense rows dated <= "
+                         f"{self.as_of}: weekly, twice-monthly, monthly, quarterly, twice-yearly or yearly, or a "
+                         "per-job cost (Expenses:COGS paid on 2 or more days); payee = counterparty, or description "
+                         "when the counterparty is empty; rules in docs/reports/accounting.md",
+            "one_time": "whose series does not recur (see classification.recurring)",
             "capital_candidate": f"with -amount > policies.capitalize_above ({self.res.capitalize_above})",
             "expensed": f"with -amount <= policies.capitalize_above ({self.res.capitalize_above})",
             "revenue_producing": "on Expenses:COGS or an account under it",
@@ -414,14 +394,24 @@ class _Accounting:
                              sources, name=f"{title}, last 12 months (count)", entity=entity)  # fmt: skip
                     self.add(f"classification.{cls}.amount{suffix}", amount, self.cur, f"-sum(amount) of {base}{of}",
                              sources, name=f"{title}, last 12 months", entity=entity)  # fmt: skip
-        for entity, payee, shown, payments, amount, intervals, months in self.ctx.query(
-            f"""SELECT entity, payee, min(shown), count(*), sum(-amount), any_value(intervals), any_value(months)
-                FROM ({sql}) WHERE recurring GROUP BY entity, payee ORDER BY entity, sum(-amount) DESC, payee""",
-            params,
-        ):
-            self.res.recurring.append(RecurringPayee(entity, shown or payee, payments, amount, intervals, months))
         if self.res.capitalize_above is not None:
             self.capital_candidates()
+
+    def recurring_figures(self) -> None:
+        """``recurring.expenses.monthly[.<e>]``: what the active calendar series cost in an average month."""
+        formula = (f"-sum of the monthly equivalents of the recurring expense series that are active at {self.as_of} "
+                   "and have a calendar cadence (typical amount x occurrences a year / 12: weekly 52, twice-monthly "
+                   "24, monthly 12, quarterly 4, twice-yearly 2; yearly: the sum of the last 12 months' instalments "
+                   "/ 12); per-job costs left out")  # fmt: skip
+        for entity in [*self.res.ledgered, None]:
+            mine = [r for r in self.res.recurring if r.active and r.monthly is not None
+                    and (entity is None or r.entity == entity)]  # fmt: skip
+            suffix, of = (f".{entity}", f", entity {entity}") if entity else ("", ", every entity")
+            total = -sum((r.monthly or ZERO for r in mine), ZERO)
+            self.add(f"recurring.expenses.monthly{suffix}", total, self.cur, formula + of,
+                     tuple(sorted({s for r in mine for s in r.sources}, key=source_order)),
+                     name=f"Recurring expenses per month, {self.name(entity) if entity else 'portfolio'}",
+                     entity=entity)  # fmt: skip
 
     def capital_candidates(self) -> None:
         """One ``capital-candidate`` finding per window expense row above ``policies.capitalize_above``."""
@@ -429,22 +419,24 @@ class _Accounting:
         if threshold is None:
             return
         key = self.ctx.manifest_key("policies.capitalize_above")
-        for entity, date, account, amount, description, payee, file, line in self.ctx.query(
-            f"""SELECT entity, date, account, amount, description, {PAYEE_SHOWN}, source_file, source_line
-                FROM tx WHERE {EXPENSE} AND date > ? AND -amount > ? ORDER BY entity, date, source_file, source_line""",
+        for entity, date, account, amount, description, payee, file, line, nth in self.ctx.query(
+            f"""SELECT {ROW_COLUMNS} FROM tx WHERE {EXPENSE} AND date > ? AND -amount > ?
+                ORDER BY entity, date, source_file, source_line""",
             [self.start, threshold],
         ):
             paid = -amount
             where = f"{file}:{line}" if line is not None else str(file)
-            self.res.find(Finding(
+            row = ExpenseRow(entity, date, account, payee or "", description or "", paid, file, line)
+            self.worklist(row, Finding(
                 "capital-candidate", "info",
-                f"{money_text(paid, self.cur)} expensed on {date.isoformat()} ({description or payee or account}) is "
+                f"{money(paid, self.cur)} expensed on {date.isoformat()} ({description or payee or account}) is "
                 f"above the capitalisation threshold", entity,
-                (f"{where}: {date.isoformat()} {account} {money_text(amount, self.cur)}, payee {payee or 'none'}",
-                 f"policies.capitalize_above = {money_text(threshold, self.cur)} ({key})"),
-                paid, file, line, subject=f"row {file}:{line}",
+                (f"{where}: {date.isoformat()} {account} {money(amount, self.cur)}, payee {payee or 'none'}",
+                 f"policies.capitalize_above = {money(threshold, self.cur)} ({key})"),
+                paid, file, line,
                 recommendation="Decide whether it is a fixed asset; if so record it in a fixed-asset register and "
                                "depreciate it instead of expensing it at once.",
+                subject=row_subject(file, date, account, payee, amount, nth=nth),
             ))  # fmt: skip
 
     # --- deferred revenue ------------------------------------------------------------------
@@ -485,17 +477,17 @@ class _Accounting:
     def _deferred_finding(self, entity: str, items: list[tuple[Any, ...]], total: Decimal) -> None:
         evidence = [
             f"{file}:{line}: received {date.isoformat()}, service {service.isoformat()}, {account} "
-            f"{money_text(amount, self.cur)}"
+            f"{money(amount, self.cur)}"
             for _, date, service, account, amount, file, line in items[:EVIDENCE_ROWS]
         ]
         if len(items) > EVIDENCE_ROWS:
             evidence.append(f"... and {len(items) - EVIDENCE_ROWS} more rows")
         self.res.find(Finding(
             "deferred-revenue", "medium" if total > 0 else "info",
-            f"{self.name(entity)}: {money_text(total, self.cur)} received for services after {self.as_of} is "
-            f"deferred revenue, not yet earned", entity, tuple(evidence), total, subject="deferred revenue",
+            f"{self.name(entity)}: {money(total, self.cur)} received for services after {self.as_of} is "
+            f"deferred revenue, not yet earned", entity, tuple(evidence), total,
             recommendation="Record it as a deferred-revenue liability and recognise it as income on each service "
-                           "date (ASC 606).",
+                           "date (ASC 606).", subject="income received before its service date",
         ))  # fmt: skip
 
     # --- chart of accounts -----------------------------------------------------------------
@@ -531,6 +523,11 @@ class _Accounting:
             if items:
                 entities = tuple(sorted({f.entity or "" for f in items}, key=lambda e: rank.get(e, len(rank))))
                 found[gap] = Gap(gap, len(items), sum((f.amount or ZERO for f in items), ZERO), entities)
+        if self.res.untracked:
+            entities = tuple(sorted({e for u in self.res.untracked for e in u.entities},
+                                    key=lambda e: rank.get(e, len(rank))))  # fmt: skip
+            found["receipts-untracked"] = Gap("receipts-untracked", sum(u.rows for u in self.res.untracked),
+                                              sum((u.amount for u in self.res.untracked), ZERO), entities)  # fmt: skip
         deferred = [f for f in by_kind.get("deferred-revenue", []) if (f.amount or ZERO) > 0]
         if deferred:
             found["deferred-revenue"] = Gap("deferred-revenue", len(deferred),
@@ -546,7 +543,7 @@ class _Accounting:
             if mine:
                 self.res.roadmap.append(Milestone(key, month_end(self.ctx.as_of, len(self.res.roadmap) + 1), mine))
         sources: list[str] = []
-        for fid in ("audit.missing_receipts.count", "audit.uncategorized.count",
+        for fid in ("audit.missing_receipts.count", "audit.receipts_untracked.count", "audit.uncategorized.count",
                     "classification.capital_candidate.count", "deferred_revenue.portfolio"):  # fmt: skip
             if fid in self.res.figures:
                 sources += self.res.figures[fid].sources
@@ -555,7 +552,8 @@ class _Accounting:
         self.res.add(Figure(
             "roadmap.milestones", [m.to_json() for m in self.res.roadmap], "list",
             "one milestone per group of gaps that exist, in this order: books (active entities with no ledger rows), "
-            "expense-records (uncategorized expenses, missing receipts), fixed-assets (capital candidates), accrual "
+            "expense-records (uncategorized expenses, missing receipts, ledger files that track no receipts), "
+            "fixed-assets (capital candidates), accrual "
             "(deferred revenue > 0); the k-th milestone is due on the last day of the k-th month after the month of "
             "as_of", tuple(dict.fromkeys(sources)), "Accounting roadmap",
         ))  # fmt: skip

@@ -29,6 +29,8 @@ ANALYSES: dict[str, str] = {
     "delivery": "execintel.analysis.delivery",
     "billing": "execintel.analysis.billing",
     "operations": "execintel.analysis.operations",
+    "workingcapital": "execintel.analysis.workingcapital",
+    "forecast": "execintel.analysis.forecast",
     "freshness": "execintel.analysis.freshness",
 }
 

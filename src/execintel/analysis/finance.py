@@ -187,12 +187,18 @@ class _Finance:
 
     def run(self) -> Results:
         """Every figure and finding, in report order."""
+        # The honest-cash and expense-line modules build on this class and import it: imported here, not above.
+        from execintel.analysis.expenselines import add_expense_lines  # noqa: PLC0415
+        from execintel.analysis.honestcash import HonestCash  # noqa: PLC0415
+
         if self.with_ledger:
             self.cash()
             self.ttm()
             self.burn_and_runway()
             self.runway_history()
+            HonestCash(self).run()
             self.pnl()
+            add_expense_lines(self)
         self.break_even_and_targets()
         self.units_booked()
         self.unapproved_debt()

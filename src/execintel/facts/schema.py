@@ -19,6 +19,17 @@ TABLES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("receipt", "VARCHAR"),
         *PROVENANCE,
     ),
+    # Postings to Assets accounts of beancount ledgers (a CSV ledger has one implicit cash account and none of
+    # these): what the CFO report splits cash on hand by. ``amount`` in the portfolio currency (at cost when the
+    # posting holds a lot), positive = the asset grew; ``at_cost`` = the posting holds a lot (an investment).
+    "asset_postings": (
+        ("entity", "VARCHAR"),
+        ("date", "DATE"),
+        ("account", "VARCHAR"),
+        ("amount", AMOUNT),
+        ("at_cost", "BOOLEAN"),
+        *PROVENANCE,
+    ),
     "events": (
         ("ts", "TIMESTAMP"),
         ("entity", "VARCHAR"),

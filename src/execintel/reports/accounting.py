@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 from execintel.analysis import accounting
-from execintel.analysis.accounting import CLASS_NAMES, CLASS_PAIRS, AccountingResults, Gap
+from execintel.analysis.accounting import CLASS_NAMES, CLASS_PAIRS, AccountingResults, ExpenseItem, Gap
 from execintel.analysis.context import Context
 from execintel.reports.document import Document, DocumentBuilder
 from execintel.reports.format import money, show_figure
 
 TITLE = "Accounting report"
-LISTED = 25  # findings of one kind shown in a section (largest first); the JSON holds all of them
+# Worklists: one table row per item, largest first, columns named for a CSV (stable: people's tools read them).
+WORKLIST_COLUMNS = ("Date", "Entity", "Account", "Payee", "Description", "Amount", "Source", "Finding")
+CADENCE_ORDER = ("weekly", "twice-monthly", "monthly", "quarterly", "twice-yearly", "yearly", "per-job")
 STATEMENT_ORDER = ("Balance sheet", "Income statement", "Other")
 SECTION_ORDER = ("Assets", "Liabilities", "Equity", "Revenue", "Cost of revenue", "Operating expenses",
                  "Other income and expense", "Income taxes", "Other")  # fmt: skip
@@ -67,6 +70,7 @@ class _Accounting:
         if self.res.ledgered and self.res.capitalize_above is None:
             self.b.missing("policies.capitalize_above", "the capital-candidate / expensed classification")
         self.summary()
+        self.untracked_summary()
         if self.res.ledgered:
             self.audit()
             self.classification()
@@ -104,61 +108,117 @@ class _Accounting:
         rows.append(["Portfolio", *(self.value(i) for i in ids)])
         return rows
 
-    def _listed(self, sid: str, title: str, kind: str) -> None:
-        found = [f for f in self.res.findings if f.kind == kind]
-        for finding in found:
-            self.b.finding(finding)  # every finding is in the JSON, even the ones the section leaves out
-        shown = sorted(found, key=lambda f: -(f.amount or 0))[:LISTED]
-        note = (f"The {LISTED} largest of {len(found):,} are listed; the report JSON lists every one."
-                if len(found) > LISTED else None)  # fmt: skip
-        self.b.findings_section(sid, title, shown, note=note)
+    def untracked_summary(self) -> None:
+        """A headline for ledger files that track no receipts (their expenses are not counted as missing)."""
+        if self.res.untracked:
+            files = ", ".join(u.file for u in self.res.untracked)
+            count = _plural(self.value("audit.receipts_untracked.count"), "expense")
+            amount = self.text("audit.receipts_untracked.amount")
+            self.b.summary(f"Receipts are not tracked in {files}: {count} ({amount}) have no receipt reference at all.")
+
+    def worklist(self, sid: str, title: str, kind: str, note: str) -> None:
+        """A worklist table: one row per finding of ``kind`` (largest first); every finding is in the JSON too."""
+        items = sorted(self.res.worklists.get(kind, []), key=lambda i: (-i.amount, i.date, i.source))
+        for item in self.res.worklists.get(kind, []):
+            self.b.finding(item.finding)
+        section = self.b.table(sid, title, list(zip(WORKLIST_COLUMNS, ("date", "", "", "", "", self.cur, "", ""),
+                                                    strict=True)),
+                               [self._row(i) for i in items],
+                               note=note if items else f"None. {note}")  # fmt: skip
+        section["worklist"] = True  # a list a person works through: also attached as CSV (render, delivery)
+
+    def _row(self, item: ExpenseItem) -> list[Any]:
+        return [item.date.isoformat(), self.names.get(item.entity, item.entity), item.account, item.payee,
+                item.description, item.amount, item.source, item.finding.id]  # fmt: skip
 
     # --- sections --------------------------------------------------------------------------
     def audit(self) -> None:
-        """Missing receipts and uncategorized expenses by entity, then the findings."""
-        ids = ("audit.missing_receipts.count", "audit.missing_receipts.amount", "audit.uncategorized.count",
-               "audit.uncategorized.amount")  # fmt: skip
-        self.b.table("audit", "Expense audit (every expense row up to the report date)",
-                     [("Entity", ""), ("No receipt (rows)", "count"), ("No receipt", self.cur),
-                      ("Uncategorized (rows)", "count"), ("Uncategorized", self.cur)], self._entities_rows(ids),
-                     note="An expense row is a row on an Expenses account with a negative amount.")  # fmt: skip
-        self._listed("uncategorized", "Uncategorized expenses", "uncategorized-expense")
-        self._listed("missing-receipts", "Expenses without a receipt", "missing-receipt")
+        """Receipts and uncategorized expenses by entity, files that track no receipts, then the worklists."""
+        as_of = self.ctx.as_of.isoformat()
+        ids: tuple[str, ...] = ("audit.missing_receipts.count", "audit.missing_receipts.amount",
+                                "audit.uncategorized.count", "audit.uncategorized.amount")  # fmt: skip
+        columns = [("Entity", ""), ("No receipt (rows)", "count"), ("No receipt", self.cur),
+                   ("Uncategorized (rows)", "count"), ("Uncategorized", self.cur)]  # fmt: skip
+        if self.res.untracked:
+            ids += ("audit.receipts_untracked.count", "audit.receipts_untracked.amount")
+            columns += [("Receipts not tracked (rows)", "count"), ("Receipts not tracked", self.cur)]
+        self.b.table("audit", f"Expense audit: every expense up to {as_of}", columns, self._entities_rows(ids),
+                     note="An expense row is a row on an Expenses account with a negative amount. 'No receipt' "
+                          "counts only ledger files that track receipts.")  # fmt: skip
+        if self.res.untracked:
+            for source in self.res.untracked:
+                self.b.finding(source.finding)
+            self.b.table("receipts-untracked", f"Ledger files that track no receipts (expenses up to {as_of})",
+                         [("Source", ""), ("Entities", ""), ("Expenses (rows)", "count"), ("Amount", self.cur),
+                          ("Finding", "")],
+                         [[u.file, ", ".join(self.names.get(e, e) for e in u.entities), u.rows, u.amount,
+                           u.finding.id] for u in self.res.untracked],
+                         note="A ledger file tracks receipts when one of its rows has a receipt value at all (a CSV "
+                              "`receipt` column, beancount `receipt:` metadata). These files have none, so their "
+                              "expenses are counted here, not one by one as missing receipts.")  # fmt: skip
+        self.worklist("uncategorized", f"Uncategorized expenses (up to {as_of})", "uncategorized-expense",
+                      "Expenses on an account whose last segment is Uncategorized: move each to the account that "
+                      "says what was bought.")  # fmt: skip
+        self.worklist("missing-receipts", f"Expenses without a receipt (up to {as_of})", "missing-receipt",
+                      "Expense rows with an empty receipt in ledger files that track receipts: attach each receipt "
+                      "and record its reference.")  # fmt: skip
 
     def classification(self) -> None:
-        """The three classifications over the last 12 months, recurring payees, capital candidates."""
-        window = f"{self.ctx.window_start.isoformat()} < date <= {self.ctx.as_of.isoformat()}"
+        """The three classifications over the last 12 months, the recurring series, the capital candidates."""
+        first = (self.ctx.window_start + dt.timedelta(days=1)).isoformat()
+        window = f"{first} to {self.ctx.as_of.isoformat()}"
         for yes, no in CLASS_PAIRS:
             ids = [f"classification.{c}.{m}" for c in (yes, no) for m in ("count", "amount")]
             if ids[0] not in self.fig:
                 continue
-            self.b.table(f"class-{yes}", f"{CLASS_NAMES[yes]} vs {CLASS_NAMES[no].lower()}, last 12 months",
+            self.b.table(f"class-{yes}", f"{CLASS_NAMES[yes]} vs {CLASS_NAMES[no].lower()}, {window}",
                          [("Entity", ""), *((t, u) for c in (yes, no) for t, u in
                                             ((f"{COLUMN_NAMES[c]} (rows)", "count"), (COLUMN_NAMES[c], self.cur)))],
                          self._entities_rows(ids),
                          note=self.fig[ids[0]].formula if yes == "recurring" else None)  # fmt: skip
-        self.b.table(
-            "recurring-payees", "Recurring payees, last 12 months",
-            [("Entity", ""), ("Payee", ""), ("Payments", "count"), ("Paid", self.cur), ("Monthly gaps", "count"),
-             ("Months paid", "count")],
-            [[self.names.get(p.entity, p.entity), p.payee, p.payments, p.amount, p.monthly_intervals, p.months]
-             for p in self.res.recurring],
-            note=f"Expense rows with {window}; 'Monthly gaps' and 'Months paid' count every payment up to the "
-                 "report date.",
-        )  # fmt: skip
+        self.recurring()
         if "classification.capital_candidate.count" in self.fig:
-            self._listed("capital-candidates", "Capital candidates (last 12 months)", "capital-candidate")
+            threshold = money(self.res.capitalize_above or 0, self.cur)
+            self.worklist("capital-candidates", f"Capital candidates, {window}", "capital-candidate",
+                          f"Single expenses above policies.capitalize_above ({threshold}): decide which are fixed "
+                          "assets to record and depreciate.")  # fmt: skip
+
+    def recurring(self) -> None:
+        """Every recurring expense series at as_of: cadence, typical payment, monthly equivalent, next date."""
+        as_of = self.ctx.as_of.isoformat()
+        series = sorted(self.res.recurring, key=lambda r: (self.res.ledgered.index(r.entity)
+                                                           if r.entity in self.res.ledgered else 0,
+                                                           not r.active, CADENCE_ORDER.index(r.cadence),
+                                                           r.amount, r.payee))  # fmt: skip
+        self.b.table(
+            "recurring", f"Recurring expenses at {as_of} (detected from every expense up to {as_of})",
+            [("Entity", ""), ("Payee", ""), ("Account", ""), ("Cadence", ""), ("Typical payment", self.cur),
+             ("Per month", self.cur), ("Payment days", "count"), ("Last paid", "date"), ("Next expected", "date"),
+             ("Active", "")],
+            [[self.names.get(r.entity, r.entity), r.counterparty, r.account, r.cadence, -r.amount,
+              None if r.monthly is None else -r.monthly, r.payments, r.last_date.isoformat(),
+              r.next_date.isoformat() if r.next_date else None, "yes" if r.active else "no"] for r in series],
+            note=(f"Recurring expenses per month: {self.text('recurring.expenses.monthly')} (active series with a "
+                  "calendar cadence). A series is one payee on one account; per-job costs are Expenses:COGS series "
+                  "with no calendar rhythm. The rules are in docs/reports/accounting.md."),
+        )  # fmt: skip
 
     def deferred(self) -> None:
-        """Deferred revenue by entity, the findings and the recognition schedule."""
+        """Deferred revenue by entity and its recognition schedule (the findings are in the JSON)."""
         as_of = self.ctx.as_of.isoformat()
-        self.b.table("deferred", f"Deferred revenue at {as_of}", [("Entity", ""), ("Deferred", self.cur)],
-                     [[self.names[e], self.value(f"deferred_revenue.{e}")] for e in self.res.ledgered]
-                     + [["Portfolio", self.value("deferred_revenue.portfolio")]],
-                     note=f"Income received on or before {as_of} for a service_date after it.")  # fmt: skip
-        self.b.findings_section("deferred-findings", "Revenue received before it is earned",
-                                [f for f in self.res.findings if f.kind == "deferred-revenue"])  # fmt: skip
-        self.b.table("recognition", "Recognition schedule of the deferred revenue",
+        findings = {f.entity: f for f in self.res.findings if f.kind == "deferred-revenue"}
+        for finding in findings.values():
+            self.b.finding(finding)
+        self.b.table("deferred", f"Deferred revenue at {as_of}",
+                     [("Entity", ""), ("Deferred", self.cur), ("Rows", "count"), ("Finding", "")],
+                     [[self.names[e], self.value(f"deferred_revenue.{e}"),
+                       sum(s.rows for s in self.res.schedule if s.entity == e),
+                       findings[e].id if e in findings else None] for e in self.res.ledgered]
+                     + [["Portfolio", self.value("deferred_revenue.portfolio"),
+                         sum(s.rows for s in self.res.schedule), None]],
+                     note=f"Income received on or before {as_of} for a service_date after it: a liability until "
+                          "the service is delivered.")  # fmt: skip
+        self.b.table("recognition", f"Recognition schedule of the deferred revenue at {as_of}",
                      [("Entity", ""), ("Service month", ""), ("To recognise", self.cur), ("Rows", "count")],
                      [[self.names.get(s.entity, s.entity), s.month, s.amount, s.rows] for s in self.res.schedule],
                      note="Each amount becomes revenue in the month of its service_date.")  # fmt: skip
@@ -172,7 +232,9 @@ class _Accounting:
 
         rows = [[c.gaap.statement, c.gaap.section, c.gaap.line, c.account, ", ".join(c.entities), c.rows_ttm,
                  c.amount_ttm] for c in sorted(self.res.chart, key=order)]  # fmt: skip
-        self.b.table("chart", "Proposed chart of accounts (GAAP statement lines)",
+        first = (self.ctx.window_start + dt.timedelta(days=1)).isoformat()
+        self.b.table("chart", f"Proposed chart of accounts (GAAP statement lines), activity {first} to "
+                              f"{self.ctx.as_of.isoformat()}",
                      [("Statement", ""), ("Section", ""), ("Line", ""), ("Ledger account", ""), ("Entities", ""),
                       ("Rows, 12 months", "count"), ("Net, 12 months", self.cur)], rows,
                      note="Net amounts are in the ledger's cash convention (negative = money out); the mapping rules "
@@ -185,6 +247,11 @@ class _Accounting:
             return f"start a ledger for {names}"
         if gap.kind == "uncategorized":
             return f"recategorise {_plural(gap.count, 'uncategorized expense')} ({amount})"
+        if gap.kind == "receipts-untracked":
+            return (
+                f"record receipts in the ledgers of {names}, which track none ({_plural(gap.count, 'expense')}, "
+                f"{amount})"
+            )
         if gap.kind == "missing-receipts":
             return f"collect receipts for {_plural(gap.count, 'expense')} ({amount}; {names})"
         if gap.kind == "capital-candidates":

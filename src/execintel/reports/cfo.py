@@ -1,4 +1,5 @@
-"""The CFO report: cash, burn and runway, break-even, monthly P&L, revenue targets and policy compliance."""
+"""The CFO report: cash, burn and runway (honest cash), break-even, monthly P&L, expenses by line, working capital,
+the balance sheet, revenue targets and policy compliance."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from execintel.analysis.context import Context
 from execintel.analysis.finance import PNL_LINES, PORTFOLIO, REVIEW_GRACE_DAYS, target_months
 from execintel.analysis.model import Results
+from execintel.reports import cfo_position
 from execintel.reports.document import Document, DocumentBuilder
 from execintel.reports.format import show, show_figure
 
@@ -19,7 +21,10 @@ class _Cfo:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.res: Results = ctx.results("finance")
+        finance = ctx.results("finance")
+        # the finance figures, and the findings of every analysis the report shows (forecast, working capital)
+        findings = [*finance.findings, *ctx.results("workingcapital").findings, *ctx.results("forecast").findings]
+        self.res = Results(dict(finance.figures), findings)
         self.fig = self.res.figures
         self.cur = ctx.currency
         self.b = DocumentBuilder(ctx, "cfo", TITLE)
@@ -45,8 +50,12 @@ class _Cfo:
         self.cash()
         self.ttm()
         self.burn()
+        cfo_position.honest_cash(self)
+        cfo_position.forecast(self)
         self.break_even()
         self.pnl()
+        cfo_position.expense_lines(self)
+        cfo_position.working_capital(self)
         self.targets()
         self.compliance()
         self.b.findings_section("findings", "Findings", self.res.findings)
@@ -250,6 +259,12 @@ class _Cfo:
             status = "not measured" if "cash.portfolio" not in self.fig else (
                 "not met" if days is not None and days < policies.min_runway_days else "met")  # fmt: skip
             rows.append(["Minimum runway", f"at least {show(policies.min_runway_days, 'days')}", actual, status])
+            low = self.get("runway.days.month_end.min.portfolio")
+            if low is not None:
+                month = self.fig["runway.days.month_end.min.portfolio"].name.rsplit("(", 1)[-1].rstrip(")")
+                rows.append(["Minimum runway, every month end of the last 6 complete months",
+                             f"at least {show(policies.min_runway_days, 'days')}", f"lowest {show(low, 'days')} "
+                             f"({month})", "not met" if low < policies.min_runway_days else "met"])  # fmt: skip
         debts = [(e, d) for e in self.ctx.manifest.entities for d in e.debts]
         unapproved = [f for f in self.res.findings if f.kind == "unapproved-debt"]
         if not policies.debt_requires_board_approval:

@@ -12,8 +12,9 @@ included file, run any plugin the ledger names and unpickle a cache file found b
 Postings to ``Income`` and ``Expenses`` become transaction rows with the sign flipped to the cash convention of
 the ledger CSV (positive = cash in). So do postings to ``Equity`` and ``Liabilities``, so that cash on hand (the
 sum of all rows) equals the net change of the ``Assets`` accounts, as in a CSV ledger with an opening-balance
-row. Postings in another commodity than the portfolio currency are converted at their cost or price when one is
-in that currency, otherwise skipped and counted in one warning.
+row. Postings to ``Assets`` accounts go to the ``asset_postings`` table instead (the CFO report splits cash on
+hand into cash and bank accounts versus investments). Postings in another commodity than the portfolio currency
+are converted at their cost or price when one is in that currency, otherwise skipped and counted in one warning.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from execintel.facts import Facts
 from execintel.safefs import MAX_DOCUMENT_BYTES, UnsafeFile, read_regular, size_text
 from execintel.sources.base import Source, register
 from execintel.sources.beanfiles import PYTHONPATH_OPTION, expand_include, refusals
@@ -59,6 +61,7 @@ class BeancountLedger(Source):
 
     kind = "beancount"
     table = "transactions"
+    _assets: list[tuple[Any, ...]]  # Assets postings of the last read, for ``asset_postings``
 
     def _display(self, filename: str | None, displays: dict[str, str]) -> str:
         if not filename:
@@ -195,10 +198,23 @@ class BeancountLedger(Source):
         errors.extend(validate(entries, options, None, None))
         return entries, errors, parsed.displays
 
+    def write(self, facts: Facts) -> None:
+        """The cash-side rows into ``transactions``, then the Assets postings into ``asset_postings``."""
+        super().write(facts)
+        if self._assets:
+            facts.append("asset_postings", list(zip(*self._assets, strict=True)))
+
+    def _asset_posting(self, entity: str, date: dt.date, posting: Any, file: str, line: int | None) -> None:
+        """Keep an Assets posting in the portfolio currency (at cost): the CFO report splits cash by account."""
+        amount = _in_currency(posting, self.spec.currency)
+        if amount is not None and fits_amount(amount):
+            self._assets.append((entity, date, posting.account, str(amount), posting.cost is not None, file, line))
+
     def rows(self) -> Iterator[tuple[Any, ...]]:
-        """Yield one row per cash-side posting of every transaction."""
+        """Yield one row per cash-side posting of every transaction (Assets postings are kept for :meth:`write`)."""
         from beancount.core import data  # noqa: PLC0415
 
+        self._assets = []
         if self.spec.path is None:
             raise self.fail("is not a local file")
         loaded = self._load()
@@ -238,6 +254,9 @@ class BeancountLedger(Source):
                     continue
             for posting in entry.postings:
                 pmeta = posting.meta or {}
+                if posting.account.startswith("Assets:") and posting.units is not None:
+                    self._asset_posting(entity, entry.date, posting, file, pmeta.get("lineno", meta.get("lineno")))
+                    continue
                 if posting.account.split(":", 1)[0] not in CASH_SIDE_ROOTS or posting.units is None:
                     continue
                 amount = _in_currency(posting, currency)
@@ -248,11 +267,12 @@ class BeancountLedger(Source):
                     line = pmeta.get("lineno", meta.get("lineno"))
                     self._reject_at(file, too_large("amount", amount), line, "amount")
                     continue
-                receipt = pmeta.get("receipt", meta.get("receipt", ""))
+                # None without receipt metadata: the posting does not track receipts (an empty value is a missing one)
+                receipt = pmeta.get("receipt", meta.get("receipt"))
                 yield (
                     entity, entry.date, posting.account, str(-amount), entry.narration or "",
                     entry.payee or "", service_date if isinstance(service_date, dt.date) else None,
-                    str(receipt or ""), file, pmeta.get("lineno", meta.get("lineno")),
+                    None if receipt is None else str(receipt), file, pmeta.get("lineno", meta.get("lineno")),
                 )  # fmt: skip
         if skipped:
             listed = ", ".join(f"{n} in {c}" for c, n in sorted(skipped.items()))

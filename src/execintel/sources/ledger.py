@@ -63,7 +63,8 @@ class LedgerCsv(CsvSource):
             "description": batch.array("description"),
             "counterparty": batch.array("counterparty"),
             "service_date": pc.if_else(pc.equal(service_date, ""), pa.scalar(None, pa.string()), service_date),
-            "receipt": batch.array("receipt"),
+            # NULL when the file has no receipt column: it does not track receipts (an empty cell is a missing one)
+            "receipt": batch.array("receipt") if batch.has("receipt") else pa.nulls(len(batch), pa.string()),
         }
         return arrays, masks
 
