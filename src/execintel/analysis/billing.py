@@ -402,6 +402,7 @@ def _reconcile(ctx: Context, detail: EntityBilling, results: Results) -> None:
                     ),
                     amount=missing,
                     recommendation="Record the deposit in the ledger with the invoice id in its description.",
+                    subject=f"invoice {number}",
                 )
             )
     results.add(
@@ -665,6 +666,7 @@ def _findings(ctx: Context, detail: EntityBilling, results: Results) -> None:
                     ),
                     amount=gap,
                     recommendation="Invoice the difference and update the invoice template to the current retainer.",
+                    subject=f"client {client}",
                 )
             )
         extra = [g for g in rows if g.unbilled]
@@ -696,6 +698,7 @@ def _findings(ctx: Context, detail: EntityBilling, results: Results) -> None:
                     recommendation="Put the client on a contract and invoice the work done."
                     if uncontracted
                     else "Invoice the overage hours or raise the retainer's included hours.",
+                    subject=f"client {client}",
                 )
             )
     for invoice in sorted(detail.invoices, key=lambda i: (i.due, i.invoice)):
@@ -716,6 +719,7 @@ def _findings(ctx: Context, detail: EntityBilling, results: Results) -> None:
                 ),
                 amount=invoice.outstanding,
                 recommendation="Chase the payment; pause work for the client if it stays unpaid.",
+                subject=f"invoice {invoice.invoice}",
             )
         )
 
