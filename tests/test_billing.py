@@ -180,7 +180,7 @@ def test_report_tables_by_client_month_and_open_invoices(ctx: Context) -> None:
     assert list(months) == MONTHS
     assert months["2026-04"][1:4] == [Decimal(2500), Decimal(2500), Decimal(300)]  # 1000 + 1500; 1300 + 1200
     invoices = sections["studio-open-invoices"]["rows"]
-    assert [(r[0], r[6], r[7]) for r in invoices] == [
+    assert [(r[0], r[4], r[5]) for r in invoices] == [
         ("I-c-1-2026-09", Decimal(600), 61), ("I-c-1-2026-10", Decimal(1000), 31), ("I-c-1-2026-11", Decimal(1000), None),
     ]  # fmt: skip
     assert "$20,100.00 contracted" in doc["summary"][0]

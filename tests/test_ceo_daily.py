@@ -277,7 +277,7 @@ def test_daily_marks_what_is_new_since_the_previous_digest(write_portfolio: Writ
     doc = daily.build(ctx)
     alerts = _section(doc, "alerts")
     assert [(row[0], row[2]) for row in alerts["rows"]] == [("new", "Beta Rentals"), ("", "Alpha Charters")]
-    assert [c["title"] for c in alerts["columns"]] == ["New", "Severity", "Entity", "Alert", "First seen", "Finding"]
+    assert [c["title"] for c in alerts["columns"]] == ["New", "Severity", "Entity", "Alert", "First seen"]
     assert "1 new alert since the digest of 2026-11-14." in doc.summary
     assert "New: not in the digest of 2026-11-14." in alerts["note"]
     # a digest written before findings had ids is compared by kind and entity

@@ -124,34 +124,18 @@ def _entity(
         [[m.month, m.contracted, m.invoiced, m.under_billed, m.hours, m.unbilled] for m in billing.by_month(detail)],
     )
     open_invoices = sorted((i for i in detail.invoices if i.outstanding > 0), key=lambda i: (i.due, i.invoice))
-    builder.table(
+    # a worklist (the invoices to chase), at most 6 columns so that a 600 px mail shows it as a table
+    section = builder.table(
         f"{entity}-open-invoices",
         f"{name}: open invoices at {as_of}",
-        [
-            ("Invoice", ""),
-            ("Client", ""),
-            ("Period", ""),
-            ("Due", "date"),
-            ("Amount", cur),
-            ("Paid", cur),
-            ("Outstanding", cur),
-            ("Days overdue", "days"),
-        ],
-        [
-            [
-                i.invoice,
-                i.client,
-                i.period,
-                i.due.isoformat(),
-                i.amount,
-                i.paid,
-                i.outstanding,
-                i.days_overdue(ctx.as_of) or None,
-            ]
-            for i in open_invoices
-        ],
-        note=None if open_invoices else "Every invoice is paid in full.",
-    )
+        [("Invoice", ""), ("Client", ""), ("Period", ""), ("Due", "date"), ("Outstanding", cur),
+         ("Days overdue", "days")],
+        [[i.invoice, i.client, i.period, i.due.isoformat(), i.outstanding, i.days_overdue(ctx.as_of) or None]
+         for i in open_invoices],
+        note="Outstanding = the invoice's amount minus the payments applied to it."
+        if open_invoices else "Every invoice is paid in full.",
+    )  # fmt: skip
+    section["worklist"] = True
     findings = [f for f in found.findings if f.entity == entity]
     builder.findings_section(
         f"{entity}-findings",

@@ -120,9 +120,9 @@ def build(ctx: Context) -> Document:
     b.table(
         "alerts",
         f"Alerts at {ctx.as_of.isoformat()}",
-        [("New", ""), ("Severity", ""), ("Entity", ""), ("Alert", ""), ("First seen", "date"), ("Finding", "")],
+        [("New", ""), ("Severity", ""), ("Entity", ""), ("Alert", ""), ("First seen", "date")],
         [["new" if fresh.get(id(f)) else "", f.severity, entity_name(ctx, f.entity), f.title,
-          f.first_seen.isoformat() if f.first_seen else None, f.id] for f in shown],
+          f.first_seen.isoformat() if f.first_seen else None] for f in shown],
         note=" ".join(t for t in (note, compared) if t) or (None if found else "No critical or high finding."),
     )  # fmt: skip
     if ctx.manifest.handoffs is not None:
