@@ -167,14 +167,20 @@ def test_report_tables_by_client_month_and_open_invoices(ctx: Context) -> None:
     sections = {s["id"]: s for s in doc["sections"]}
     clients = {r[0]: r for r in sections["studio-clients"]["rows"]}
     assert set(clients) == {"c-1", "c-2", "c-3"}
-    # retainer now, included hours, contracted, invoiced, under-billed, hours, unbilled, collected, outstanding, overdue
-    assert clients["c-2"][1:] == [None, None, Decimal(8100), Decimal(7200), Decimal(900), Decimal(10), Decimal(0),
-                                  Decimal(7200), Decimal(0), Decimal(0)]  # fmt: skip
+    # over the audit months: contracted, invoiced, under-billed, hours, unbilled
+    assert clients["c-2"][1:] == [Decimal(8100), Decimal(7200), Decimal(900), Decimal(10), Decimal(0)]
+    # at as_of: retainer now, included hours (c-2's contract has ended), outstanding, overdue
+    now = {r[0]: r for r in sections["studio-clients-now"]["rows"]}
+    assert now["c-2"][1:] == [None, None, Decimal(0), Decimal(0)]
+    # every table says its window in its title: one window per table
+    assert sections["studio-clients"]["title"].endswith(f"audit months {MONTHS[0]} to {MONTHS[-1]}")
+    assert sections["studio-clients-now"]["title"].endswith("at 2026-11-15")
+    assert sections["studio-collected"]["title"].endswith("2025-11-16 to 2026-11-15")
     months = {r[0]: r for r in sections["studio-months"]["rows"]}
     assert list(months) == MONTHS
     assert months["2026-04"][1:4] == [Decimal(2500), Decimal(2500), Decimal(300)]  # 1000 + 1500; 1300 + 1200
     invoices = sections["studio-open-invoices"]["rows"]
-    assert [(r[0], r[6], r[7]) for r in invoices] == [
+    assert [(r[0], r[4], r[5]) for r in invoices] == [
         ("I-c-1-2026-09", Decimal(600), 61), ("I-c-1-2026-10", Decimal(1000), 31), ("I-c-1-2026-11", Decimal(1000), None),
     ]  # fmt: skip
     assert "$20,100.00 contracted" in doc["summary"][0]

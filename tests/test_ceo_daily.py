@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -228,13 +229,20 @@ def test_daily_demo(daily_doc: Document) -> None:
     summary = " ".join(daily_doc.summary)
     assert "$18,769.55" in summary and "runway 128 days (minimum 90 days)" in summary
     assert "5 events on 2026-11-14" in summary
-    assert _section(daily_doc, "yesterday")["rows"] == [["dc-clients", "work", 2], ["jada", "login", 3]]
+    # entity names, not ids
+    assert _section(daily_doc, "yesterday")["rows"] == [["DangerousCentaur Client Portfolio", "work", 2],
+                                                        ["JADA", "login", 3]]  # fmt: skip
     cash_rows = _section(daily_doc, "cash-by-entity")["rows"]
     assert sum(row[1] for row in cash_rows) == daily_doc.figures["cash.portfolio"].value
+    assert "JADA" in [row[0] for row in cash_rows] and "jada" not in [row[0] for row in cash_rows]
     alerts = _section(daily_doc, "alerts")
-    assert 0 < len(alerts["findings"]) <= 5
-    assert all(daily_doc.findings[i].severity in ("critical", "high") for i in alerts["findings"])
-    assert "most severe are shown" in alerts["note"]
+    assert alerts["kind"] == "table" and 0 < len(alerts["rows"]) <= 5
+    assert all(row[1] in ("critical", "high") for row in alerts["rows"])
+    assert "the most severe" in alerts["note"]
+    # every alert is in the JSON (the next digest compares with them), not only the five shown
+    assert len(daily_doc.findings) > 5 and all(f.severity in ("critical", "high") for f in daily_doc.findings)
+    # the first digest has nothing to compare with: nothing is marked new
+    assert all(row[0] == "" for row in alerts["rows"])
     # handoffs updated 2026-11-09..2026-11-15: exec-reports (11-12) and shipcaptaincrew (11-10)
     assert [row[0] for row in _section(daily_doc, "handoffs")["rows"]] == ["exec-reports", "shipcaptaincrew"]
 
@@ -268,3 +276,54 @@ def test_projects_and_recent_updates(write_portfolio: WritePortfolio) -> None:
     assert [figures[f"projects.{s}"].value for s in operations.STATUSES] == [1, 1, 1]
     assert operations.projects(ctx)[0].blockers == ("Money",)
     assert ctx.as_of == dt.date(2026, 11, 15)
+
+
+def _digest_portfolio(write_portfolio: WritePortfolio) -> Context:
+    """Two high alerts: Alpha's unsigned equity and Beta's debt the board has not approved."""
+    books = {"revenue_model": "per_unit", "ledger": "ledger.csv"}
+    entities = [
+        {"id": "alpha", "name": "Alpha Charters", **books, "equity": [{"holder": "Partner", "percent": 10,
+                                                                       "agreement": "unsigned"}]},
+        {"id": "beta", "name": "Beta Rentals", **books, "debts": [{"lender": "Bank", "principal": 25000,
+                                                                   "board_approved": False}]},
+    ]  # fmt: skip
+    manifest = base_manifest(entities=entities, policies={"debt_requires_board_approval": True})
+    ledger = "date,account,amount\n2026-01-01,Equity:Opening-Balances,5000\n2026-09-03,Income:Sales,1000\n"
+    return context(write_portfolio(manifest, {"ledger.csv": ledger}), as_of=AS_OF)
+
+
+def test_daily_marks_what_is_new_since_the_previous_digest(write_portfolio: WritePortfolio) -> None:
+    ctx = _digest_portfolio(write_portfolio)
+    first = loads(dumps(daily.build(ctx).to_json()))
+    assert {(f["kind"], f["entity"]) for f in first["findings"]} == {("unsigned-equity", "alpha"),
+                                                                     ("unapproved-debt", "beta")}  # fmt: skip
+    # yesterday's digest had only Alpha's unsigned equity: Beta's unapproved debt is new today
+    yesterday_doc = {**first, "as_of": "2026-11-14",
+                     "findings": [f for f in first["findings"] if f["kind"] == "unsigned-equity"]}  # fmt: skip
+    ctx.previous = lambda report: yesterday_doc if report == "daily" else None
+    doc = daily.build(ctx)
+    alerts = _section(doc, "alerts")
+    assert [(row[0], row[2]) for row in alerts["rows"]] == [("new", "Beta Rentals"), ("", "Alpha Charters")]
+    assert [c["title"] for c in alerts["columns"]] == ["New", "Severity", "Entity", "Alert", "First seen"]
+    assert "1 new alert since the digest of 2026-11-14." in doc.summary
+    assert "New: not in the digest of 2026-11-14." in alerts["note"]
+    # a digest written before findings had ids is compared by kind and entity
+    legacy = {**yesterday_doc, "findings": [{k: v for k, v in f.items() if k != "id"}
+                                            for f in yesterday_doc["findings"]]}  # fmt: skip
+    ctx.previous = lambda report: legacy if report == "daily" else None
+    assert [row[0] for row in _section(daily.build(ctx), "alerts")["rows"]] == ["new", ""]
+
+
+def test_daily_uses_the_finding_status_when_the_store_set_it(write_portfolio: WritePortfolio) -> None:
+    ctx = _digest_portfolio(write_portfolio)
+    # the audit store's lifecycle (CONTRACT section 8) says Alpha's equity is new and Beta's debt open since 11-01
+    for name in ("finance", "rules"):
+        results = ctx.results(name)
+        results.findings[:] = [
+            dataclasses.replace(f, status="new" if f.kind == "unsigned-equity" else "open",
+                                first_seen=dt.date(2026, 11, 15) if f.kind == "unsigned-equity" else dt.date(2026, 11, 1))
+            for f in results.findings
+        ]  # fmt: skip
+    rows = _section(daily.build(ctx), "alerts")["rows"]
+    assert [(row[0], row[2], row[4]) for row in rows] == [("new", "Alpha Charters", "2026-11-15"),
+                                                          ("", "Beta Rentals", "2026-11-01")]  # fmt: skip

@@ -124,6 +124,9 @@ def test_findings_negative_margin_and_uncompleted_job(ctx: Context) -> None:
     }
     uncompleted = next(f for f in ctx.results("delivery").findings if f.kind == "job-uncompleted")
     assert "J-3" in uncompleted.title and "45 days" in uncompleted.title
+    negative = next(f for f in ctx.results("delivery").findings if f.kind == "job-negative-margin")
+    assert negative.title == "Job J-2 lost $250.00"  # the report's money format
+    assert negative.evidence[0] == "revenue $1,000.00, cost $1,250.00 (direct)"
 
 
 def test_report_lays_out_jobs_months_and_upcoming(ctx: Context) -> None:
@@ -142,6 +145,28 @@ def test_report_lays_out_jobs_months_and_upcoming(ctx: Context) -> None:
     assert "6 jobs departed in the last 12 months" in doc["summary"][0]
     assert "$2,550.00" in doc["summary"][0] and "51.0%" in doc["summary"][0]
     render_text(doc)
+
+
+def test_job_basis_against_cash_basis(ctx: Context) -> None:
+    # Cash basis, rows dated 2025-11-15 < d <= 2026-11-15: Income 1000 + 1000 + 400 + 1500 (J-4's deposit) = 3900
+    # (J-4's balance of 2026-12-05 is after as_of); Expenses:COGS 600 + 200 + 1100 + 400 + 100 = 2400 (the fuel of
+    # J-2 is on Expenses:Fuel: a job cost on the job basis, not COGS). Job basis: revenue 7200, costs 2450.
+    assert _value(ctx, "revenue.cash.ttm") == Decimal(3900)
+    assert _value(ctx, "costs.cash.ttm") == Decimal(2400)
+    figures = ctx.results("delivery").figures
+    assert figures["delivery.eyd.revenue.cash.ttm"].sources == ("eyd/ledger.csv:4-5,10,14",)
+    assert figures["delivery.eyd.revenue.ttm"].name.endswith("(job basis)")
+    assert figures["delivery.eyd.revenue.cash.ttm"].name.endswith("(cash basis)")
+    doc = build_report(ctx, "delivery-ops").to_json()
+    basis = next(s for s in doc["sections"] if s["id"] == "eyd-basis")
+    assert basis["title"] == "Expert Yacht Delivery: job basis vs cash basis, 2025-11-16 to 2026-11-15"
+    assert basis["rows"] == [["Revenue", Decimal(7200), Decimal(3900), Decimal(-3300)],
+                             ["Direct costs", Decimal(2450), Decimal(2400), Decimal(-50)]]  # fmt: skip
+    assert basis["note"].startswith("The two bases differ.")
+    assert "Deposits already received for jobs departing after 2026-11-15: $1,500.00." in basis["note"]
+    assert "(job basis)" in doc["summary"][0]
+    ttm = next(s for s in doc["sections"] if s["id"] == "eyd-ttm")
+    assert ttm["title"] == "Expert Yacht Delivery: jobs departed 2025-11-16 to 2026-11-15 (job basis)"
 
 
 def test_without_a_ledger_revenue_comes_from_bookings_and_margin_is_missing(write_portfolio: WritePortfolio) -> None:
@@ -186,4 +211,6 @@ def test_demo_yacht_delivery_jobs_margins_and_the_booked_cabo_run(demo_ctx: Cont
     assert upcoming == [["YD-2026-019", "San Diego -> Cabo San Lucas", Decimal(750), "2026-11-28", 13,
                          Decimal(5025), Decimal("2512.5")]]  # fmt: skip
     assert figures["delivery.yacht-delivery.collected.upcoming"]["value"] == Decimal("2512.5")
+    # cash basis: the 7 jobs' 25,425 plus the Cabo deposit received in the window
+    assert figures["delivery.yacht-delivery.revenue.cash.ttm"]["value"] == Decimal("27937.5")
     assert not any(k.startswith("delivery.") and ".yacht-delivery." not in k for k in figures)

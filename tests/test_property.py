@@ -61,7 +61,8 @@ LEDGER = """date,account,amount,description,counterparty,receipt
 # rent.collected.ttm = 1000 + 1200 - 100 + 900 = 3000; expenses.ttm = 150 + 800 + 3000 + 200 = 4150
 # opex.ttm = 150 + 200 = 350 (interest is debt service; the 3000 roof is above capitalize_above 2500)
 # noi.ttm = 3000 - 350 = 2650; capex.ttm = 3000; debt_service.ttm = 800 interest + 400 principal = 1200
-#   (the returned security deposit is not debt); cash_flow.after_debt.ttm = 2650 - 1200 = 1450
+#   (the returned security deposit is not debt); cash_flow.after_debt.ttm = noi - debt service - capital repairs
+#   = 2650 - 1200 - 3000 = -1550; dscr.ttm = noi / debt service = 2650 / 1200 = 2.21 (above 1.25: no finding)
 
 
 def _ctx(write_portfolio: WritePortfolio, *, events: str | None = EVENTS, ledger: str | None = LEDGER,
@@ -158,11 +159,47 @@ def test_income_expenses_and_noi(flat: Context) -> None:
     assert _value(results, "noi.ttm") == Decimal(2650)
     assert _value(results, "capex.ttm") == Decimal(3000)
     assert _value(results, "debt_service.ttm") == Decimal(1200)
-    assert _value(results, "cash_flow.after_debt.ttm") == Decimal(1450)
+    assert _value(results, "cash_flow.after_debt.ttm") == Decimal(-1550)  # 2650 - 1200 - 3000
+    assert _value(results, "dscr.ttm") == Decimal(2650) / Decimal(1200)
+    assert results.figures["property.flat.dscr.ttm"].unit == "x"
+    assert not [f for f in results.findings if f.kind == "low-dscr"]
     assert results.figures["property.flat.opex.ttm"].sources == ("data/ledger.csv:7,12",)
     assert results.figures["property.flat.rent.collected.ttm"].sources == ("data/ledger.csv:3-6",)
     roles = {(a, r) for a, _, _, r in results.expenses["flat"]}
     assert ("Expenses:Repairs", "capital item") in roles and ("Expenses:Repairs", "operating") in roles
+
+
+@pytest.mark.parametrize(
+    ("principal", "severity", "needed"),
+    [
+        # debt service 800 + 1700 = 2500: DSCR 2650 / 2500 = 1.06, under 1.25; 1.25 x 2500 - 2650 = 475 more NOI
+        ("-1700", "medium", Decimal(475)),
+        # debt service 800 + 2200 = 3000: DSCR 0.88, under 1: the rent does not cover the loan; 3750 - 2650 = 1100
+        ("-2200", "high", Decimal(1100)),
+    ],
+)
+def test_low_debt_service_coverage(write_portfolio: WritePortfolio, principal: str, severity: str,
+                                   needed: Decimal) -> None:  # fmt: skip
+    ctx = _ctx(write_portfolio, ledger=LEDGER.replace("Liabilities:Mortgage,-400", f"Liabilities:Mortgage,{principal}"))
+    results = _results(ctx)
+    service = 800 - Decimal(principal)
+    assert _value(results, "dscr.ttm") == Decimal(2650) / service
+    assert _value(results, "cash_flow.after_debt.ttm") == 2650 - service - 3000
+    [found] = [f for f in results.findings if f.kind == "low-dscr"]
+    assert (found.severity, found.amount, found.entity) == (severity, needed, "flat")
+    assert found.title.startswith(f"The Flat: net operating income covers debt service {Decimal(2650) / service:.2f} ")
+    doc = loads(dumps(build_report(ctx, "property").to_json()))
+    noi = next(s for s in doc["sections"] if s["id"] == "flat-noi")
+    assert noi["figures"][-3:] == ["property.flat.dscr.ttm", "property.flat.capex.ttm",
+                                   "property.flat.cash_flow.after_debt.ttm"]  # fmt: skip
+
+
+def test_cash_flow_without_debt_deducts_capital_repairs(write_portfolio: WritePortfolio) -> None:
+    # no interest or mortgage rows: no debt service, no DSCR; cash flow = noi 2650 - capital repairs 3000 = -350
+    ledger = "".join(line + "\n" for line in LEDGER.splitlines() if "Mortgage" not in line)
+    results = _results(_ctx(write_portfolio, ledger=ledger))
+    assert "property.flat.debt_service.ttm" not in results.figures and "property.flat.dscr.ttm" not in results.figures
+    assert _value(results, "cash_flow.after_debt.ttm") == Decimal(-350)
 
 
 def test_timeline_helpers_directly() -> None:
@@ -268,16 +305,21 @@ def test_demo_one_vacant_month(demo_property: Document) -> None:
     # A: 6 x 2375 + 6 x 2450 = 28950; B: 9 x 2150 + 2 x 2295 = 23940
     assert figures["property.rental-3028.rent.collected.ttm"]["value"] == 52890
     assert figures["property.rental-3028.capex.ttm"]["value"] == 2980  # the water heater, out of NOI
-    assert demo_property.findings == []
+    # NOI 42,427.74 over debt service 34,131.72 (interest and principal): DSCR 1.243, under 1.25 by 236.91 a year
+    assert figures["property.rental-3028.dscr.ttm"]["value"].quantize(Decimal("0.001")) == Decimal("1.243")
+    # cash flow after debt service and the water heater: 42,427.74 - 34,131.72 - 2,980 = 5,316.02
+    assert figures["property.rental-3028.cash_flow.after_debt.ttm"]["value"] == Decimal("5316.02")
+    [coverage] = demo_property.findings
+    assert (coverage.kind, coverage.severity, coverage.amount) == ("low-dscr", "medium", Decimal("236.91"))
     assert "95.9% occupancy over the last 12 months" in demo_property.summary[0]
 
 
 def test_demo_vacancy_and_expiry_on_earlier_dates(demo_manifest: Path) -> None:
     during = build_report(context(demo_manifest, as_of="2026-09-10"), "property")
-    [vacant] = during.findings  # t-b02's lease is signed on 2026-09-18, after this date
+    [vacant] = [f for f in during.findings if f.kind != "low-dscr"]  # t-b02's lease is signed on 2026-09-18
     assert (vacant.kind, vacant.severity) == ("unit-vacant", "high")
     assert vacant.title == "Unit B is vacant since 2026-09-01; no lease signed"
     before = build_report(context(demo_manifest, as_of="2026-08-15"), "property")
-    [expiring] = before.findings
+    [expiring] = [f for f in before.findings if f.kind != "low-dscr"]
     assert (expiring.kind, expiring.severity, expiring.amount) == ("lease-expiring", "high", Decimal(2150))
     assert "ends 2026-08-31, in 16 days" in expiring.title

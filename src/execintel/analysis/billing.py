@@ -403,6 +403,7 @@ def _reconcile(ctx: Context, detail: EntityBilling, results: Results) -> None:
                     amount=missing,
                     subject=f"invoice {number}",
                     recommendation="Record the deposit in the ledger with the invoice id in its description.",
+                    subject=f"invoice {number}",
                 )
             )
     results.add(
@@ -667,6 +668,7 @@ def _findings(ctx: Context, detail: EntityBilling, results: Results) -> None:
                     amount=gap,
                     subject=f"client {client}",
                     recommendation="Invoice the difference and update the invoice template to the current retainer.",
+                    subject=f"client {client}",
                 )
             )
         extra = [g for g in rows if g.unbilled]
@@ -699,6 +701,7 @@ def _findings(ctx: Context, detail: EntityBilling, results: Results) -> None:
                     recommendation="Put the client on a contract and invoice the work done."
                     if uncontracted
                     else "Invoice the overage hours or raise the retainer's included hours.",
+                    subject=f"client {client}",
                 )
             )
     for invoice in sorted(detail.invoices, key=lambda i: (i.due, i.invoice)):
@@ -720,6 +723,7 @@ def _findings(ctx: Context, detail: EntityBilling, results: Results) -> None:
                 amount=invoice.outstanding,
                 subject=f"invoice {invoice.invoice}",
                 recommendation="Chase the payment; pause work for the client if it stays unpaid.",
+                subject=f"invoice {invoice.invoice}",
             )
         )
 

@@ -14,10 +14,11 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from execintel.analysis.model import Figure, Finding, Results, add_months, compress_lines, month_key
+from execintel.reports.format import money
 
 if TYPE_CHECKING:
     from execintel.analysis.context import Context
@@ -171,10 +172,10 @@ def to_date(value: Any) -> dt.date | None:
 
 
 def cents(value: Decimal | None, currency: str) -> str:
-    """An amount for finding text: ``1,234.50 USD`` (rounded half up to cents, for display only)."""
+    """An amount for finding text, as the report tables show money (``$1,234.50``); ``unknown`` for None."""
     if value is None:
         return "unknown"
-    return f"{value.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,} {currency}"
+    return money(value, currency)
 
 
 def _text(value: Any) -> str | None:
@@ -333,6 +334,7 @@ def study(ctx: Context) -> DeliveryResults:
         _allocate(ctx, detail)
         entities[entity] = detail
         _figures(ctx, detail, results)
+        _cash_basis(ctx, detail, results)
         _findings(ctx, detail, results)
     results.entities, results.uncovered = entities, uncovered
     return results
@@ -388,7 +390,7 @@ def _figures(ctx: Context, detail: EntityDelivery, results: Results) -> None:
         f"sum of job revenue over jobs departed in the 12 months ending at as_of ({since}); job revenue = the "
         f"booking's amount, or when it has none the sum of Income rows whose description names the job id",
         jobs=with_revenue,
-        name="Job revenue, last 12 months",
+        name="Job revenue, last 12 months (job basis)",
     )
     with_miles = [j for j in window if j.nautical_miles is not None]
     add(
@@ -421,7 +423,7 @@ def _figures(ctx: Context, detail: EntityDelivery, results: Results) -> None:
             cur,
             f"sum of job cost over completed jobs departed in the 12 months ending at as_of ({since}); {COST_RULE}",
             jobs=margined,
-            name="Direct job costs, last 12 months",
+            name="Direct job costs, last 12 months (job basis)",
         )
         add(
             "margin.ttm",
@@ -430,7 +432,7 @@ def _figures(ctx: Context, detail: EntityDelivery, results: Results) -> None:
             f"sum of (job revenue - job cost) over completed jobs departed in the 12 months ending at as_of "
             f"({since}) whose revenue and cost are known; {COST_RULE}",
             jobs=margined,
-            name="Job margin, last 12 months",
+            name="Job margin, last 12 months (job basis)",
         )
         if basis:
             add(
@@ -439,7 +441,7 @@ def _figures(ctx: Context, detail: EntityDelivery, results: Results) -> None:
                 "ratio",
                 f"delivery.{e}.margin.ttm / sum of job revenue over the same completed jobs",
                 jobs=margined,
-                name="Job margin %, last 12 months",
+                name="Job margin %, last 12 months (job basis)",
             )
         if detail.unattributed_cogs:
             results.add(
@@ -497,6 +499,41 @@ def _figures(ctx: Context, detail: EntityDelivery, results: Results) -> None:
         )
 
 
+def _cash_basis(ctx: Context, detail: EntityDelivery, results: Results) -> None:
+    """``revenue.cash.ttm`` and, with COGS, ``costs.cash.ttm``: the ledger's view of the same 12 months.
+
+    Job-basis figures place a job's whole price and cost in the window of its departure; the CFO report's revenue
+    is cash: Income rows dated in the window. They differ by deposits for jobs not yet sailed, balances of jobs
+    that sailed before the window, and income that names no job.
+    """
+    if not detail.has_ledger:
+        return
+    e, cur = detail.entity, ctx.currency
+    window = f"{ctx.window_start.isoformat()} < date <= {ctx.as_of.isoformat()}"
+    where = "FROM tx WHERE entity = ? AND date > ?"
+    params = [e, ctx.window_start]
+    income = "split_part(account, ':', 1) = 'Income' AND amount > 0"
+    cogs = "(account = 'Expenses:COGS' OR starts_with(account, 'Expenses:COGS:'))"
+    fallback = (ctx.entity_key(e, "ledger") if ctx.entities[e].ledger else ctx.manifest_key("ledger"),)
+    [(revenue, costs)] = ctx.query(
+        f"SELECT coalesce(sum(amount) FILTER (WHERE {income}), 0), coalesce(-sum(amount) FILTER (WHERE {cogs}), 0) "
+        f"{where}",
+        params,
+    )
+    results.add(Figure(
+        f"delivery.{e}.revenue.cash.ttm", revenue, cur,
+        f"sum of positive Income amounts of {e} with {window} (cash basis: what was received in the window, the "
+        f"CFO report's revenue.ttm.{e})", ctx.provenance(f"{where} AND {income}", params) or fallback,
+        "Revenue received, last 12 months (cash basis)", e,
+    ))  # fmt: skip
+    results.add(Figure(
+        f"delivery.{e}.costs.cash.ttm", costs, cur,
+        f"-sum(amount) of {e}'s Expenses:COGS rows (and below) with {window} (cash basis: direct costs paid in the "
+        "window)", ctx.provenance(f"{where} AND {cogs}", params) or fallback,
+        "Direct costs paid, last 12 months (cash basis)", e,
+    ))  # fmt: skip
+
+
 def _total(values: Iterable[Decimal | None]) -> Decimal:
     return sum((v for v in values if v is not None), ZERO)
 
@@ -522,6 +559,7 @@ def _findings(ctx: Context, detail: EntityDelivery, results: Results) -> None:
                     amount=-margin,
                     subject=f"job {job.job}",
                     recommendation="Check the quote for this route against its crew, travel and provisioning costs.",
+                    subject=f"job {job.job}",
                 )
             )
     for job in detail.jobs:
@@ -542,6 +580,7 @@ def _findings(ctx: Context, detail: EntityDelivery, results: Results) -> None:
                     amount=job.revenue,
                     subject=f"job {job.job}",
                     recommendation="Record the completion (and the balance payment), or cancel the job.",
+                    subject=f"job {job.job}",
                 )
             )
 

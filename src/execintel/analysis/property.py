@@ -25,6 +25,7 @@ from typing import Any
 
 from execintel.analysis.context import Context
 from execintel.analysis.model import Figure, Finding, Results, compress_lines
+from execintel.reports.format import money
 
 ZERO = Decimal(0)
 EXPIRY_DAYS = 90  # a lease ending within this many days of as_of, with no renewal, is expiring
@@ -33,12 +34,8 @@ LEASE_TYPES = ("lease", "move_out", "unit")
 # Expense rows left out of net operating income: debt service (interest) and non-cash charges.
 NON_OPERATING = ("interest", "depreciation", "amortization", "amortisation")
 DEBT_ACCOUNTS = ("mortgage", "loan", "note")  # Liabilities accounts whose repayments are debt service
+DSCR_MINIMUM = Decimal("1.25")  # the debt service coverage lenders usually require; below it: low-dscr
 Ref = tuple[str | None, int | None]
-
-
-def money_text(value: Decimal, currency: str) -> str:
-    """An amount for finding text, rounded to cents for display only (``2,295.00 USD``)."""
-    return f"{value.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,.2f} {currency}"
 
 
 @dataclass(frozen=True)
@@ -340,9 +337,10 @@ class _Property:
             f"Unit {line.unit}: lease of {line.tenant} ends {line.end.isoformat()}, in {line.days_to_end} days, with "
             "no renewal signed", e,
             (f"{lease.ref[0]}:{lease.ref[1]}: lease from {lease.start.isoformat()} at "
-             f"{money_text(lease.rent, self.cur)} a month", f"no later lease of unit {line.unit} by {self.as_of}"),
-            lease.rent, lease.ref[0], lease.ref[1], subject=f"unit {line.unit} lease of {line.tenant}",
+             f"{money(lease.rent, self.cur)} a month", f"no later lease of unit {line.unit} by {self.as_of}"),
+            lease.rent, lease.ref[0], lease.ref[1],
             recommendation="Offer a renewal or start marketing the unit before the lease ends.",
+            subject=f"unit {line.unit}, lease from {lease.start.isoformat()}",
         ))  # fmt: skip
 
     def vacant_finding(self, e: str, rental: Rental, line: RentRollLine) -> None:
@@ -363,8 +361,9 @@ class _Property:
         ref = reference.ref if reference else (None, None)
         self.res.find(Finding(
             "unit-vacant", "low" if upcoming else "high", title, e, tuple(evidence),
-            reference.rent if reference else None, ref[0], ref[1], subject=f"unit {line.unit}",
+            reference.rent if reference else None, ref[0], ref[1],
             recommendation="" if upcoming else "List the unit and sign a lease.",
+            subject=f"unit {line.unit} vacant " + (f"since {since.isoformat()}" if since else "from the start"),
         ))  # fmt: skip
 
     # --- ledger ----------------------------------------------------------------------------
@@ -425,16 +424,46 @@ class _Property:
             f"(split_part(account, ':', 1) = 'Liabilities' AND ({debt}) AND amount < 0)"
         )
         service = self.ctx.query(f"SELECT coalesce(-sum(amount), 0) {base} AND ({debt_where})", params)[0][0]
+        noi = self.res.figures[f"property.{e}.noi.ttm"]
+        parts = list(noi.sources)
         if service:
-            self.add(e, "debt_service.ttm", service, self.cur, f"-sum(amount) of {e}'s rows with {window} on Expenses "
-                     "accounts containing 'interest', and repayments (amount < 0) on Liabilities accounts containing "
-                     f"{', '.join(DEBT_ACCOUNTS)}", src=sources(debt_where),
-                     name="Debt service, last 12 months")  # fmt: skip
-            self.add(e, "cash_flow.after_debt.ttm", income - total("operating") - service, self.cur,
-                     f"property.{e}.noi.ttm - property.{e}.debt_service.ttm (capital items not deducted)",
-                     src=tuple(dict.fromkeys(self.res.figures[f"property.{e}.noi.ttm"].sources
-                                             + self.res.figures[f"property.{e}.debt_service.ttm"].sources)),
-                     name="Cash flow after debt service, last 12 months")  # fmt: skip
+            paid = self.add(e, "debt_service.ttm", service, self.cur, f"-sum(amount) of {e}'s rows with {window} on "
+                            "Expenses accounts containing 'interest', and repayments (amount < 0) on Liabilities "
+                            f"accounts containing {', '.join(DEBT_ACCOUNTS)}", src=sources(debt_where),
+                            name="Debt service, last 12 months")  # fmt: skip
+            parts += paid.sources
+            self.coverage(e, income - total("operating"), service, tuple(dict.fromkeys(noi.sources + paid.sources)))
+        capex = total("capital item")
+        if threshold is not None:
+            parts += self.res.figures[f"property.{e}.capex.ttm"].sources
+        self.add(e, "cash_flow.after_debt.ttm", income - total("operating") - service - capex, self.cur,
+                 f"property.{e}.noi.ttm - property.{e}.debt_service.ttm - property.{e}.capex.ttm (each 0 when "
+                 "absent): what is left of the rent after operating expenses, debt service and capital repairs",
+                 src=tuple(dict.fromkeys(parts)),
+                 name="Cash flow after debt service and capital repairs, last 12 months")  # fmt: skip
+
+    def coverage(self, e: str, noi: Decimal, service: Decimal, src: tuple[str, ...]) -> None:
+        """``property.<e>.dscr.ttm`` (NOI / debt service) and a ``low-dscr`` finding under DSCR_MINIMUM."""
+        ratio = noi / service
+        self.add(e, "dscr.ttm", ratio, "x", f"property.{e}.noi.ttm / property.{e}.debt_service.ttm (debt service "
+                 "coverage ratio: how many times net operating income covers principal and interest)",
+                 src=src, name="Debt service coverage ratio, last 12 months")  # fmt: skip
+        if ratio >= DSCR_MINIMUM:
+            return
+        needed = DSCR_MINIMUM * service - noi
+        shown = ratio.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        self.res.find(Finding(
+            "low-dscr", "high" if ratio < 1 else "medium",
+            f"{self.ctx.entities[e].name}: net operating income covers debt service {shown} times (lenders usually "
+            f"ask for {DSCR_MINIMUM}); {money(needed, self.cur)} more a year would reach it", e,
+            (f"net operating income {money(noi, self.cur)} over the last 12 months (property.{e}.noi.ttm)",
+             f"debt service {money(service, self.cur)} (property.{e}.debt_service.ttm)",
+             "below 1.0 the rent does not cover the loan payments" if ratio < 1 else
+             f"between 1.0 and {DSCR_MINIMUM}: covered, with little margin"),
+            needed,
+            recommendation="Raise rents at renewal, cut operating costs, or refinance to lower the debt service.",
+            subject="debt service coverage",
+        ))  # fmt: skip
 
 
 def analyze(ctx: Context) -> PropertyResults:

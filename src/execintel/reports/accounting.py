@@ -14,7 +14,10 @@ from execintel.reports.format import money, show_figure
 
 TITLE = "Accounting report"
 # Worklists: one table row per item, largest first, columns named for a CSV (stable: people's tools read them).
-WORKLIST_COLUMNS = ("Date", "Entity", "Account", "Payee", "Description", "Amount", "Source", "Finding")
+# At most 6 columns: a mail client 600 px wide shows a wider table as one card per row, which a list of a
+# hundred items cannot afford.
+WORKLIST_COLUMNS = (("Date", "date"), ("Entity", ""), ("Expense account", ""), ("Paid to", ""), ("Amount", "money"),
+                    ("Source", ""))  # fmt: skip
 CADENCE_ORDER = ("weekly", "twice-monthly", "monthly", "quarterly", "twice-yearly", "yearly", "per-job")
 STATEMENT_ORDER = ("Balance sheet", "Income statement", "Other")
 SECTION_ORDER = ("Assets", "Liabilities", "Equity", "Revenue", "Cost of revenue", "Operating expenses",
@@ -27,12 +30,28 @@ COLUMN_NAMES = {
     "revenue_producing": "COGS",
     "administrative": "Administrative",
 }
+CLASS_NOTES = {
+    "recurring": "Recurring: the expense's series (same payee, same account) repeats weekly, twice a month, monthly, "
+                 "quarterly, twice a year or yearly, or is a per-job cost (Expenses:COGS paid on 2 or more days); the "
+                 "series are listed under 'Recurring expenses'.",
+    "capital_candidate": "Capital candidate: a single expense above policies.capitalize_above.",
+    "revenue_producing": "COGS: Expenses:COGS and the accounts under it; administrative: every other expense.",
+}  # fmt: skip
 MILESTONE_TITLES = {
     "books": "Complete the books",
     "expense-records": "Clean up the expense records",
     "fixed-assets": "Start a fixed-asset register",
     "accrual": "Adopt accrual revenue recognition (ASC 606)",
 }
+
+
+def paid_to(payee: str, description: str) -> str:
+    """The payee, with the description when it says more (``Sail loft: New mainsail``)."""
+    if not payee:
+        return description
+    if not description or description.strip().lower() == payee.strip().lower():
+        return payee
+    return f"{payee}: {description}"
 
 
 def _plural(count: int, word: str, many: str | None = None) -> str:
@@ -121,15 +140,15 @@ class _Accounting:
         items = sorted(self.res.worklists.get(kind, []), key=lambda i: (-i.amount, i.date, i.source))
         for item in self.res.worklists.get(kind, []):
             self.b.finding(item.finding)
-        section = self.b.table(sid, title, list(zip(WORKLIST_COLUMNS, ("date", "", "", "", "", self.cur, "", ""),
-                                                    strict=True)),
-                               [self._row(i) for i in items],
+        columns = [(t, self.cur if u == "money" else u) for t, u in WORKLIST_COLUMNS]
+        section = self.b.table(sid, title, columns, [self._row(i) for i in items],
                                note=note if items else f"None. {note}")  # fmt: skip
         section["worklist"] = True  # a list a person works through: also attached as CSV (render, delivery)
 
     def _row(self, item: ExpenseItem) -> list[Any]:
-        return [item.date.isoformat(), self.names.get(item.entity, item.entity), item.account, item.payee,
-                item.description, item.amount, item.source, item.finding.id]  # fmt: skip
+        # every worklist row is on an Expenses account: the column leaves out that first segment (a narrow column)
+        return [item.date.isoformat(), self.names.get(item.entity, item.entity), item.account.removeprefix("Expenses:"),
+                paid_to(item.payee, item.description), item.amount, item.source]  # fmt: skip
 
     # --- sections --------------------------------------------------------------------------
     def audit(self) -> None:
@@ -139,9 +158,6 @@ class _Accounting:
                                 "audit.uncategorized.count", "audit.uncategorized.amount")  # fmt: skip
         columns = [("Entity", ""), ("No receipt (rows)", "count"), ("No receipt", self.cur),
                    ("Uncategorized (rows)", "count"), ("Uncategorized", self.cur)]  # fmt: skip
-        if self.res.untracked:
-            ids += ("audit.receipts_untracked.count", "audit.receipts_untracked.amount")
-            columns += [("Receipts not tracked (rows)", "count"), ("Receipts not tracked", self.cur)]
         self.b.table("audit", f"Expense audit: every expense up to {as_of}", columns, self._entities_rows(ids),
                      note="An expense row is a row on an Expenses account with a negative amount. 'No receipt' "
                           "counts only ledger files that track receipts.")  # fmt: skip
@@ -174,8 +190,7 @@ class _Accounting:
             self.b.table(f"class-{yes}", f"{CLASS_NAMES[yes]} vs {CLASS_NAMES[no].lower()}, {window}",
                          [("Entity", ""), *((t, u) for c in (yes, no) for t, u in
                                             ((f"{COLUMN_NAMES[c]} (rows)", "count"), (COLUMN_NAMES[c], self.cur)))],
-                         self._entities_rows(ids),
-                         note=self.fig[ids[0]].formula if yes == "recurring" else None)  # fmt: skip
+                         self._entities_rows(ids), note=CLASS_NOTES.get(yes))  # fmt: skip
         self.recurring()
         if "classification.capital_candidate.count" in self.fig:
             threshold = money(self.res.capitalize_above or 0, self.cur)
@@ -192,15 +207,17 @@ class _Accounting:
                                                            r.amount, r.payee))  # fmt: skip
         self.b.table(
             "recurring", f"Recurring expenses at {as_of} (detected from every expense up to {as_of})",
-            [("Entity", ""), ("Payee", ""), ("Account", ""), ("Cadence", ""), ("Typical payment", self.cur),
-             ("Per month", self.cur), ("Payment days", "count"), ("Last paid", "date"), ("Next expected", "date"),
-             ("Active", "")],
-            [[self.names.get(r.entity, r.entity), r.counterparty, r.account, r.cadence, -r.amount,
-              None if r.monthly is None else -r.monthly, r.payments, r.last_date.isoformat(),
-              r.next_date.isoformat() if r.next_date else None, "yes" if r.active else "no"] for r in series],
+            [("Entity", ""), ("Paid to (account)", ""), ("Cadence", ""), ("Typical payment", self.cur),
+             ("Per month", self.cur), ("Next expected", "date")],
+            [[self.names.get(r.entity, r.entity), f"{r.counterparty} ({r.account.removeprefix('Expenses:')})",
+              r.cadence if r.active else f"{r.cadence}, stopped (last paid {r.last_date.isoformat()})", -r.amount,
+              None if r.monthly is None or not r.active else -r.monthly,
+              r.next_date.isoformat() if r.next_date else None] for r in series],
             note=(f"Recurring expenses per month: {self.text('recurring.expenses.monthly')} (active series with a "
-                  "calendar cadence). A series is one payee on one account; per-job costs are Expenses:COGS series "
-                  "with no calendar rhythm. The rules are in docs/reports/accounting.md."),
+                  "calendar cadence). A series is one payee on one account; the typical payment is the mean of its "
+                  "last 3 payment days; per-job costs are Expenses:COGS series with no calendar rhythm; a series "
+                  "has stopped when its last payment is more than 1.5 intervals old. The rules are in "
+                  "docs/reports/accounting.md."),
         )  # fmt: skip
 
     def deferred(self) -> None:
@@ -210,12 +227,11 @@ class _Accounting:
         for finding in findings.values():
             self.b.finding(finding)
         self.b.table("deferred", f"Deferred revenue at {as_of}",
-                     [("Entity", ""), ("Deferred", self.cur), ("Rows", "count"), ("Finding", "")],
+                     [("Entity", ""), ("Deferred", self.cur), ("Rows", "count")],
                      [[self.names[e], self.value(f"deferred_revenue.{e}"),
-                       sum(s.rows for s in self.res.schedule if s.entity == e),
-                       findings[e].id if e in findings else None] for e in self.res.ledgered]
+                       sum(s.rows for s in self.res.schedule if s.entity == e)] for e in self.res.ledgered]
                      + [["Portfolio", self.value("deferred_revenue.portfolio"),
-                         sum(s.rows for s in self.res.schedule), None]],
+                         sum(s.rows for s in self.res.schedule)]],
                      note=f"Income received on or before {as_of} for a service_date after it: a liability until "
                           "the service is delivered.")  # fmt: skip
         self.b.table("recognition", f"Recognition schedule of the deferred revenue at {as_of}",
@@ -230,15 +246,23 @@ class _Accounting:
             g = item.gaap
             return (STATEMENT_ORDER.index(g.statement), SECTION_ORDER.index(g.section), g.line, item.account)
 
-        rows = [[c.gaap.statement, c.gaap.section, c.gaap.line, c.account, ", ".join(c.entities), c.rows_ttm,
-                 c.amount_ttm] for c in sorted(self.res.chart, key=order)]  # fmt: skip
+        everyone = len(self.res.ledgered) > 1
+
+        def users(entities: tuple[str, ...]) -> str:
+            if everyone and set(entities) >= set(self.res.ledgered):
+                return f"all {len(entities)}"
+            return ", ".join(self.names.get(e, e) for e in entities)
+
+        rows = [[c.gaap.section, c.gaap.line, c.account, users(c.entities), c.rows_ttm, c.amount_ttm]
+                for c in sorted(self.res.chart, key=order)]  # fmt: skip
         first = (self.ctx.window_start + dt.timedelta(days=1)).isoformat()
         self.b.table("chart", f"Proposed chart of accounts (GAAP statement lines), activity {first} to "
                               f"{self.ctx.as_of.isoformat()}",
-                     [("Statement", ""), ("Section", ""), ("Line", ""), ("Ledger account", ""), ("Entities", ""),
-                      ("Rows, 12 months", "count"), ("Net, 12 months", self.cur)], rows,
-                     note="Net amounts are in the ledger's cash convention (negative = money out); the mapping rules "
-                          "are in docs/reports/accounting.md.")  # fmt: skip
+                     [("Section", ""), ("Line", ""), ("Ledger account", ""), ("Entities", ""), ("Rows", "count"),
+                      ("Net", self.cur)], rows,
+                     note="Assets, Liabilities and Equity lines go on the balance sheet, the others on the income "
+                          "statement. Rows and net amounts over the window, in the ledger's cash convention "
+                          "(negative = money out); the mapping rules are in docs/reports/accounting.md.")  # fmt: skip
 
     def _gap_text(self, gap: Gap) -> str:
         names = ", ".join(self.ctx.entities[e].name if e in self.ctx.entities else e for e in gap.entities)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 from execintel.analysis import billing
@@ -70,80 +71,48 @@ def _entity(
             f"{name}: {val('receivables.outstanding')} receivable, of which {val('receivables.overdue')} is overdue "
             f"on {val('receivables.overdue.invoices')} {'invoice' if overdue_count == 1 else 'invoices'}."
         )
+    as_of = ctx.as_of.isoformat()
+    window = f"{(ctx.window_start + dt.timedelta(days=1)).isoformat()} to {as_of}"
     builder.figures_section(
         f"{entity}-billing",
-        f"{name}: contracts and billing",
-        [
-            fig(k)
-            for k in (
-                "clients.contracted",
-                "retainer.monthly",
-                "contracted.ttm",
-                "invoiced.ttm",
-                "under_billed.ttm",
-                "unbilled.hours",
-                "unbilled.amount",
-                "effective_rate",
-                "collected.ttm",
-            )
-        ],
+        f"{name}: contracts and billing, audit months {span}",
+        [fig(k) for k in ("contracted.ttm", "invoiced.ttm", "under_billed.ttm", "unbilled.hours", "unbilled.amount",
+                          "effective_rate")],
         note=f"Audit months: {span} (the 12 calendar months whose first day falls in the 12 months ending at as_of).",
-    )
+    )  # fmt: skip
     aging = [f"receivables.overdue.{label}" for label, *_rest in billing.AGING]
     builder.figures_section(
         f"{entity}-receivables",
-        f"{name}: receivables",
-        [
-            fig(k)
-            for k in (
-                "receivables.outstanding",
-                "receivables.current",
-                "receivables.overdue",
-                "receivables.overdue.invoices",
-                *aging,
-                "payments.not_in_ledger",
-            )
-        ],
+        f"{name}: contracts and receivables at {as_of}",
+        [fig(k) for k in ("clients.contracted", "retainer.monthly", "receivables.outstanding", "receivables.current",
+                          "receivables.overdue", "receivables.overdue.invoices", *aging)],
         note=detail.reconcile_note or None,
+    )  # fmt: skip
+    builder.figures_section(
+        f"{entity}-collected",
+        f"{name}: payments received, {window}",
+        [fig(k) for k in ("collected.ttm", "payments.not_in_ledger")],
     )
     builder.figures_from(found, prefix=f"billing.{entity}.client.")  # the table's figures, for explain
+    clients = billing.by_client(ctx, detail)
     builder.table(
         f"{entity}-clients",
-        f"{name}: by client",
-        [
-            ("Client", ""),
-            ("Retainer now", cur),
-            ("Included hours", "hours"),
-            ("Contracted", cur),
-            ("Invoiced", cur),
-            ("Under-billed", cur),
-            ("Hours worked", "hours"),
-            ("Unbilled work", cur),
-            ("Collected", cur),
-            ("Outstanding", cur),
-            ("Overdue", cur),
-        ],
-        [
-            [
-                r.client,
-                r.retainer,
-                r.included_hours,
-                r.contracted,
-                r.invoiced,
-                r.under_billed,
-                r.hours,
-                r.unbilled,
-                r.collected,
-                r.outstanding,
-                r.overdue,
-            ]
-            for r in billing.by_client(ctx, detail)
-        ],
-        note="Contracted, invoiced, hours and unbilled work over the audit months; collected over the last 12 months.",
-    )
+        f"{name}: by client, audit months {span}",
+        [("Client", ""), ("Contracted", cur), ("Invoiced", cur), ("Under-billed", cur), ("Hours worked", "hours"),
+         ("Unbilled work", cur)],
+        [[r.client, r.contracted, r.invoiced, r.under_billed, r.hours, r.unbilled] for r in clients],
+        note="Contracted, invoiced, hours and unbilled work over the audit months.",
+    )  # fmt: skip
+    builder.table(
+        f"{entity}-clients-now",
+        f"{name}: by client at {as_of}",
+        [("Client", ""), ("Retainer now", cur), ("Included hours", "hours"), ("Outstanding", cur), ("Overdue", cur)],
+        [[r.client, r.retainer, r.included_hours, r.outstanding, r.overdue] for r in clients],
+        note="The contract in force in the month of as_of, and what each client owes on invoices dated up to as_of.",
+    )  # fmt: skip
     builder.table(
         f"{entity}-months",
-        f"{name}: by month",
+        f"{name}: by month, audit months {span}",
         [
             ("Month", ""),
             ("Contracted", cur),
@@ -155,38 +124,22 @@ def _entity(
         [[m.month, m.contracted, m.invoiced, m.under_billed, m.hours, m.unbilled] for m in billing.by_month(detail)],
     )
     open_invoices = sorted((i for i in detail.invoices if i.outstanding > 0), key=lambda i: (i.due, i.invoice))
-    builder.table(
+    # a worklist (the invoices to chase), at most 6 columns so that a 600 px mail shows it as a table
+    section = builder.table(
         f"{entity}-open-invoices",
-        f"{name}: open invoices",
-        [
-            ("Invoice", ""),
-            ("Client", ""),
-            ("Period", ""),
-            ("Due", "date"),
-            ("Amount", cur),
-            ("Paid", cur),
-            ("Outstanding", cur),
-            ("Days overdue", "days"),
-        ],
-        [
-            [
-                i.invoice,
-                i.client,
-                i.period,
-                i.due.isoformat(),
-                i.amount,
-                i.paid,
-                i.outstanding,
-                i.days_overdue(ctx.as_of) or None,
-            ]
-            for i in open_invoices
-        ],
-        note=None if open_invoices else "Every invoice is paid in full.",
-    )
+        f"{name}: open invoices at {as_of}",
+        [("Invoice", ""), ("Client", ""), ("Period", ""), ("Due", "date"), ("Outstanding", cur),
+         ("Days overdue", "days")],
+        [[i.invoice, i.client, i.period, i.due.isoformat(), i.outstanding, i.days_overdue(ctx.as_of) or None]
+         for i in open_invoices],
+        note="Outstanding = the invoice's amount minus the payments applied to it."
+        if open_invoices else "Every invoice is paid in full.",
+    )  # fmt: skip
+    section["worklist"] = True
     findings = [f for f in found.findings if f.entity == entity]
     builder.findings_section(
         f"{entity}-findings",
-        f"{name}: findings",
+        f"{name}: findings at {as_of}",
         findings,
         note=None if findings else "Invoices match contracts, no work is unbilled and nothing is overdue.",
     )

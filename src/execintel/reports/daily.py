@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from execintel.analysis.context import Context
 from execintel.analysis.model import SEVERITY_ORDER, Finding
 from execintel.analysis.operations import RECENT_DAYS, recently_updated, yesterday, yesterday_date
@@ -19,6 +21,39 @@ def alerts(ctx: Context) -> list[Finding]:
     """Critical and high findings of finance, rules and security, most severe first."""
     found = [f for name in ALERT_SOURCES for f in ctx.results(name).findings if f.severity in ALERT_SEVERITIES]
     return sorted(found, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.entity or "", f.kind))
+
+
+def entity_name(ctx: Context, entity: str | None) -> str:
+    """An entity's name from the manifest (its id when the manifest does not list it; "portfolio" for none)."""
+    if entity is None:
+        return "portfolio"
+    found = ctx.entities.get(entity)
+    return found.name if found is not None else entity
+
+
+def newness(ctx: Context, found: list[Finding]) -> tuple[dict[int, bool | None], str | None]:
+    """Which alerts are new (by ``id(finding)``), and the date of the digest they are compared with.
+
+    A finding's ``status`` decides when the audit store set it (CONTRACT section 8). Otherwise the previous
+    recorded digest of this portfolio is the reference: an alert is new when no finding of that digest has its id
+    (for a digest written before findings had ids, its kind and entity). With neither, newness is unknown (None).
+    """
+    previous = ctx.previous("daily")
+    since = str(previous.get("as_of")) if previous else None
+    if found and all(f.status is not None for f in found):
+        return {id(f): f.status == "new" for f in found}, since
+    if previous is None:
+        return {id(f): None for f in found}, None
+    ids: set[str] = set()
+    pairs: set[tuple[Any, Any]] = set()
+    for item in previous.get("findings") or []:
+        if isinstance(item, dict):
+            if item.get("id"):
+                ids.add(str(item["id"]))
+            pairs.add((item.get("kind"), item.get("entity")))
+    if ids:
+        return {id(f): f.id not in ids for f in found}, since
+    return {id(f): (f.kind, f.entity) not in pairs for f in found}, since
 
 
 def build(ctx: Context) -> Document:
@@ -48,6 +83,11 @@ def build(ctx: Context) -> Document:
     found = alerts(ctx)
     critical = sum(1 for f in found if f.severity == "critical")
     b.summary(f"{len(found)} alerts ({critical} critical, {len(found) - critical} high).")
+    fresh, since = newness(ctx, found)
+    if since is not None or any(v is not None for v in fresh.values()):
+        count = sum(1 for v in fresh.values() if v)
+        b.summary(f"{count} new {'alert' if count == 1 else 'alerts'} since "
+                  + (f"the digest of {since}." if since else "the last recorded run."))  # fmt: skip
     recent = recently_updated(ctx) if ctx.manifest.handoffs is not None else []
     if ctx.manifest.handoffs is not None:
         b.summary(f"{len(recent)} projects updated in the last {RECENT_DAYS} days.")
@@ -59,30 +99,39 @@ def build(ctx: Context) -> Document:
     for figure in by_entity:
         b.figure(figure)
     if by_entity:
-        b.table("cash-by-entity", "Cash by entity", [("Entity", ""), ("Cash", ctx.currency)],
-                [[f.entity or f.id.removeprefix("cash."), f.value] for f in by_entity])  # fmt: skip
+        b.table("cash-by-entity", f"Cash by entity at {ctx.as_of.isoformat()}",
+                [("Entity", ""), ("Cash", ctx.currency)],
+                [[entity_name(ctx, f.entity or f.id.removeprefix("cash.")), f.value] for f in by_entity])  # fmt: skip
     b.figure(operations.figures.get("activity.yesterday"))
     b.table(
         "yesterday",
         f"Yesterday ({day.isoformat()})",
         [("Entity", ""), ("Event", ""), ("Count", "count")],
-        [[a.entity, a.type, a.count] for a in activity],
+        [[entity_name(ctx, a.entity), a.type, a.count] for a in activity],
         note=None if activity else f"No events dated {day.isoformat()} (UTC).",
     )
-    shown = found[:TOP_ALERTS]
-    note = (
-        f"{len(found)} critical and high findings in all; the {len(shown)} most severe are shown."
-        if len(found) > len(shown)
-        else None
-    )
-    b.findings_section("alerts", "Alerts", shown, note=note)
+    for finding in found:
+        b.finding(finding)  # every alert is in the JSON, so the next digest knows which ones it has seen
+    # new alerts first (they are what changed since yesterday), each group most severe first
+    shown = sorted(found, key=lambda f: not fresh.get(id(f)))[:TOP_ALERTS]
+    note = (f"{len(found)} critical and high findings in all; the {len(shown)} shown are the new ones first, then "
+            "the most severe." if len(found) > len(shown) else None)  # fmt: skip
+    compared = f"New: not in the digest of {since}." if since else None
+    b.table(
+        "alerts",
+        f"Alerts at {ctx.as_of.isoformat()}",
+        [("New", ""), ("Severity", ""), ("Entity", ""), ("Alert", ""), ("First seen", "date")],
+        [["new" if fresh.get(id(f)) else "", f.severity, entity_name(ctx, f.entity), f.title,
+          f.first_seen.isoformat() if f.first_seen else None] for f in shown],
+        note=" ".join(t for t in (note, compared) if t) or (None if found else "No critical or high finding."),
+    )  # fmt: skip
     if ctx.manifest.handoffs is not None:
         b.table(
             "handoffs",
             f"Projects updated in the last {RECENT_DAYS} days",
             [("Project", ""), ("Entity", ""), ("Status", ""), ("Updated", "date"), ("Next step", "")],
             [
-                [p.project, p.entity or "portfolio", p.status, p.updated.isoformat() if p.updated else None,
+                [p.project, entity_name(ctx, p.entity), p.status, p.updated.isoformat() if p.updated else None,
                  p.next_steps[0] if p.next_steps else ""]
                 for p in recent
             ],

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from execintel.analysis import delivery
-from execintel.analysis.model import Figure
+from execintel.analysis.model import Figure, month_key
 from execintel.reports.document import Document, DocumentBuilder
 from execintel.reports.format import show, show_figure
 
@@ -53,7 +55,7 @@ def _entity(
 
     line = (
         f"{name}: {show_figure(fig('jobs.ttm'), cur)} jobs departed in the last 12 months "
-        f"({show_figure(fig('nautical_miles.ttm'), cur)}), revenue {show_figure(fig('revenue.ttm'), cur)}"
+        f"({show_figure(fig('nautical_miles.ttm'), cur)}), revenue {show_figure(fig('revenue.ttm'), cur)} (job basis)"
     )
     if fig("margin.ttm") is not None:
         line += f", margin {show_figure(fig('margin.ttm'), cur)} ({show_figure(fig('margin_ratio.ttm'), cur)})"
@@ -69,13 +71,17 @@ def _entity(
         builder.summary(text + ".")
 
     keys = ("jobs.ttm", "jobs.completed.ttm", "nautical_miles.ttm", "revenue.ttm", "costs.ttm", "margin.ttm",
-            "margin_ratio.ttm", "revenue_per_nm", "cogs.unattributed.ttm", "jobs.upcoming", "revenue.upcoming",
-            "collected.upcoming")  # fmt: skip
-    note = None
+            "margin_ratio.ttm", "revenue_per_nm", "cogs.unattributed.ttm")  # fmt: skip
+    window = f"{(ctx.window_start + dt.timedelta(days=1)).isoformat()} to {ctx.as_of.isoformat()}"
+    note = "Job basis: each job's price and costs count in the window of its departure, whenever they were paid."
     if not detail.has_ledger:
         note = f"{entity} has no ledger rows: job costs and margins cannot be computed."
         builder.missing(f"a ledger for {entity}", "direct costs and margin per delivery job")
-    builder.figures_section(f"{entity}-ttm", f"{name}: last 12 months", [fig(k) for k in keys], note=note)
+    builder.figures_section(f"{entity}-ttm", f"{name}: jobs departed {window} (job basis)", [fig(k) for k in keys],
+                            note=note)  # fmt: skip
+    builder.figures_section(f"{entity}-ahead", f"{name}: jobs departing after {ctx.as_of.isoformat()}",
+                            [fig(k) for k in ("jobs.upcoming", "revenue.upcoming", "collected.upcoming")])  # fmt: skip
+    _basis(ctx, builder, found, entity, window)
 
     as_of = ctx.as_of
     shown = [j for j in detail.jobs if j.cancelled is None and (j.start > ctx.window_start or j.completed is None)]
@@ -83,7 +89,7 @@ def _entity(
     builder.figures_from(found, prefix=f"delivery.{entity}.job.")  # per-job margins, for explain
     builder.table(
         f"{entity}-jobs",
-        f"{name}: jobs",
+        f"{name}: jobs departed {window}, and every job still open",
         [
             ("Job", ""),
             ("Route", ""),
@@ -119,14 +125,14 @@ def _entity(
     )
     builder.table(
         f"{entity}-months",
-        f"{name}: jobs by departure month",
+        f"{name}: jobs by departure month, the 12 months to {month_key(ctx.as_of)}",
         [("Month", ""), ("Jobs", "count"), ("Distance", "nm"), ("Revenue", cur), ("Margin", cur)],
         [[m.month, m.jobs, m.nautical_miles, m.revenue, m.margin] for m in delivery.monthly(detail, as_of)],
     )
     upcoming_jobs = sorted(detail.upcoming(as_of), key=lambda j: (j.start, j.job))
     builder.table(
         f"{entity}-upcoming",
-        f"{name}: upcoming jobs",
+        f"{name}: jobs departing after {as_of.isoformat()}",
         [
             ("Job", ""),
             ("Route", ""),
@@ -155,3 +161,31 @@ def _entity(
     quiet = ("No completed job in the last 12 months lost money and " if detail.has_ledger else "Margins are "
              "unknown without a ledger; ") + quiet  # fmt: skip
     builder.findings_section(f"{entity}-findings", f"{name}: findings", findings, note=None if findings else quiet)
+
+
+def _basis(ctx: Context, builder: DocumentBuilder, found: delivery.DeliveryResults, entity: str, window: str) -> None:
+    """Revenue and direct costs on the job basis (this report) against the cash basis (the CFO report)."""
+    figures, cur = found.figures, ctx.currency
+    pairs = [("Revenue", "revenue.ttm", "revenue.cash.ttm"), ("Direct costs", "costs.ttm", "costs.cash.ttm")]
+    rows = []
+    for label, job_key, cash_key in pairs:
+        job, cash = figures.get(f"delivery.{entity}.{job_key}"), figures.get(f"delivery.{entity}.{cash_key}")
+        if job is None or cash is None or not isinstance(job.value, Decimal) or not isinstance(cash.value, Decimal):
+            continue
+        builder.figure(cash)
+        rows.append([label, job.value, cash.value, cash.value - job.value])
+    if not rows:
+        return
+    differ = any(r[3] for r in rows)
+    collected = figures.get(f"delivery.{entity}.collected.upcoming")
+    deposits = (f" Deposits already received for jobs departing after {ctx.as_of.isoformat()}: "
+                f"{show_figure(collected, cur)}." if collected is not None and collected.value else "")  # fmt: skip
+    note = (
+        ("The two bases differ. " if differ else "The two bases agree here. ")
+        + "Job basis (this report): the price and costs of the jobs departed in the window, whenever paid. Cash "
+        f"basis (the CFO report's revenue.ttm.{entity}): Income rows and Expenses:COGS rows dated in the window, "
+        "so it includes deposits for jobs not yet sailed and balances of jobs that sailed earlier." + deposits
+    )
+    builder.table(f"{entity}-basis", f"{ctx.entities[entity].name}: job basis vs cash basis, {window}",
+                  [("Figure", ""), ("Job basis", cur), ("Cash basis", cur), ("Cash - job", cur)], rows,
+                  note=note)  # fmt: skip

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from execintel.analysis import property as rentals
 from execintel.analysis.context import Context
 from execintel.analysis.model import Figure
-from execintel.analysis.property import EXPIRY_DAYS, PropertyResults
+from execintel.analysis.property import DSCR_MINIMUM, EXPIRY_DAYS, PropertyResults
 from execintel.reports.document import Document, DocumentBuilder
 from execintel.reports.format import show_figure
 
@@ -65,11 +67,13 @@ def _entity(ctx: Context, b: DocumentBuilder, found: PropertyResults, e: str) ->
                   f"{text('vacancy_loss.ttm')} in rent.")  # fmt: skip
 
     note = "; ".join(rental.problems) if rental is not None and rental.problems else None
+    window = f"{(ctx.window_start + dt.timedelta(days=1)).isoformat()} to {as_of}"
     if has_units:
-        b.figures_section(f"{e}-occupancy", f"{name}: occupancy and rent roll",
+        b.figures_section(f"{e}-occupancy", f"{name}: occupancy and rent roll at {as_of}",
                           [fig(k) for k in ("units", "units.occupied", "occupancy", "rent_roll.monthly",
-                                            "occupancy.ttm", "vacancy.days.ttm", "vacancy_loss.ttm",
                                             "leases.expiring")], note=note)  # fmt: skip
+        b.figures_section(f"{e}-vacancy", f"{name}: occupancy and vacancy, {window}",
+                          [fig(k) for k in ("occupancy.ttm", "vacancy.days.ttm", "vacancy_loss.ttm")])  # fmt: skip
         b.table(f"{e}-rent-roll", f"{name}: rent roll at {as_of}",
                 [("Unit", ""), ("Status", ""), ("Tenant", ""), ("Monthly rent", cur), ("Lease start", "date"),
                  ("Lease end", "date"), ("Days to end", "days"), ("Next lease starts", "date")],
@@ -84,10 +88,13 @@ def _entity(ctx: Context, b: DocumentBuilder, found: PropertyResults, e: str) ->
             note=note,
         )
     if found.has_ledger[e]:
-        b.figures_section(f"{e}-noi", f"{name}: income and net operating income, last 12 months",
-                          [fig(k) for k in ("rent.collected.ttm", "expenses.ttm", "opex.ttm", "noi.ttm", "capex.ttm",
-                                            "debt_service.ttm", "cash_flow.after_debt.ttm")])  # fmt: skip
-        b.table(f"{e}-expenses", f"{name}: expenses by account, last 12 months",
+        b.figures_section(f"{e}-noi", f"{name}: income, net operating income and cash flow, {window}",
+                          [fig(k) for k in ("rent.collected.ttm", "expenses.ttm", "opex.ttm", "noi.ttm",
+                                            "debt_service.ttm", "dscr.ttm", "capex.ttm", "cash_flow.after_debt.ttm")],
+                          note="Cash flow after debt service = net operating income - debt service (principal and "
+                               "interest) - capital repairs. The debt service coverage ratio (DSCR) is net operating "
+                               f"income / debt service; lenders usually ask for at least {DSCR_MINIMUM}.")  # fmt: skip
+        b.table(f"{e}-expenses", f"{name}: expenses by account, {window}",
                 [("Account", ""), ("Rows", "count"), ("Amount", cur), ("In NOI", "")],
                 [[account, rows, amount, "yes" if role == "operating" else f"no ({role})"]
                  for account, rows, amount, role in found.expenses.get(e, [])],
@@ -99,7 +106,7 @@ def _entity(ctx: Context, b: DocumentBuilder, found: PropertyResults, e: str) ->
             f"{name}: income and net operating income",
             [f"No ledger rows, so {LEDGER_NEEDS} cannot be computed."],
         )
-    b.findings_section(f"{e}-findings", f"{name}: leases and vacancies",
+    b.findings_section(f"{e}-findings", f"{name}: leases, vacancies and debt service coverage at {as_of}",
                        [f for f in found.findings if f.entity == e],
                        note=(f"Leases ending within {EXPIRY_DAYS} days with no renewal signed, and units with no "
                              f"lease in force on {as_of}.") if has_units else None)  # fmt: skip
