@@ -54,8 +54,10 @@ def test_monthly_figures_average_with_an_empty_month_and_trend(write_portfolio: 
 
 def test_no_rows_in_the_last_three_complete_months_means_no_average(write_portfolio: WritePortfolio) -> None:
     results = cloud.analyze(_costs(write_portfolio, ["2026-03,Amazon S3,5.00,qosd"]))
-    assert set(results.figures) == {"cloud.spend.month.2026-03"}  # no average, trend or savings figure
-    assert results.findings == []
+    # no average, trend or savings figure; the data covers none of Aug, Sep, Oct 2026, and says so
+    assert set(results.figures) == {"cloud.spend.month.2026-03", "cloud.coverage.months"}
+    assert results.figures["cloud.coverage.months"].value == 0
+    assert [f.kind for f in results.findings] == ["cloud-costs-partial"]
 
 
 def test_no_cost_data_gives_no_figures(write_portfolio: WritePortfolio) -> None:
