@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from conftest import WritePortfolio, base_manifest
+from execintel.analysis.campaign import campaign_range
 from execintel.analysis.context import Context
-from execintel.analysis.marketing import campaign_range
 from execintel.reports import build_report
 from helpers import context
 
@@ -71,7 +71,9 @@ def test_launch_sequence_puts_the_likeliest_direct_channel_first(write_portfolio
     document = build_report(ctx, "cmo")
     milestones = next(s for s in document.sections if s["id"] == "milestones")["rows"]
     assert [30, "2026-12-15", "Clean the contact list: remove 1 invalid and 2 duplicate addresses"] in milestones
-    assert any(row[2] == "List Q on Sailo (launch step)" for row in milestones)
+    # the launch sequence's order: step 1 (Sailo) by day 30, step 2 (GetMyBoat) by day 60
+    assert [30, "2026-12-15", "List Q on Sailo (launch step 1 of 2)"] in milestones
+    assert [60, "2027-01-14", "List Q on GetMyBoat (launch step 2 of 2)"] in milestones
 
 
 @pytest.fixture(scope="module")
