@@ -160,7 +160,10 @@ def test_two_tokens_of_one_provider_in_one_file_are_two_findings(
     repo.commit("ci", {"ci.py": f'READ = "{first}"\nWRITE = "{second}"\n'})
     results = security.analyze(context(write_portfolio(base_manifest(entities=[_entity("repos/app")]))))
     findings = _kinds(results, "hardcoded-secret")
-    assert [(f.line, f.title.split(" hard-coded")[0]) for f in findings] == [(1, "GitHub Token"), (2, "GitHub Token")]
+    # each names the variable that holds it, so whoever rotates it knows what to change
+    assert [(f.line, f.title.split(" hard-coded")[0]) for f in findings] == [
+        (1, "GitHub Token READ"), (2, "GitHub Token WRITE"),
+    ]  # fmt: skip
     prints = {f.evidence[0].rsplit("SHA-256 ", 1)[-1] for f in findings}
     assert len(prints) == 2 and first not in _output(results) and second[4:12] not in _output(results)
 
@@ -239,7 +242,10 @@ def test_stack_declarations_map_to_findings(
     assert {(f.kind, f.severity) for f in results.findings} == expected
     assert all(f.evidence[0].startswith("portfolio.yaml:entities[0].stack[0]") for f in results.findings)
     assert "security.repos.scanned" not in results.figures  # no repositories: no scan figures
-    assert results.figures["security.findings.total"].value == len(expected)
+    # no-staging and manual-deploy are delivery (process) findings, counted apart from the security ones
+    delivery = {(kind, severity) for kind, severity in expected if kind in ("no-staging", "manual-deploy")}
+    assert results.figures["security.findings.total"].value == len(expected - delivery)
+    assert results.figures["delivery.findings.total"].value == len(delivery)
 
 
 def test_nothing_to_audit_gives_no_figures(write_portfolio: WritePortfolio) -> None:
@@ -292,3 +298,60 @@ def test_demo_report_lays_out_inventory_bottlenecks_and_blockers(demo_cto: Docum
     assert {"exec-reports", "quickdumpnow-booking-funnel", "shipcaptaincrew"} <= blocked
     severities = [demo_cto.findings[i].severity for i in sections["security-findings"]["findings"]]
     assert severities == sorted(severities, key=["critical", "high", "medium", "low", "info"].index)
+
+
+# --- what the CTO reads: the variable to rotate, how long it has been exposed, security apart from delivery --------
+
+
+def test_secret_findings_name_the_variable_and_carry_their_age(
+    write_portfolio: WritePortfolio, make_repo: Callable[[str], GitRepo]
+) -> None:
+    repo = make_repo("repos/app")
+    jwt, token = _fake(40, seed="age-jwt"), _fake(32, seed="age-token")
+    first = repo.commit("env", {"deploy/app.env": f"JWT_SECRET={jwt}\n"})  # 2026-01-01T12:00Z
+    moved = repo.commit("export", {"deploy/app.env": f"# app\nexport JWT_SECRET={jwt}\n"})  # 2026-01-02
+    gone = repo.commit("token", {"config.py": f'API_TOKEN = "{token}"\n'})  # 2026-01-03
+    repo.commit("drop", {"config.py": None})
+    ctx = context(write_portfolio(base_manifest(entities=[_entity("repos/app")])), as_of="2026-11-15")
+    results = security.analyze(ctx)
+    [live] = _kinds(results, "hardcoded-secret")
+    # the line as it is now was added by the second commit; the secret itself by the first, 2026-01-01:
+    # 2026-11-15 - 2026-01-01 = 318 days (Jan 30 + Feb 28 + Mar 31 + Apr 30 + May 31 + Jun 30 + Jul 31 + Aug 31
+    # + Sep 30 + Oct 31 + 15 days of Nov = 318)
+    assert (live.file, live.line, live.commit) == ("repos/app/deploy/app.env", 2, moved)
+    assert " JWT_SECRET hard-coded in repos/app/deploy/app.env, line 2" in live.title
+    assert f"first committed 2026-01-01 (commit {first[:12]}), 318 days before as_of" in live.evidence[1]
+    [old] = _kinds(results, "secret-in-history")
+    # API_TOKEN was added on 2026-01-03, 316 days before as_of, and removed since
+    assert " API_TOKEN in git history of repos/app/config.py" in old.title and old.commit == gone
+    assert f"first committed 2026-01-03 (commit {gone[:12]}), 316 days before as_of" in old.evidence
+    # the CTO report's table of secrets to rotate: variable, place, commit and days exposed, in every format
+    document = build_report(ctx, "cto")
+    [table] = [s for s in document.sections if s["id"] == "secrets"]
+    assert [[r[1].split()[-1], *r[2:]] for r in table["rows"]] == [
+        ["JWT_SECRET", "in the files", "repos/app/deploy/app.env:2", moved[:12], 318],
+        ["API_TOKEN", "history only", "repos/app/config.py:1", gone[:12], 316],
+    ]
+    text = document.dumps()
+    assert jwt[:5] not in text and token[:5] not in text  # the names never carry the secrets along
+
+
+def test_security_and_delivery_findings_are_counted_and_shown_apart(write_portfolio: WritePortfolio) -> None:
+    stack = [{"name": "app", "components": ["aws-lambda", "api-gateway", "cloudfront"], "environments": ["production"],
+              "deploy": "manual", "auth": "jwt", "waf": False, "rate_limit": False}]  # fmt: skip
+    ctx = context(write_portfolio(base_manifest(entities=[_entity(stack=stack)])), as_of="2026-11-15")
+    document = build_report(ctx, "cto")
+    sections = {s["id"]: s for s in document.sections}
+
+    def kinds(section: str) -> list[str]:
+        return sorted(document.findings[i].kind for i in sections[section]["findings"])
+
+    # no-waf (high) and no-rate-limit (medium) are security; no-staging (medium) and manual-deploy (low) delivery
+    assert kinds("security-findings") == ["no-rate-limit", "no-waf"]
+    assert kinds("delivery-findings") == ["manual-deploy", "no-staging"]
+    assert sections["delivery-findings"]["title"] == "Delivery findings (process, not security)"
+    figures = document.figures
+    assert (figures["security.findings.total"].value, figures["security.findings.high"].value) == (2, 1)
+    assert (figures["delivery.findings.total"].value, figures["delivery.findings.medium"].value) == (2, 1)
+    assert "delivery.findings.total" in sections["delivery-counts"]["figures"]
+    assert "no staging and manual deploys are delivery findings" in sections["security-counts"]["note"]

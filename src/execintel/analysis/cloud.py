@@ -1,217 +1,26 @@
-"""Cloud cost analysis (CTO): spend by month and service, the trend, and savings each with the rule behind it.
+"""Cloud cost analysis (CTO): spend by month, service and entity, the trend, what the data covers, and savings.
 
-All figures read the ``costs`` view (cloud cost rows whose month is on or before the month of ``as_of``).
-"The last 3 complete months" are the three calendar months before the month of ``as_of``; a month with no cost
-rows counts as 0. Savings come from :data:`RULES`: each looks at one entity's spend on one kind of service over
-the last complete months (the bill is by service, so the rules read spend patterns, not resource inventories)
-and estimates a monthly saving as a documented share of that spend.
+All figures read the ``costs`` view (cloud cost rows whose month is on or before the month of ``as_of`` and whose
+charge period, when the source gives one, starts before ``as_of`` ends). "The last 3 complete months" are the three
+calendar months before the month of ``as_of``; a month with no cost rows counts as 0, as CONTRACT section 7 defines
+the average. Because a month the export does not reach also counts 0, the analysis says how many of those months
+the data covers (``cloud.coverage.months``, a ``cloud-costs-partial`` finding). Savings come from
+:data:`~execintel.analysis.cloud_rules.RULES`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from execintel.analysis.cloud_rules import RULES, RULES_BY_ID, Saving, Spend, windows
 from execintel.analysis.context import Context
-from execintel.analysis.model import Figure, Finding, Results, add_months, last_complete_months
+from execintel.analysis.model import Figure, Finding, Results
+from execintel.reports.format import money
 
 ZERO = Decimal(0)
-# A service whose monthly spend moves by at most this much (max / min over the last 3 complete months) runs
-# around the clock at a fixed size: nothing scales it down at night or when traffic drops.
-FLAT_RATIO = Decimal("1.10")
-# Spend growing by at least this fraction (last 3 complete months over the 3 before) is data piling up.
-GROWTH = Decimal("0.05")
-# Rules ignore services costing less than this a month (not worth an engineer's hour).
-MIN_MONTHLY = Decimal("1")
-
-Matcher = Callable[[str], bool]
-
-
-def _matcher(pattern: str) -> Matcher:
-    regex = re.compile(pattern, re.IGNORECASE)
-    return lambda service: bool(regex.search(service))
-
-
-# Service names as the three cost formats write them (own CSV, FOCUS ServiceName, Cost Explorer SERVICE).
-IS_EC2 = _matcher(r"\bEC2\b|Elastic Compute Cloud")
-IS_ALWAYS_ON = _matcher(
-    r"\bEC2\b|Elastic Compute Cloud|\bRDS\b|Relational Database|ElastiCache|OpenSearch|Elasticsearch|Redshift|"
-    r"Lightsail|DocumentDB|Neptune"
-)
-IS_S3 = _matcher(r"\bS3\b|Simple Storage Service")
-IS_LOGS = _matcher(r"CloudWatch")
-IS_DYNAMODB = _matcher(r"DynamoDB")
-IS_NETWORK_ONLY = _matcher(r"\bVPC\b|Virtual Private Cloud|Elastic IP|NAT Gateway|Public IPv4")
-IS_IDLE = _matcher(r"\bidle\b")
-IS_COMPUTE = _matcher(
-    r"\bEC2\b|Elastic Compute Cloud|\bRDS\b|Relational Database|Lambda|\bECS\b|\bEKS\b|Fargate|Lightsail|"
-    r"Elastic Load Balancing|ElastiCache|OpenSearch|App Runner|Elastic Beanstalk"
-)
-
-
-@dataclass(frozen=True)
-class Spend:
-    """One entity's spend on one service, per month (``YYYY-MM`` -> amount)."""
-
-    entity: str | None
-    service: str
-    months: dict[str, Decimal]
-
-    def total(self, months: Sequence[str]) -> Decimal:
-        """Sum over ``months`` (missing months count 0)."""
-        return sum((self.months.get(m, ZERO) for m in months), ZERO)
-
-    def average(self, months: Sequence[str]) -> Decimal:
-        """Average over ``months`` (missing months count 0)."""
-        return self.total(months) / len(months)
-
-    def flat(self, months: Sequence[str]) -> bool:
-        """Billed in every one of ``months`` with max/min within :data:`FLAT_RATIO`."""
-        values = [self.months.get(m, ZERO) for m in months]
-        return min(values) > 0 and max(values) <= min(values) * FLAT_RATIO
-
-    def growth(self, recent: Sequence[str], before: Sequence[str]) -> Decimal | None:
-        """(recent total - before total) / before total; None when nothing was billed before."""
-        earlier = self.total(before)
-        return None if earlier <= 0 else (self.total(recent) - earlier) / earlier
-
-
-@dataclass(frozen=True)
-class Saving:
-    """A suggestion a rule makes for one entity's spend on one service."""
-
-    rule: str
-    spend: Spend
-    amount: Decimal
-    basis: str
-
-
-@dataclass(frozen=True)
-class Rule:
-    """An optimisation rule: which spend it looks at, its condition and how it estimates the saving."""
-
-    id: str
-    title: str
-    condition: str
-    estimate: str
-    recommendation: str
-    check: Callable[[Spend, Context, list[Spend]], Saving | None]
-
-
-def _windows(ctx: Context) -> tuple[list[str], list[str]]:
-    """(last 3 complete months, the 3 months before them)."""
-    recent = list(ctx.complete_months(3))
-    return recent, list(last_complete_months(add_months(ctx.as_of, -3), 3))
-
-
-def _always_on(spend: Spend, ctx: Context, _all: list[Spend]) -> Saving | None:
-    recent, _ = _windows(ctx)
-    if not IS_ALWAYS_ON(spend.service) or not spend.flat(recent) or spend.average(recent) < MIN_MONTHLY:
-        return None
-    amount = spend.average(recent) * Decimal("0.35")
-    return Saving("always-on-compute", spend, amount, f"35% of the {spend.service} average over {', '.join(recent)}")
-
-
-def _s3_lifecycle(spend: Spend, ctx: Context, _all: list[Spend]) -> Saving | None:
-    recent, before = _windows(ctx)
-    growth = spend.growth(recent, before)
-    if not IS_S3(spend.service) or growth is None or growth < GROWTH or spend.average(recent) < MIN_MONTHLY:
-        return None
-    # Stored data only grows, so the bill of 3 months before the last complete month approximates what the data
-    # now at least ~90 days old costs; tiering it (Standard-IA / Intelligent-Tiering) cuts its price by ~45%.
-    old_month = before[-1]
-    old = min(spend.months.get(old_month, ZERO), spend.average(recent))
-    amount = old * Decimal("0.45")
-    return Saving("s3-lifecycle", spend, amount, f"45% of the {spend.service} spend of {old_month} (data now over "
-                  f"~90 days old); spend grew {growth * 100:.1f}% over the previous 3 months")  # fmt: skip
-
-
-def _log_retention(spend: Spend, ctx: Context, _all: list[Spend]) -> Saving | None:
-    recent, before = _windows(ctx)
-    growth = spend.growth(recent, before)
-    if not IS_LOGS(spend.service) or growth is None or growth < GROWTH or spend.average(recent) < MIN_MONTHLY:
-        return None
-    amount = spend.average(recent) * Decimal("0.25")
-    return Saving("log-retention", spend, amount, f"25% of the {spend.service} average over {', '.join(recent)}; "
-                  f"spend grew {growth * 100:.1f}% over the previous 3 months")  # fmt: skip
-
-
-def _dynamodb_capacity(spend: Spend, ctx: Context, _all: list[Spend]) -> Saving | None:
-    recent, _ = _windows(ctx)
-    if not IS_DYNAMODB(spend.service) or not spend.flat(recent) or spend.average(recent) < MIN_MONTHLY:
-        return None
-    amount = spend.average(recent) * Decimal("0.40")
-    return Saving("dynamodb-capacity", spend, amount, f"40% of the {spend.service} average over {', '.join(recent)}")
-
-
-def _idle_network(spend: Spend, ctx: Context, every: list[Spend]) -> Saving | None:
-    recent, _ = _windows(ctx)
-    if not IS_NETWORK_ONLY(spend.service) and not IS_IDLE(spend.service):
-        return None
-    if spend.average(recent) <= 0:
-        return None
-    compute = any(
-        s.entity == spend.entity and IS_COMPUTE(s.service) and s.total(recent) > 0 for s in every if s is not spend
-    )
-    if compute and not IS_IDLE(spend.service):
-        return None
-    why = "the service name says idle" if IS_IDLE(spend.service) else "no compute is billed to the same entity"
-    return Saving("idle-network", spend, spend.average(recent), f"all of the {spend.service} average over "
-                  f"{', '.join(recent)}: {why}")  # fmt: skip
-
-
-RULES: tuple[Rule, ...] = (
-    Rule(
-        "always-on-compute",
-        "Always-on compute could be reserved or scheduled",
-        "an EC2, RDS, ElastiCache, OpenSearch, Redshift, Lightsail, DocumentDB or Neptune line billed in each of the "
-        "last 3 complete months with max/min <= 1.10 (a fixed size running around the clock), >= 1 a month",
-        "35% of its monthly average: a 1-year Savings Plan or reservation saves ~30-40%; a business-hours schedule "
-        "for non-production saves more",
-        "Buy a 1-year Savings Plan / reserved instance for what must run 24/7; stop non-production instances "
-        "outside working hours (Instance Scheduler).",
-        _always_on,
-    ),
-    Rule(
-        "s3-lifecycle",
-        "S3 storage keeps growing with no lifecycle rule",
-        "S3 spend of the last 3 complete months at least 5% above the 3 months before (stored data piling up), "
-        ">= 1 a month",
-        "45% of the spend of the month 3 months before the last complete month (approximately what data now over "
-        "~90 days old costs; Standard-IA / Intelligent-Tiering store it ~45% cheaper)",
-        "Add a lifecycle rule: move objects older than 30-90 days to Intelligent-Tiering or Standard-IA, expire "
-        "old versions and incomplete uploads, archive backups to Glacier.",
-        _s3_lifecycle,
-    ),
-    Rule(
-        "dynamodb-capacity",
-        "DynamoDB spend is flat: capacity looks provisioned, not following traffic",
-        "DynamoDB billed in each of the last 3 complete months with max/min <= 1.10, >= 1 a month",
-        "40% of its monthly average (on-demand or auto scaling for a table provisioned above its traffic)",
-        "Check the tables' consumed vs provisioned capacity; switch quiet tables to on-demand or enable auto scaling.",
-        _dynamodb_capacity,
-    ),
-    Rule(
-        "log-retention",
-        "CloudWatch spend keeps growing: logs are probably kept forever",
-        "CloudWatch spend of the last 3 complete months at least 5% above the 3 months before, >= 1 a month",
-        "25% of its monthly average (log storage that a 30-90 day retention would expire)",
-        "Set a retention period on every log group (30-90 days) and export what must be kept to S3.",
-        _log_retention,
-    ),
-    Rule(
-        "idle-network",
-        "Network resources billed with nothing to serve",
-        "VPC / Elastic IP / NAT gateway / public IPv4 spend of an entity with no compute billed in the last 3 "
-        "complete months, or a service line named idle",
-        "all of its monthly average",
-        "Release unattached Elastic IPs and delete NAT gateways and VPC endpoints nothing uses.",
-        _idle_network,
-    ),
-)
-RULES_BY_ID = {rule.id: rule for rule in RULES}
+SHARED = "shared"  # how cost rows without an entity are named in figure ids and tables
 
 
 def _cents(amount: Decimal) -> str:
@@ -243,6 +52,34 @@ def service_months(ctx: Context) -> dict[str, dict[str, Decimal]]:
     return out
 
 
+def entity_months(ctx: Context) -> dict[str | None, dict[str, Decimal]]:
+    """Spend per entity per month (None: shared rows, those without an entity), entities in manifest order."""
+    rows = ctx.query("SELECT nullif(entity, ''), month, sum(amount) FROM costs GROUP BY ALL ORDER BY 2")
+    order = {e: i for i, e in enumerate(ctx.entities)}
+    out: dict[str | None, dict[str, Decimal]] = {}
+    for entity, month, amount in sorted(rows, key=lambda r: (r[0] is None, order.get(r[0], len(order)), r[0] or "")):
+        out.setdefault(entity, {})[month] = amount
+    return out
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The months the cost data spans: from its first billed month to its last (a gap inside counts as billed 0)."""
+
+    first: str
+    last: str
+
+    def covered(self, months: list[str]) -> list[str]:
+        """The ``months`` within the span."""
+        return [m for m in months if self.first <= m <= self.last]
+
+
+def coverage(ctx: Context) -> Coverage | None:
+    """The span of the whole cost export (rows after ``as_of`` too: they show the export reaches that far)."""
+    [(first, last)] = ctx.query("SELECT min(month), max(month) FROM cloud_costs")
+    return None if first is None else Coverage(first, last)
+
+
 def savings(ctx: Context) -> list[Saving]:
     """Every rule's suggestions, largest saving first."""
     every = spends(ctx)
@@ -265,7 +102,7 @@ def _month_figures(ctx: Context, results: Results) -> None:
 
 
 def _average_figures(ctx: Context, results: Results) -> None:
-    recent, before = _windows(ctx)
+    recent, before = windows(ctx)
     months = ", ".join(recent)
     per_month = dict(ctx.query("SELECT month, sum(amount) FROM costs WHERE month IN (?, ?, ?) GROUP BY month", recent))
     if per_month:
@@ -292,7 +129,10 @@ def _average_figures(ctx: Context, results: Results) -> None:
             )
         )
     previous_total = sum(earlier.values(), ZERO)
-    if per_month and previous_total > 0:
+    span = coverage(ctx)
+    whole = span is not None and len(span.covered([*before, *recent])) == 6
+    # A window the export only partly reaches would count its missing months as 0 and fake a trend.
+    if per_month and previous_total > 0 and whole:
         results.add(
             Figure(
                 "cloud.spend.trend",
@@ -325,7 +165,7 @@ def _average_figures(ctx: Context, results: Results) -> None:
 
 
 def _saving_findings(ctx: Context, results: Results) -> None:
-    recent, before = _windows(ctx)
+    recent, before = windows(ctx)
     found = savings(ctx)
     months = [*before, *recent]
     refs: list[str] = []
@@ -343,8 +183,9 @@ def _saving_findings(ctx: Context, results: Results) -> None:
             Finding(
                 kind="cloud-savings",
                 severity="low" if saving.amount >= 5 else "info",
-                title=f"{rule.title}: {spend.service} ({who})",
+                title=f"{rule.title}: {spend.service} ({who}), about {money(saving.amount, ctx.currency)} a month",
                 entity=spend.entity,
+                subject=f"{rule.id}|{spend.service}",
                 evidence=(
                     f"rule {rule.id}: {rule.condition}",
                     f"estimate: {saving.basis}",
@@ -371,12 +212,100 @@ def _saving_findings(ctx: Context, results: Results) -> None:
         )
 
 
+def _entity_figures(ctx: Context, results: Results) -> None:
+    """``cloud.spend.entity.<e>.monthly`` for each entity billed in the last 3 complete months, and the shared rows
+    (no entity) apart as ``cloud.spend.shared.monthly``; together they make up ``cloud.spend.monthly``."""
+    if "cloud.spend.monthly" not in results.figures:
+        return
+    recent, _ = windows(ctx)
+    months = ", ".join(recent)
+    for entity, per_month in entity_months(ctx).items():
+        if not any(m in per_month for m in recent):
+            continue
+        total = sum((per_month.get(m, ZERO) for m in recent), ZERO)
+        if entity is None:
+            fid, name, where, params = (f"cloud.spend.{SHARED}.monthly", "Shared cloud spend per month (no entity)",
+                                        "coalesce(entity, '') = ''", [])  # fmt: skip
+            whose = "shared cost rows (empty entity)"
+        else:
+            label = ctx.entities[entity].name if entity in ctx.entities else entity
+            fid, name, where, params = (f"cloud.spend.entity.{entity}.monthly", f"Cloud spend per month, {label}",
+                                        "entity = ?", [entity])  # fmt: skip
+            whose = f"cost rows of entity {entity}"
+        results.add(
+            Figure(
+                fid,
+                total / 3,
+                ctx.currency,
+                f"(sum of the amounts of {whose} over {months}) / 3; a month with no rows counts 0",
+                ctx.provenance(f"FROM costs WHERE {where} AND month IN (?, ?, ?)", [*params, *recent]),
+                name=name,
+                entity=entity,
+            )
+        )
+
+
+def _coverage(ctx: Context, results: Results) -> None:
+    """How many of the last 3 complete months the cost data covers; a finding when not all of them."""
+    span = coverage(ctx)
+    if span is None:
+        return
+    recent, _ = windows(ctx)
+    covered = span.covered(recent)
+    sources = ctx.provenance("FROM cloud_costs")
+    results.add(
+        Figure(
+            "cloud.coverage.months",
+            len(covered),
+            "count",
+            f"number of the last 3 complete months ({', '.join(recent)}) within the months the cost data spans "
+            f"(its first billed month {span.first} to its last {span.last}); a month inside the span with no rows "
+            "counts as billed 0",
+            sources,
+            name="Months of the 3-month cloud average the cost data covers",
+        )
+    )
+    if len(covered) == len(recent):
+        return
+    average = results.figures.get("cloud.spend.monthly")
+    billed = ", ".join(covered) if covered else "none of them"
+    evidence = [
+        f"the cost data spans {span.first} to {span.last}: it covers {len(covered)} of {', '.join(recent)} ({billed})",
+    ]
+    if average is not None and covered:
+        total = sum((v for v in _window_totals(ctx, covered)), ZERO)
+        evidence.append(
+            f"cloud.spend.monthly = {money(Decimal(str(average.value)), ctx.currency)}: the contract's average "
+            f"over 3 months, counting the {3 - len(covered)} month(s) the data does not reach as 0; the "
+            f"{len(covered)} month(s) billed average {money(total / len(covered), ctx.currency)}"
+        )
+    results.find(
+        Finding(
+            kind="cloud-costs-partial",
+            severity="medium",
+            title=f"Cloud cost data covers {len(covered)} of the 3 months behind the monthly cloud spend",
+            evidence=(*evidence, *(f"source: {s}" for s in sources)),
+            recommendation="Export at least the last 6 complete months (FOCUS export or Cost Explorer with a "
+            "6-month period) so the 3-month average, the trend and the savings rules see whole windows.",
+            subject="cloud_costs",
+        )
+    )
+
+
+def _window_totals(ctx: Context, months: list[str]) -> list[Decimal]:
+    marks = ", ".join("?" * len(months))
+    return [total for (total,) in ctx.query(f"SELECT sum(amount) FROM costs WHERE month IN ({marks}) GROUP BY month",
+                                            months)]  # fmt: skip
+
+
 def analyze(ctx: Context) -> Results:
-    """Cloud spend by month and service, the 3-month average and trend, and savings suggestions."""
+    """Cloud spend by month, service and entity, the 3-month average and trend, coverage, savings suggestions."""
     results = Results()
     if not ctx.query("SELECT 1 FROM costs LIMIT 1"):
         return results
     _month_figures(ctx, results)
     _average_figures(ctx, results)
+    _entity_figures(ctx, results)
+    _coverage(ctx, results)
     _saving_findings(ctx, results)
     return results

@@ -10,10 +10,13 @@ from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import duckdb
+
 from execintel.analysis.lifecycle import History
 from execintel.analysis.model import Results, add_months, compress_lines, last_complete_months, month_key
 from execintel.config import Portfolio
 from execintel.config.models import Entity, Manifest
+from execintel.errors import ConfigError, Problem
 from execintel.facts import Facts
 
 # Analysis modules by name; each has ``analyze(ctx: Context) -> Results``. Imported on first use.
@@ -36,11 +39,26 @@ ANALYSES: dict[str, str] = {
 
 # The facts with every row dated after ``as_of`` left out (CONTRACT section 7), as temporary tables sorted
 # by entity: most analysis queries filter by entity, and DuckDB then skips the row groups of other entities.
+# ``as_of`` is a date in the portfolio's time zone: it ends at $end, the instant the next day starts there (in
+# UTC, as the facts hold timestamps). A timestamped row counts when its instant is before that: events by ``ts``,
+# cost rows by the start of their charge period (FOCUS, Cost Explorer); cost rows also by their billing month. In
+# ``ev``, ``ts`` is the event's wall-clock time in the portfolio's zone, so ``CAST(ts AS DATE)`` is its local date
+# and every window of dates ("the 12 months ending at as_of") reads events by the calendar as_of belongs to.
 _VIEWS = {
     "tx": "SELECT * FROM transactions WHERE date <= $as_of ORDER BY entity, date",
-    "ev": "SELECT * FROM events WHERE CAST(ts AS DATE) <= $as_of ORDER BY entity, ts",
-    "costs": "SELECT * FROM cloud_costs WHERE month <= $month",
+    "ev": "SELECT * REPLACE ($local_ts AS ts) FROM events e WHERE e.ts < $end ORDER BY entity, e.ts",
+    "costs": "SELECT * FROM cloud_costs c WHERE c.month <= $month AND coalesce(c.period_start < $end, true)",
 }
+
+
+def day_end(day: dt.date, timezone: str) -> dt.datetime:
+    """The instant ``day`` ends in ``timezone`` (midnight starting the next day there), as a naive UTC datetime.
+
+    Naive UTC is how the facts hold timestamps. Across a daylight-saving change the day is 23 or 25 hours long;
+    the next day's midnight is always what ends it.
+    """
+    midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), ZoneInfo(timezone))
+    return midnight.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def resolve_as_of(manifest: Manifest, override: dt.date | None = None) -> dt.date:
@@ -57,7 +75,8 @@ class Context:
     """Everything an analysis function reads: manifest, facts (cut at ``as_of``) and helpers.
 
     Analyses query the views ``tx`` (transactions), ``ev`` (events) and ``costs``
-    (cloud costs), which hold only rows dated on or before ``as_of``; the other
+    (cloud costs), which hold only rows dated on or before ``as_of`` (timestamps
+    before :attr:`as_of_end`; ``ev.ts`` in the portfolio's time zone); the other
     facts tables (contacts, handoffs, repo_*) are read directly.
     """
 
@@ -69,11 +88,42 @@ class Context:
     _results: dict[str, Results] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        for name, sql in _VIEWS.items():
-            literal = sql.replace("$as_of", f"DATE '{self.as_of.isoformat()}'").replace(
-                "$month", f"'{month_key(self.as_of)}'"
-            )
-            self.facts.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {literal}")
+        zone = self.timezone.replace("'", "''")  # an IANA name (the config checks it); quoted all the same
+        local_ts = "e.ts" if zone == "UTC" else f"timezone('{zone}', e.ts AT TIME ZONE 'UTC')"
+        if zone != "UTC":
+            try:
+                self.facts.con.execute(f"SELECT timezone('{zone}', TIMESTAMPTZ '2000-01-01 00:00:00+00')")
+            except duckdb.Error:
+                raise ConfigError(
+                    Problem(self.manifest_file, f"time zone {self.timezone!r} is not an IANA zone name the facts "
+                            "database knows (use a name like America/Los_Angeles)", key="portfolio.timezone")
+                ) from None  # fmt: skip
+        values = {
+            "$as_of": f"DATE '{self.as_of.isoformat()}'",
+            "$month": f"'{month_key(self.as_of)}'",
+            "$end": f"TIMESTAMP '{self.as_of_end.isoformat(sep=' ')}'",
+            "$local_ts": local_ts,
+        }
+        for name, template in _VIEWS.items():
+            sql = template
+            for key, value in values.items():
+                sql = sql.replace(key, value)
+            self.facts.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+
+    @property
+    def timezone(self) -> str:
+        """The portfolio's time zone (an IANA name): ``as_of`` and every date window are dates there."""
+        return self.manifest.portfolio.timezone
+
+    @cached_property
+    def as_of_end(self) -> dt.datetime:
+        """The instant ``as_of`` ends (midnight starting the next day in the portfolio's zone), naive UTC."""
+        return day_end(self.as_of, self.timezone)
+
+    def local_date(self, instant: dt.datetime) -> dt.date:
+        """The date in the portfolio's zone of an instant (a naive datetime is UTC, as the facts hold them)."""
+        aware = instant if instant.tzinfo is not None else instant.replace(tzinfo=dt.UTC)
+        return aware.astimezone(ZoneInfo(self.timezone)).date()
 
     @property
     def manifest(self) -> Manifest:

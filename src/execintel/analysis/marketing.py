@@ -1,4 +1,5 @@
-"""Marketing (CMO): the contact list, funnels, a modelled campaign, the channel matrix, local SEO and milestones.
+"""Marketing (CMO): the contact list, funnels, a modelled campaign, channel attribution, the channel matrix and
+launch sequence, local SEO and the 30/60/90-day milestones.
 
 Contact figures follow CONTRACT.md sections 4 and 7: every contact file is read
 together, in the manifest's entity order and then line order; a row whose
@@ -14,15 +15,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from execintel.analysis import campaign
+from execintel.analysis.attribution import EntityAttribution, add_figures, attribute
 from execintel.analysis.context import Context
 from execintel.analysis.model import Figure, Results, compress_lines
 from execintel.config.models import Entity
 from execintel.reports.format import money, show
 
 ENGAGED_DAYS = 90
-# Campaign model defaults: share of recipients who respond, share of responders who book.
-RESPONSE_RATE = (Decimal("0.02"), Decimal("0.05"))
-CONVERSION_RATE = (Decimal("0.10"), Decimal("0.25"))
+MILESTONE_DAYS = (30, 60, 90)  # the first launch steps are due at these days, one each
 LOCAL_KIND_WORDS = ("local", "service", "removal", "charter", "repair", "cleaning", "rental")
 LOW_CONVERSION = Decimal("0.02")
 
@@ -47,9 +48,11 @@ class MarketingResults(Results):
     by_source: dict[str, ContactStats] = field(default_factory=dict)
     by_segment: dict[str, ContactStats] = field(default_factory=dict)
     funnels: list[tuple[str, int, int, int, Decimal | None]] = field(default_factory=list)
-    campaigns: list[tuple[str, int, Decimal, str, Decimal, Decimal]] = field(default_factory=list)
+    campaigns: list[campaign.Campaign] = field(default_factory=list)
+    attribution: list[EntityAttribution] = field(default_factory=list)
     channels: list[dict[str, Any]] = field(default_factory=list)
-    launch: list[str] = field(default_factory=list)
+    sequence: list[dict[str, Any]] = field(default_factory=list)  # planned channels in launch order
+    launch: list[str] = field(default_factory=list)  # the sequence as text, one line a step
     seo: list[tuple[str, str, bool]] = field(default_factory=list)
     milestones: list[tuple[int, dt.date, str]] = field(default_factory=list)
 
@@ -143,51 +146,15 @@ def _funnels(ctx: Context, out: MarketingResults) -> None:
         out.funnels.append((entity.id, leads, signups, bookings, conversion))
 
 
-def _unit_price(ctx: Context, entity: Entity) -> tuple[Decimal, str] | None:
-    if entity.unit_economics is not None and entity.unit_economics.price > 0:
-        return Decimal(entity.unit_economics.price), ctx.entity_key(entity.id, "unit_economics.price")
-    [(average,)] = ctx.query(
-        "SELECT avg(amount) FROM ev WHERE entity = ? AND type = 'booking' AND amount > 0 AND CAST(ts AS DATE) > ?",
-        [entity.id, ctx.window_start],
-    )
-    if average is None:
-        return None
-    return Decimal(average), "average booking amount in the 12 months ending at as_of"
-
-
-def campaign_range(
-    recipients: int,
-    price: Decimal,
-    response: tuple[Decimal, Decimal] = RESPONSE_RATE,
-    conversion: tuple[Decimal, Decimal] = CONVERSION_RATE,
-) -> tuple[Decimal, Decimal]:
-    """Modelled campaign revenue: recipients x response rate x conversion rate x unit price, low and high."""
-    low = recipients * response[0] * conversion[0] * price
-    high = recipients * response[1] * conversion[1] * price
-    return low, high
-
-
 def _campaigns(ctx: Context, out: MarketingResults) -> None:
     for entity in ctx.active_entities:
         stats = out.by_entity.get(entity.id)
         if stats is None or stats.subscribed == 0:
             continue
-        priced = _unit_price(ctx, entity)
-        if priced is None:
-            continue
-        price, price_source = priced
-        low, high = campaign_range(stats.subscribed, price)
-        formula = (
-            f"subscribed valid contacts ({stats.subscribed}) x response rate ({RESPONSE_RATE[0]} low, "
-            f"{RESPONSE_RATE[1]} high) x conversion rate ({CONVERSION_RATE[0]} low, {CONVERSION_RATE[1]} high) "
-            f"x unit price ({price_source})"
-        )
-        sources = (*out.figures[f"contacts.{entity.id}.subscribed"].sources, price_source)
-        for bound, value in (("low", low), ("high", high)):
-            out.add(Figure(f"campaign.{entity.id}.revenue.{bound}", value, ctx.currency, formula, sources,
-                           f"Campaign revenue ({bound}), {entity.name}", entity.id))  # fmt: skip
-        unit = entity.unit_economics.unit if entity.unit_economics else "booking"
-        out.campaigns.append((entity.id, stats.subscribed, price, unit, low, high))
+        sources = out.figures[f"contacts.{entity.id}.subscribed"].sources
+        modelled = campaign.model(ctx, entity, stats.subscribed, sources, out)
+        if modelled is not None:
+            out.campaigns.append(modelled)
 
 
 def _channels(ctx: Context, out: MarketingResults) -> None:
@@ -203,11 +170,18 @@ def _channels(ctx: Context, out: MarketingResults) -> None:
                 "source": ctx.entity_key(entity.id, f"channels[{index}]"),
             })  # fmt: skip
     out.channels.sort(key=lambda c: (c["expected"] is None, -(c["expected"] or 0), -(c["audience"] or 0)))
-    # Launch order: the likeliest to bring direct bookings first, then the widest reach.
+    # Launch order: the likeliest to bring direct bookings first, then the widest reach. A channel with status
+    # none is not pursued: it is in the matrix, not in the sequence.
     planned = sorted(
-        (c for c in out.channels if c["status"] != "live"),
+        (c for c in out.channels if c["status"] == "planned"),
         key=lambda c: (-(c["likelihood"] or 0), -(c["audience"] or 0)),
     )
+    out.sequence = planned
+    if out.channels:
+        out.add(Figure("channels.live", sum(c["status"] == "live" for c in out.channels), "count",
+                       "declared channels with status live", (ctx.manifest_file,), "Live channels"))  # fmt: skip
+        out.add(Figure("channels.planned", len(planned), "count", "declared channels with status planned",
+                       (ctx.manifest_file,), "Planned channels"))  # fmt: skip
     if not planned:
         return
     largest = max(planned, key=lambda c: c["audience"] or 0)
@@ -223,12 +197,8 @@ def _channels(ctx: Context, out: MarketingResults) -> None:
             reasons.append("the largest audience of the planned channels")
         if item["commission"] is not None:
             reasons.append(f"commission {Decimal(item['commission']) * 100:.0f}%")
-        out.launch.append(f"{step}. {item['name']} ({item['entity']}, {item['kind']}): "
+        out.launch.append(f"{step}. {item['name']} ({ctx.entities[item['entity']].name}, {item['kind']}): "
                           + ("; ".join(reasons) or "no audience or likelihood declared"))  # fmt: skip
-    out.add(Figure("channels.live", sum(c["status"] == "live" for c in out.channels), "count",
-                   "declared channels with status live", (ctx.manifest_file,), "Live channels"))  # fmt: skip
-    out.add(Figure("channels.planned", len(planned), "count", "declared channels not live",
-                   (ctx.manifest_file,), "Planned channels"))  # fmt: skip
 
 
 def _is_local(entity: Entity) -> bool:
@@ -270,12 +240,22 @@ def _milestones(ctx: Context, out: MarketingResults, portfolio: ContactStats) ->
         if conversion is not None and leads >= 50 and conversion < LOW_CONVERSION:
             items.append((30, f"Fix the {ctx.entities[entity].name} funnel: {leads:,} leads became {bookings:,} "
                               "bookings in 12 months; follow up every lead within a day"))  # fmt: skip
-    planned = [c for c in out.channels if c["status"] != "live" and c["kind"] == "ota"]
-    for days, channel in zip((30, 60, 90), planned, strict=False):
-        items.append((days, f"List {ctx.entities[channel['entity']].name} on {channel['name']} (launch step)"))
-    for entity, recipients, _price, _unit, low, high in out.campaigns:
-        items.append((60, f"Send one campaign to {recipients:,} subscribed {ctx.entities[entity].name} contacts "
-                          f"(modelled {money(low, ctx.currency)} to {money(high, ctx.currency)})"))  # fmt: skip
+    # The launch sequence's first steps, in its order: step 1 by day 30, step 2 by day 60, step 3 by day 90.
+    steps = len(out.sequence)
+    for step, (days, channel) in enumerate(zip(MILESTONE_DAYS, out.sequence, strict=False), start=1):
+        name = ctx.entities[channel["entity"]].name
+        what = (f"List {name} on {channel['name']}" if channel["kind"] == "ota"
+                else f"Launch {channel['name']} ({channel['kind']}) for {name}")  # fmt: skip
+        items.append((days, f"{what} (launch step {step} of {steps})"))
+    for c in out.campaigns:
+        roi = (
+            ""
+            if c.roi is None
+            else f", revenue minus cost {money(c.roi[0], ctx.currency)} to " + money(c.roi[1], ctx.currency)
+        )
+        items.append((60, f"Send one campaign to {c.recipients:,} subscribed {ctx.entities[c.entity].name} contacts "
+                          f"(modelled {money(c.revenue[0], ctx.currency)} to {money(c.revenue[1], ctx.currency)}"
+                          f"{roi})"))  # fmt: skip
     if portfolio.valid and portfolio.engaged * 2 < portfolio.valid:
         items.append((60, f"Re-engage the list: {portfolio.engaged:,} of {portfolio.valid:,} valid contacts "
                           f"engaged in the last {ENGAGED_DAYS} days"))  # fmt: skip
@@ -286,11 +266,14 @@ def _milestones(ctx: Context, out: MarketingResults, portfolio: ContactStats) ->
 
 
 def analyze(ctx: Context) -> MarketingResults:
-    """Contacts, funnels, campaign model, channel matrix, local SEO checklist and 30/60/90-day milestones."""
+    """Contacts, funnels, campaign model, channel attribution, channel matrix and launch sequence, local SEO
+    checklist and 30/60/90-day milestones."""
     out = MarketingResults()
     portfolio = _contacts(ctx, out)
     _funnels(ctx, out)
     _campaigns(ctx, out)
+    out.attribution = attribute(ctx)
+    add_figures(ctx, out.attribution, out)
     _channels(ctx, out)
     _local_seo(ctx, out)
     _milestones(ctx, out, portfolio)

@@ -15,11 +15,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from execintel.analysis.context import Context
 from execintel.analysis.model import SEVERITY_ORDER, Figure, Finding, Results
+from execintel.analysis.secret_names import assigned_name
 from execintel.analysis.secrets import SecretHit, SecretScanner, file_mode, is_env_file
 from execintel.config.models import Entity, StackItem
 
@@ -29,6 +30,17 @@ _ENV_TEMPLATE_SUFFIXES = (".example", ".sample", ".template", ".dist", ".default
 _API_COMPONENT = re.compile(r"api|apigateway|google-apps-script|appsync|graphql|function-url|lambda-url", re.I)
 _ENDPOINT_COMPONENT = re.compile(r"api|lambda|function|google-apps-script|appsync|graphql|server|express|backend", re.I)
 STALE_REPO_DAYS = 90
+# Security findings (a way in for an attacker) and delivery findings (how changes reach production: process, not
+# security), counted and shown apart.
+SECURITY_KINDS = (
+    "hardcoded-secret",
+    "secret-in-history",
+    "env-file-committed",
+    "unauthenticated-endpoint",
+    "no-waf",
+    "no-rate-limit",
+)
+DELIVERY_KINDS = ("no-staging", "manual-deploy")
 _BATCH = 20_000  # history rows fetched at a time, so memory stays bounded on long histories
 
 
@@ -54,6 +66,7 @@ class Occurrence:
     line: int | None
     hit: SecretHit
     sha: str | None = None
+    name: str | None = None  # the variable or key the secret is assigned to (``JWT_SECRET``), when there is one
 
 
 @dataclass(frozen=True)
@@ -113,7 +126,9 @@ def _scan_history(scanner: SecretScanner, ctx: Context) -> list[Occurrence]:
         for end in range(1, len(numbers) + 1):
             if end == len(numbers) or numbers[end] != numbers[end - 1] + 1:
                 for index, hit in scanner.scan(path, texts[start:end], mode):
-                    found.append(Occurrence(entity, repo, path, numbers[start + index], hit, sha))
+                    at = start + index
+                    name = assigned_name(texts[at], hit.value, texts[at - 1] if at > start else "")
+                    found.append(Occurrence(entity, repo, path, numbers[at], hit, sha, name))
                 start = end
     # Credential files known by name whose contents git shows as binary (key stores): every commit that wrote one.
     rows = ctx.query("SELECT DISTINCT entity, repo, sha, path FROM repo_changes WHERE line IS NULL AND change <> 'D'")
@@ -150,7 +165,36 @@ def _adding_commits(ctx: Context, repo: str, path: str, text: str) -> list[str]:
     return [sha for sha, _ in rows]
 
 
-def _secret_findings(ctx: Context, results: Results) -> int:
+@dataclass(frozen=True)
+class SecretAge:
+    """The first commit that added a secret to a path, its date in the portfolio's zone, and the days to as_of."""
+
+    sha: str
+    day: dt.date
+    days: int
+
+    def describe(self) -> str:
+        """``first committed 2026-01-02 (commit 1b6da43b82b2), 317 days before as_of``."""
+        return f"first committed {self.day.isoformat()} (commit {self.sha[:12]}), {self.days} days before as_of"
+
+
+@dataclass(frozen=True)
+class SecretRow:
+    """A secret finding with what the CTO report's table shows: the secret's label and its age."""
+
+    finding: Finding
+    label: str  # type and variable name: ``Secret Keyword JWT_SECRET``
+    age: SecretAge | None  # None for a secret not committed yet
+
+
+@dataclass
+class SecurityResults(Results):
+    """Figures and findings, plus the secret findings with their labels and ages (the CTO's secrets table)."""
+
+    secrets: list[SecretRow] = field(default_factory=list)
+
+
+def _secret_findings(ctx: Context, results: SecurityResults) -> int:
     """Add hardcoded-secret and secret-in-history findings; returns the number of tracked text files scanned."""
     tracked = _tracked(ctx)
     files = {(f.repo, f.path): f for f in tracked}
@@ -164,12 +208,17 @@ def _secret_findings(ctx: Context, results: Results) -> int:
                 continue  # binary, or over the git source's size cap: its history is still scanned
             lines = file_lines(file.content)
             current.extend(
-                (Occurrence(file.entity, file.repo, file.path, index + 1, hit), lines[index])
+                (
+                    Occurrence(file.entity, file.repo, file.path, index + 1, hit,
+                               name=assigned_name(lines[index], hit.value, lines[index - 1] if index else "")),
+                    lines[index],
+                )
                 for index, hit in scanner.scan(file.path, lines)
-            )
+            )  # fmt: skip
         history = _scan_history(scanner, ctx)
         scanned = sum(1 for f in tracked if f.content is not None and not scanner.skips_file(f.path))
 
+    ages = _first_commits(ctx, history)
     seen: set[tuple[str, str, str, str | None]] = set()
     for occurrence, text in current:
         if text is None:
@@ -181,7 +230,9 @@ def _secret_findings(ctx: Context, results: Results) -> int:
         if key in seen:
             continue
         seen.add(key)
-        results.find(_hardcoded(occurrence, sha))
+        age = ages.get((occurrence.repo, occurrence.path, occurrence.hit.digest)) or _age(ctx, occurrence.repo, sha)
+        finding = results.find(_hardcoded(occurrence, sha, age))
+        results.secrets.append(SecretRow(finding, secret_label(occurrence.hit, occurrence.name), age))
 
     in_tree = {(o.repo, o.path, o.hit.digest) for o, _text in current}
     for occurrence in sorted(history, key=lambda o: (o.repo, o.path, o.sha or "", o.line or 0)):
@@ -199,19 +250,67 @@ def _secret_findings(ctx: Context, results: Results) -> int:
         if key in seen:
             continue
         seen.add(key)
-        results.find(_in_history(occurrence, now))
+        age = ages.get((occurrence.repo, occurrence.path, occurrence.hit.digest)) or _age(
+            ctx, occurrence.repo, occurrence.sha
+        )
+        finding = results.find(_in_history(occurrence, now, age))
+        results.secrets.append(SecretRow(finding, secret_label(occurrence.hit, occurrence.name), age))
     return scanned
 
 
-def _hardcoded(occurrence: Occurrence, sha: str | None) -> Finding:
+def _age(ctx: Context, repo: str, sha: str | None) -> SecretAge | None:
+    """The age of a secret added by commit ``sha`` (None when uncommitted or the commit's date is unknown)."""
+    if sha is None:
+        return None
+    rows = ctx.query("SELECT min(committed_at) FROM repo_commits WHERE repo = ? AND sha = ?", [repo, sha])
+    when = rows[0][0] if rows else None
+    if when is None:
+        return None
+    day = ctx.local_date(when)
+    # A commit dated after as_of (a report for a past date over today's repository) is 0 days old.
+    return SecretAge(sha, day, max(0, (ctx.as_of - day).days))
+
+
+def _first_commits(ctx: Context, history: list[Occurrence]) -> dict[tuple[str, str, str], SecretAge]:
+    """(repo, path, secret digest) -> the age from the earliest commit (committer date) that added it there."""
+    times = _commit_times(ctx)
+    first: dict[tuple[str, str, str], tuple[dt.datetime, str]] = {}
+    for occurrence in history:
+        when = times.get((occurrence.repo, occurrence.sha or ""))
+        if when is None or occurrence.sha is None:
+            continue
+        key = (occurrence.repo, occurrence.path, occurrence.hit.digest)
+        if key not in first or (when, occurrence.sha) < first[key]:
+            first[key] = (when, occurrence.sha)
+    out: dict[tuple[str, str, str], SecretAge] = {}
+    for key, (when, sha) in first.items():
+        day = ctx.local_date(when)
+        out[key] = SecretAge(sha, day, max(0, (ctx.as_of - day).days))
+    return out
+
+
+def secret_label(hit: SecretHit, name: str | None) -> str:
+    """The secret's type and, when known, the name it is assigned to: ``Secret Keyword JWT_SECRET``."""
+    if name is None:
+        return hit.type
+    kind = hit.type.removesuffix(f" ({name})")  # our generic rules already name the key in the type
+    return f"{kind} {name}"
+
+
+def _hardcoded(occurrence: Occurrence, sha: str | None, age: SecretAge | None) -> Finding:
     hit = occurrence.hit
     place = f"{occurrence.repo}/{occurrence.path}"
     added = f"added by commit {sha[:12]}" if sha else "not committed yet (a working-tree change)"
+    if age is not None:
+        added += f"; {age.describe()}"
+    label = secret_label(hit, occurrence.name)
     if occurrence.line is None:
-        title, where = f"{hit.type} committed as {place}", f"{place}: {hit.masked()}"
+        title, where = f"{label} committed as {place}", f"{place}: {hit.masked()}"
     else:
-        title = f"{hit.type} hard-coded in {place}, line {occurrence.line}"
+        title = f"{label} hard-coded in {place}, line {occurrence.line}"
         where = f"{place}:{occurrence.line}: {hit.masked()}"
+    if occurrence.name is not None:
+        where += f" assigned to {occurrence.name}"
     return Finding(
         kind="hardcoded-secret",
         severity="high" if hit.generic else "critical",
@@ -227,7 +326,7 @@ def _hardcoded(occurrence: Occurrence, sha: str | None) -> Finding:
     )
 
 
-def _in_history(occurrence: Occurrence, file: TrackedFile | None) -> Finding:
+def _in_history(occurrence: Occurrence, file: TrackedFile | None, age: SecretAge | None) -> Finding:
     hit = occurrence.hit
     place = f"{occurrence.repo}/{occurrence.path}"
     if file is None:
@@ -242,12 +341,17 @@ def _in_history(occurrence: Occurrence, file: TrackedFile | None) -> Finding:
     sha = occurrence.sha or ""
     at = f", line {occurrence.line}" if occurrence.line is not None else ""
     where = f"{place}:{occurrence.line}" if occurrence.line is not None else place
+    named = f" assigned to {occurrence.name}" if occurrence.name is not None else ""
     return Finding(
         kind="secret-in-history",
         severity="high",
-        title=f"{hit.type} in git history of {place} (commit {sha[:12]}{at})",
+        title=f"{secret_label(hit, occurrence.name)} in git history of {place} (commit {sha[:12]}{at})",
         entity=occurrence.entity,
-        evidence=(f"{where} as added by commit {sha}: {hit.masked()}", now),
+        evidence=(
+            f"{where} as added by commit {sha}: {hit.masked()}{named}",
+            now,
+            *((age.describe(),) if age is not None else ()),
+        ),
         file=place,
         line=occurrence.line,
         commit=occurrence.sha,
@@ -433,9 +537,9 @@ def _count_figures(ctx: Context, results: Results, scanned_files: int, sources: 
         results.add(Figure(fid, value, "count", formula, sources, name=name))
 
 
-def analyze(ctx: Context) -> Results:
+def analyze(ctx: Context) -> SecurityResults:
     """Secrets in files and history, committed environment files, stack gaps, and counts by severity."""
-    results = Results()
+    results = SecurityResults()
     has_repos = bool(ctx.query("SELECT 1 FROM repo_commits LIMIT 1") or ctx.query("SELECT 1 FROM repo_files LIMIT 1"))
     has_stack = any(e.stack for e in ctx.manifest.entities)
     repo_sources = tuple(
@@ -448,31 +552,25 @@ def analyze(ctx: Context) -> Results:
     _stack_findings(ctx, results)
     if has_repos or has_stack:
         stack_sources = tuple(ctx.entity_key(e.id, "stack") for e in ctx.manifest.entities if e.stack)
-        results.add(
-            Figure(
-                "security.findings.total",
-                len(results.findings),
-                "count",
-                "number of security findings of every severity (secrets in files and history, committed environment "
-                "files, stack declarations)",
-                (*repo_sources, *stack_sources),
-                name="Security findings",
-            )
-        )
-        for severity in SEVERITY_ORDER:
-            count = sum(1 for f in results.findings if f.severity == severity)
-            results.add(
-                Figure(
-                    f"security.findings.{severity}",
-                    count,
-                    "count",
-                    f"number of security findings of severity {severity} (secrets in files and history, committed "
-                    "environment files, stack declarations)",
-                    (*repo_sources, *stack_sources),
-                    name=f"Security findings: {severity}",
-                )
-            )
+        _severity_counts(results, "security", SECURITY_KINDS, (*repo_sources, *stack_sources))
+    if has_stack:
+        stack_sources = tuple(ctx.entity_key(e.id, "stack") for e in ctx.manifest.entities if e.stack)
+        _severity_counts(results, "delivery", DELIVERY_KINDS, stack_sources)
     return results
+
+
+def _severity_counts(results: Results, group: str, kinds: tuple[str, ...], sources: tuple[str, ...]) -> None:
+    """``<group>.findings.total`` and ``<group>.findings.<severity>``: the findings of ``kinds`` only."""
+    what = ", ".join(kinds)
+    chosen = [f for f in results.findings if f.kind in kinds]
+    results.add(Figure(f"{group}.findings.total", len(chosen), "count",
+                       f"number of {group} findings of every severity (kinds {what})", sources,
+                       name=f"{group.capitalize()} findings"))  # fmt: skip
+    for severity in SEVERITY_ORDER:
+        count = sum(1 for f in chosen if f.severity == severity)
+        results.add(Figure(f"{group}.findings.{severity}", count, "count",
+                           f"number of {group} findings of severity {severity} (kinds {what})", sources,
+                           name=f"{group.capitalize()} findings: {severity}"))  # fmt: skip
 
 
 def by_severity(findings: Iterable[Finding]) -> list[Finding]:

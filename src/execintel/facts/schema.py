@@ -60,6 +60,7 @@ TABLES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("service", "VARCHAR"),
         ("amount", AMOUNT),
         ("entity", "VARCHAR"),
+        ("period_start", "TIMESTAMP"),  # UTC start of the charge period, when the source gives one
         ("source_key", "VARCHAR"),
         *PROVENANCE,
     ),

@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from execintel.analysis.cloud import RULES, service_months, slug
+from execintel.analysis.cloud import SHARED, entity_months, service_months, slug
+from execintel.analysis.cloud_rules import RULES, RULES_BY_ID
 from execintel.analysis.context import Context
 from execintel.analysis.model import SEVERITY_ORDER, Results
-from execintel.analysis.security import STALE_REPO_DAYS, by_severity, stale_repos
+from execintel.analysis.security import (
+    DELIVERY_KINDS,
+    SECURITY_KINDS,
+    STALE_REPO_DAYS,
+    SecurityResults,
+    by_severity,
+    stale_repos,
+)
 from execintel.reports.document import Document, DocumentBuilder
 from execintel.reports.format import show_figure
 
 TITLE = "CTO report"
-SECURITY_KINDS = (
-    "hardcoded-secret",
-    "secret-in-history",
-    "env-file-committed",
-    "unauthenticated-endpoint",
-    "no-waf",
-    "no-rate-limit",
-)
-DELIVERY_KINDS = ("no-staging", "manual-deploy")
 TOP_SERVICES = 6  # services drawn separately in the chart; the rest are 'Other'
 MONTHS_SHOWN = 12  # months of the monthly spend table
 
@@ -44,7 +43,7 @@ class _Cto:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.cur = ctx.currency
-        self.security: Results = ctx.results("security")
+        self.security = cast(SecurityResults, ctx.results("security"))
         self.cloud: Results = ctx.results("cloud")
         self.b = DocumentBuilder(ctx, "cto", TITLE)
         self.has_repos = any(e.repos for e in ctx.manifest.entities)
@@ -76,9 +75,9 @@ class _Cto:
                 if figures[f"security.findings.{s}"].value
             )
             self.b.summary(
-                f"Security and delivery findings: {self.fig('security.findings.total')}"
+                f"Security findings: {self.fig('security.findings.total')}"
                 + (f" ({counts})" if counts else "")
-                + "."
+                + "; delivery findings (staging, manual deploys) are counted apart."
             )
         if "cloud.spend.monthly" in self.cloud.figures:
             line = f"Cloud spend {self.fig('cloud.spend.monthly')} a month (last 3 complete months)"
@@ -86,6 +85,9 @@ class _Cto:
                 line += f", a change of {self.fig('cloud.spend.trend')} on the 3 months before"
             if "cloud.savings.monthly" in self.cloud.figures:
                 line += f"; estimated savings {self.fig('cloud.savings.monthly')} a month"
+            covered = self.cloud.figures.get("cloud.coverage.months")
+            if covered is not None and covered.value != 3:
+                line += f" (the cost data covers only {self.fig('cloud.coverage.months')} of those 3 months)"
             self.b.summary(line + ".")
         delivery = [f for f in self.security.findings if f.kind in DELIVERY_KINDS]
         if delivery:
@@ -132,9 +134,31 @@ class _Cto:
         if not self.has_repos:
             note = "No entity lists git repositories, so no secret scan was run."
             self.b.missing("git repositories to audit (entities[].repos)", "the secret scan of files and history")
-        self.b.figures_section("security-counts", "Security overview", ids, note=note)
+        kinds = "secrets in files and history, committed environment files, unauthenticated endpoints, no WAF, no "
+        counted = f"Counts are of security findings only ({kinds}rate limit); no staging and manual deploys are "
+        counted += "delivery findings, counted under Delivery."
+        self.b.figures_section("security-counts", "Security overview", ids,
+                               note=" ".join(n for n in (note, counted) if n))  # fmt: skip
+        self.secrets_table()
         findings = by_severity(f for f in self.security.findings if f.kind in SECURITY_KINDS)
         self.b.findings_section("security-findings", "Security findings", findings)
+
+    def secrets_table(self) -> None:
+        """One row per secret finding: what to rotate (the variable), where, and how long it has been exposed."""
+        rows: list[list[Any]] = []
+        order = {id(f): i for i, f in enumerate(by_severity(r.finding for r in self.security.secrets))}
+        for row in sorted(self.security.secrets, key=lambda r: order[id(r.finding)]):
+            finding = row.finding
+            place = (finding.file or "") + (f":{finding.line}" if finding.line is not None else "")
+            where = "in the files" if finding.kind == "hardcoded-secret" else "history only"
+            rows.append([finding.severity, row.label, where, place, (finding.commit or "")[:12],
+                         None if row.age is None else row.age.days])  # fmt: skip
+        if not rows:
+            return
+        self.b.table("secrets", "Secrets to rotate", [("Severity", ""), ("Secret", ""), ("Where", ""),
+                     ("File", ""), ("Commit", ""), ("Days exposed", "days")], rows,
+                     note="Days exposed: from the first commit that added the secret to that file (committer date) "
+                     "to as_of. Rotate first, then remove.")  # fmt: skip
 
     # --- cloud ----------------------------------------------------------------------------------------------
     def cloud_section(self) -> None:
@@ -144,27 +168,82 @@ class _Cto:
             self.b.missing("cloud costs (cloud_costs in the manifest)", "cloud spend, trend and savings")
             self.b.text("cloud", "Cloud cost", [], note="No cloud cost data up to the report date.")
             return
-        ids = ["cloud.spend.monthly", "cloud.spend.monthly.previous", "cloud.spend.trend", "cloud.savings.monthly"]
-        note = None
+        ids = ["cloud.spend.monthly", "cloud.spend.monthly.previous", "cloud.spend.trend", "cloud.savings.monthly",
+               "cloud.coverage.months"]  # fmt: skip
+        months = ", ".join(self.ctx.complete_months(3))
+        notes: list[str] = []
         if "cloud.spend.monthly" not in figures:
-            months = ", ".join(self.ctx.complete_months(3))
-            note = f"No cloud cost rows for {months}, so there is no 3-month average, trend or savings estimate."
-        self.b.figures_section("cloud-overview", "Cloud cost", ids, note=note)
+            notes.append(f"No cloud cost rows for {months}, so there is no 3-month average, trend or savings estimate.")
+        covered = figures.get("cloud.coverage.months")
+        if covered is not None and covered.value != 3:
+            notes.append(f"The cost data covers {show_figure(covered)} of {months}: the average counts the months it "
+                         "does not reach as 0 (as the contract defines it), so it understates the bill.")  # fmt: skip
+        if "cloud.spend.monthly.previous" in figures and "cloud.spend.trend" not in figures:
+            notes.append("No trend: the cost data does not cover all 6 months it compares.")
+        self.b.figures_section("cloud-overview", "Cloud cost", ids, note=" ".join(notes) or None)
+        partial = [f for f in self.cloud.findings if f.kind == "cloud-costs-partial"]
+        if partial:
+            self.b.findings_section("cloud-data", "Cloud cost data", partial)
         month_ids = sorted(f for f in figures if f.startswith("cloud.spend.month."))[-MONTHS_SHOWN:]
+        current = f"cloud.spend.month.{self.ctx.as_of:%Y-%m}"
         self.b.table(
             "cloud-months",
             "Cloud spend by month",
             [("Month", ""), ("Spend", self.cur)],
             [[fid.removeprefix("cloud.spend.month."), figures[fid].value] for fid in month_ids],
+            note=f"{self.ctx.as_of:%Y-%m} is the month of as_of: billed so far." if current in month_ids else None,
         )
         self.by_service()
-        savings = sorted(
+        self.by_entity()
+        self.savings()
+
+    def savings(self) -> None:
+        """One row per savings suggestion with its estimated saving in currency a month (the findings' amounts)."""
+        found = sorted(
             (f for f in self.cloud.findings if f.kind == "cloud-savings"), key=lambda f: -(f.amount or Decimal(0))
         )
-        rules = "; ".join(f"{r.id}: {r.estimate}" for r in RULES)
-        self.b.findings_section(
-            "cloud-savings", "Savings", savings, note=f"Estimates by rule ({rules}). Each is a share of billed spend."
-        )
+        rows: list[list[Any]] = []
+        for finding in found:
+            self.b.finding(finding)  # in the JSON with its evidence and source rows; shown here as a row
+            rule_id, service = finding.subject.split("|", 1)
+            rule = RULES_BY_ID[rule_id]
+            entity = self.ctx.entities[finding.entity].name if finding.entity in self.ctx.entities else "Shared"
+            basis = next((e.removeprefix("estimate: ") for e in finding.evidence if e.startswith("estimate: ")), "")
+            rows.append([rule.title, service, entity, finding.amount, basis, rule.recommendation])
+        total = self.cloud.figures.get("cloud.savings.monthly")
+        note = "Each estimate is a documented share of billed spend (docs/reports/cto.md lists every rule)."
+        if total is not None and found:
+            note = f"In all {show_figure(total, self.cur)} a month. " + note
+        elif not found:
+            note = f"No rule fires on this bill (rules: {', '.join(r.id for r in RULES)})."
+        self.b.table("cloud-savings", "Savings suggestions", [("Suggestion", ""), ("Service", ""), ("Entity", ""),
+                     ("Saving a month", self.cur), ("Estimate", ""), ("Next step", "")], rows, note=note)  # fmt: skip
+
+    def by_entity(self) -> None:
+        """Spend per entity over the last 3 complete months, shared costs apart, with the savings found for each."""
+        recent = list(self.ctx.complete_months(3))
+        saved: dict[str | None, Decimal] = {}
+        for finding in self.cloud.findings:
+            if finding.kind == "cloud-savings" and finding.amount is not None:
+                saved[finding.entity] = saved.get(finding.entity, Decimal(0)) + finding.amount
+        rows: list[list[Any]] = []
+        for entity, months in entity_months(self.ctx).items():
+            fid = f"cloud.spend.{SHARED}.monthly" if entity is None else f"cloud.spend.entity.{entity}.monthly"
+            figure = self.cloud.figures.get(fid)
+            if figure is None:
+                continue
+            self.b.figure(figure)
+            name = "Shared (no entity)" if entity is None else self.ctx.entities[entity].name
+            rows.append([name, *(months.get(m, Decimal(0)) for m in recent), figure.value, saved.get(entity)])
+        columns = [
+            ("Entity", ""),
+            *((m, self.cur) for m in recent),
+            ("Average", self.cur),
+            ("Savings a month", self.cur),
+        ]
+        self.b.table("cloud-entities", "Cloud spend by entity (last 3 complete months)", columns, rows,
+                     note="Shared costs are rows of the bill with no entity (no entity tag): not charged to any "
+                     "business." if None in entity_months(self.ctx) else None)  # fmt: skip
 
     def by_service(self) -> None:
         """Spend per service over the last 3 complete months and its average (the service figures)."""
@@ -193,7 +272,14 @@ class _Cto:
     def delivery(self) -> None:
         """No staging and manual deploys, quiet repositories, and handoffs with blockers."""
         findings = by_severity(f for f in self.security.findings if f.kind in DELIVERY_KINDS)
-        self.b.findings_section("delivery-findings", "Delivery bottlenecks", findings)
+        if "delivery.findings.total" in self.security.figures:
+            ids = ["delivery.findings.total", *(f"delivery.findings.{s}" for s in SEVERITY_ORDER)]
+            self.b.figures_section("delivery-counts", "Delivery overview", [i for i in ids if i in
+                                   self.security.figures and (i.endswith("total") or self.security.figures[i].value)],
+                                   note="Delivery findings are about how changes reach production (no staging, "
+                                   "manual deploys): process risks, not security gaps.")  # fmt: skip
+            self.b.figures_from(self.security, "delivery.findings.")
+        self.b.findings_section("delivery-findings", "Delivery findings (process, not security)", findings)
         if self.has_repos:
             stale = stale_repos(self.ctx)
             self.b.table(

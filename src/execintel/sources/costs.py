@@ -61,7 +61,7 @@ class CostsCsv(Source):
             entity = self.check_entity(entity_text, line) if entity_text else None
             if entity_text and entity is None:
                 continue
-            yield month, service, str(amount), entity, None, self.spec.display, line
+            yield month, service, str(amount), entity, None, None, self.spec.display, line
 
 
 @register
@@ -91,7 +91,10 @@ class CostsFocus(Source):
             service = get("ServiceName")
             service = "(unspecified)" if service in ("", FOCUS_NULL) else service
             entity = self._entity_from_tags(get("Tags"), line)
-            yield f"{start:%Y-%m}", service, str(amount), entity, get("Id") or None, self.spec.display, line
+            # The month is the provider's billing month (the UTC month the period starts in); the instant itself
+            # is kept so a report ignores charges that start after as_of ends.
+            naive = start.replace(tzinfo=None)
+            yield f"{start:%Y-%m}", service, str(amount), entity, naive, get("Id") or None, self.spec.display, line
 
     def _entity_from_tags(self, text: str, line: int) -> str | None:
         if text in ("", FOCUS_NULL):
@@ -142,6 +145,8 @@ class CostsCostExplorer(Source):
             if not is_month(month):
                 self.reject(f"TimePeriod.Start {start!r} is not a date", None, where)
                 continue
+            begins = parse_timestamp(start)  # a date: midnight UTC, the day Cost Explorer's period starts
+            period_start = None if begins is None else begins.replace(tzinfo=None)
             groups = period.get("Groups") or []
             if not isinstance(groups, list):
                 self.reject("Groups is not a list", None, where)
@@ -149,7 +154,7 @@ class CostsCostExplorer(Source):
             if not groups:
                 amount = self._metric(period.get("Total"), where)
                 if amount is not None and amount != 0:
-                    yield month, "(total)", str(amount), None, where, self.spec.display, None
+                    yield month, "(total)", str(amount), None, period_start, where, self.spec.display, None
                 continue
             for g, group in enumerate(groups):
                 gwhere = f"{where}.Groups[{g}]"
@@ -162,7 +167,7 @@ class CostsCostExplorer(Source):
                     service = str(group_keys[service_index])
                 amount = self._metric(group.get("Metrics"), gwhere)
                 if amount is not None:
-                    yield month, service, str(amount), None, gwhere, self.spec.display, None
+                    yield month, service, str(amount), None, period_start, gwhere, self.spec.display, None
 
     def _metric(self, metrics: Any, where: str) -> Decimal | None:
         if not isinstance(metrics, dict):
