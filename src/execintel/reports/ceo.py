@@ -95,7 +95,10 @@ def _kpi_cell(figure: Figure, figures: dict[str, Figure], currency: str) -> str:
             return "not in sight: revenue is not growing"
         if figure.value == 0:
             return "reached (net income of the last 12 months is positive)"
-        return f"{show_figure(figure, currency)} at the current revenue trend"
+        months = figure.value
+        return (
+            f"{show_figure(figure, currency).removesuffix(' months')} month{'s' * (months != 1)} at the current trend"
+        )
     if kind == "nps":
         responses = figures.get(f"kpi.nps_responses.{rest}")
         count = responses.value if responses is not None and isinstance(responses.value, int) else 0
