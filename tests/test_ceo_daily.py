@@ -93,14 +93,41 @@ def test_ceo_demo_headline_and_kpis(ceo_doc: Document) -> None:
     assert "First recorded run: the audit store holds no earlier CEO report of this portfolio" in summary
     assert "changes" not in [s["id"] for s in ceo_doc.sections]  # nothing to say what changed against
     missing = ceo_doc.figures["kpis.missing"].value
-    assert isinstance(missing, list) and {"id": "churn", "entity": "qosd", "needs": "churn events"} in missing
+    unfit = ceo_doc.figures["kpis.not_applicable"].value
+    assert isinstance(missing, list) and isinstance(unfit, list)
+    # qosd sells charters: churn does not fit it (not "missing churn events"), NPS is computed
+    assert any(m["id"] == "churn" and m["entity"] == "qosd" for m in unfit)
+    assert not any(m["entity"] == "qosd" for m in missing)
     kpi_rows = _section(ceo_doc, "kpis")["rows"]
-    # every KPI x active entity has a row, with a value or what is missing
-    assert len({(r[0], r[1]) for r in kpi_rows if not r[0].startswith("NPS (")}) == 11 * 7 + 4  # + 4 portfolio rows
-    assert ["NPS by segment", "jada", "missing: needs nps events (score 0-10) in the last 12 months"] in kpi_rows
     # qosd: 2 charters completed in 2026-10 of 12 -> 16.7 %
-    assert ["Unit utilisation", "qosd", "16.7%"] in kpi_rows
+    assert ["Charter utilisation", "QueenofSanDiego", "16.7%"] in kpi_rows
     assert ceo_doc.figures["kpi.burn_rate.portfolio"].value == ceo_doc.figures["burn.monthly.portfolio"].value
+    # the scorecard: the 7 active entities and the portfolio, six KPIs each
+    scorecard = _section(ceo_doc, "scorecard")
+    assert [r["entity"] for r in scorecard["rows"]] == [*(r[0] for r in _section(ceo_doc, "inventory")["rows"]),
+                                                        "portfolio"]  # fmt: skip
+    assert {len(r["cells"]) for r in scorecard["rows"]} == {6}
+    assert len(_section(ceo_doc, "kpi-gaps")["items"]) <= 7 + 1  # one line per entity, one for what does not fit
+
+
+def test_ceo_demo_has_no_kpi_that_misleads(ceo_doc: Document) -> None:
+    """NRR and month-over-month growth only where revenue recurs; churn with its period; NPS with its sample."""
+    figures = ceo_doc.figures
+    per_unit = ("qosd", "quickdumpnow", "yacht-delivery")  # per-unit businesses of the demo
+    for entity in (*per_unit, "rental-3028", "dangerouscentaur"):
+        assert f"kpi.nrr.{entity}" not in figures and f"kpi.churn.{entity}" not in figures
+    for entity in (*per_unit, "dangerouscentaur", "portfolio"):
+        assert f"kpi.revenue_growth_mom.{entity}" not in figures
+    assert "kpi.nrr.dc-clients" in figures and "kpi.churn.jada" in figures
+    rows = {(r[0], r[1]): r[2] for r in _section(ceo_doc, "kpis")["rows"]}
+    assert rows[("Churn, last 12 months", "JADA")] == "48.3% over 12 months"
+    # qosd's wedding segment: 3 responses (33.33 points) is flagged; its local segment has exactly 10
+    assert rows[("NPS (wedding)", "QueenofSanDiego")].endswith("(3 responses: fewer than 10, too few to rely on)")
+    assert rows[("NPS (local)", "QueenofSanDiego")].endswith("(10 responses)")
+    # per-unit revenue of one month is not rated; JADA's is, against its 12 months' average month
+    cells = {r["entity"]: r["cells"] for r in _section(ceo_doc, "scorecard")["rows"]}
+    assert all(cells[e][0]["rating"] == "none" and "lumpy" in cells[e][0]["basis"] for e in per_unit)
+    assert cells["jada"][0]["rating"] != "none"
     json.loads(ceo_doc.dumps())  # the document serialises
 
 

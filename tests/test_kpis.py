@@ -111,17 +111,26 @@ def test_customer_acquisition_cost(results: Results) -> None:
 def test_gross_margin_and_growth(results: Results) -> None:
     # u: revenue TTM 1000 + 1500 + 2000 = 4500; COGS 300 + 450 + 600 = 1350; (4500 - 1350) / 4500 = 0.7
     assert _value(results, "kpi.gross_margin.u") == Decimal("0.7")
-    # u: (2000 in 2026-10 - 1500 in 2026-09) / 1500 = 1/3
-    assert _value(results, "kpi.revenue_growth_mom.u") == Decimal(500) / Decimal(1500)
+    # s: (1200 in 2026-10 - 1100 in 2026-09) / 1100 = 1/11
+    assert _value(results, "kpi.revenue_growth_mom.s") == Decimal(100) / Decimal(1100)
+    # u is a per-unit business: no month-over-month verdict on its lumpy revenue, and so none for the portfolio
+    assert "kpi.revenue_growth_mom.u" not in results.figures
+    assert "kpi.revenue_growth_mom.portfolio" not in results.figures
+    unfit = {(m["id"], m["entity"]): m["reason"] for m in _value(results, "kpis.not_applicable")}
+    assert "lumpy" in unfit[("revenue_growth_mom", "u")]
+    assert unfit[("revenue_growth_mom", "portfolio")].startswith("the portfolio's revenue includes Units Co")
     # portfolio: revenue 4500 + 3300 = 7800, COGS 1350 + 120 = 1470; 6330 / 7800
     assert _value(results, "kpi.gross_margin.portfolio") == Decimal(6330) / Decimal(7800)
-    # portfolio growth: (2000 + 1200) - (1500 + 1100) = 600 over 2600
-    assert _value(results, "kpi.revenue_growth_mom.portfolio") == Decimal(600) / Decimal(2600)
 
 
-def test_net_revenue_retention(results: Results) -> None:
-    # cohort: c1 paid 800 in the prior 12 months (2024-11-15 < d <= 2025-11-15) and 1000 in the last 12; 1000 / 800
-    assert _value(results, "kpi.nrr.u") == Decimal("1.25")
+def test_net_revenue_retention_only_where_revenue_recurs(results: Results) -> None:
+    # u (per unit): c1 paid 800 in the prior 12 months and 1000 since, but a repeat purchase is not retention
+    assert "kpi.nrr.u" not in results.figures
+    unfit = {(m["id"], m["entity"]) for m in _value(results, "kpis.not_applicable")}
+    missing = {(m["id"], m["entity"]) for m in _value(results, "kpis.missing")}
+    assert ("nrr", "u") in unfit and ("nrr", "u") not in missing
+    # s (subscription) fits, but its Income rows name no customer: missing, not "not applicable"
+    assert ("nrr", "s") in missing and ("nrr", "s") not in unfit
 
 
 def test_capital_efficiency(results: Results) -> None:
@@ -144,13 +153,18 @@ def test_time_to_profitability(results: Results) -> None:
     # s: expenses Aug 3000, Sep 3000, Oct 3120 -> average 3040; revenue Oct 1200, trend (1200 - 1000) / 2 = 100
     # ceil((3040 - 1200) / 100) = ceil(18.4) = 19 months
     assert _value(results, "kpi.time_to_profitability.s") == 19
-    # u: revenue Oct 2000 >= average expenses (500 + 1650 + 3200) / 3 = 1783.33 -> already profitable
-    assert _value(results, "kpi.time_to_profitability.u") == 0
+    # u: revenue Oct 2000 >= average expenses (500 + 1650 + 3200) / 3 = 1783.33, but the 12 months' net income is
+    # 4500 - (300 + 200 + 450 + 1200 + 600 + 2500 + 100 = 5350) = -850: not reached, 1 month (at least 1)
+    figure = results.figures["kpi.time_to_profitability.u"]
+    assert figure.value == 1
+    assert "= -850 > 0" in figure.formula
 
 
 def test_churn_and_lifetime_value(results: Results) -> None:
-    # customers TTM (any non-lead event): u1, u2, u3, u4 = 4; churned u1, u4 = 2 -> 0.5
+    # customers TTM (any non-lead event): u1, u2, u3, u4 = 4; churned u1, u4 = 2 -> 0.5, a 12-month rate
     assert _value(results, "kpi.churn.s") == Decimal("0.5")
+    assert results.figures["kpi.churn.s"].name == "Churn, last 12 months"
+    assert results.figures["kpi.churn.s"].formula.startswith("over 12 months:")
     # LTV = (3300 / 4) x ((3300 - 120) / 3300) / 0.5 = 795 / 0.5 = 1590
     assert _value(results, "kpi.ltv.s") == Decimal(1590)
 
@@ -163,53 +177,66 @@ def test_nps_by_segment(results: Results) -> None:
     # all: 6 responses, 3 promoters, 2 detractors -> 100 / 6 (the 2025 response is outside the window)
     assert _value(results, "kpi.nps.u") == Decimal(100) / 6
     assert results.figures["kpi.nps.u.corp"].name == "NPS (corp)"
+    # each with its sample size; all three are under 10 responses, which the formula says
+    assert [_value(results, f"kpi.nps_responses.u{s}") for s in ("", ".corp", ".retail")] == [6, 4, 2]
+    assert results.figures["kpi.nps.u.retail"].formula.endswith("2 responses, fewer than 10: too few to rely on")
 
 
 def test_missing_kpis_name_the_data_they_need(results: Results) -> None:
-    missing = {(m["id"], m["entity"]): m["needs"] for m in _value(results, "kpis.missing")}
+    missing = {(m["id"], m["entity"]): (m["needs"], m["data"]) for m in _value(results, "kpis.missing")}
     assert missing == {
-        ("ltv", "u"): "churn events in the last 12 months",
-        ("churn", "u"): "churn events",
-        ("utilisation", "s"): "unit_economics.capacity_per_month in the manifest",
-        ("cac", "s"): "marketing spend (Expenses accounts named Marketing or Advertising) in the last 12 months",
-        ("nrr", "s"): "Income rows whose counterparty is a customer id of the events, in the 12 months before the"
-        " last 12",
-        ("capital_efficiency", "s"): "Equity rows (capital put in)",
-        ("nps", "s"): "nps events (score 0-10) in the last 12 months",
-    }
-    assert results.figures["kpis.missing"].unit == "list"
+        ("cac", "s"): ("marketing spend (Expenses accounts named Marketing or Advertising) in the last 12 months",
+                       "marketing spend"),
+        ("nrr", "s"): ("Income rows whose counterparty is a customer id of the events, in the 12 months before the"
+                       " last 12", "Income counterparties that are customer ids"),
+        ("capital_efficiency", "s"): ("Equity rows (capital put in)", "Equity rows"),
+        ("nps", "s"): ("nps events (score 0-10) in the last 12 months", "nps events"),
+    }  # fmt: skip
+    # what does not fit the revenue model is not missing: churn and LTV of a per-unit business, utilisation of a
+    # subscription (before CONTRACT section 8 these were listed as missing "churn events", "capacity_per_month")
+    unfit = {(m["id"], m["entity"]) for m in _value(results, "kpis.not_applicable")}
+    assert {("ltv", "u"), ("churn", "u"), ("utilisation", "s"), ("bookings", "s")} <= unfit
+    assert results.figures["kpis.missing"].unit == results.figures["kpis.not_applicable"].unit == "list"
 
 
 def test_kpis_missing_on_a_portfolio_with_no_events(write_portfolio: WritePortfolio) -> None:
-    entity = {"id": "qosd", "name": "Charters", "ledger": "data/l.csv",
+    entity = {"id": "qosd", "name": "Charters", "ledger": "data/l.csv", "revenue_model": "per_unit",
               "unit_economics": {"price": 1800, "variable_cost": 650, "capacity_per_month": 12}}  # fmt: skip
     ledger = "date,account,amount\n2026-01-01,Equity:Opening-Balances,5000\n2026-09-03,Income:Charters,1800\n"
     ctx = context(write_portfolio(base_manifest(entities=[entity]), {"data/l.csv": ledger}), as_of=AS_OF)
     missing = kpis.analyze(ctx).figures["kpis.missing"].value
     assert isinstance(missing, list)
-    # every KPI that reads events is missing, each with the data that would enable it
+    # every KPI that fits a per-unit business and reads events is missing, each with the data that would enable
+    # it; with no expenses the break-even revenue is 0, so there is nothing to measure revenue against
     assert [(m["id"], m["needs"]) for m in missing] == [
+        ("break_even_attainment", "Expenses rows in the last 3 complete months (break-even revenue is 0)"),
         ("utilisation", "completion or booking events"),
+        ("bookings", "booking events"),
         ("cac", "marketing spend (Expenses accounts named Marketing or Advertising) in the last 12 months"),
-        ("ltv", "customer events (customer ids) in the last 12 months"),
-        ("nrr", "Income rows whose counterparty is a customer id of the events, in the 12 months before the last 12"),
-        ("churn", "churn events"),
         ("nps", "nps events (score 0-10) in the last 12 months"),
     ]
     assert {m["entity"] for m in missing} == {"qosd"}
 
 
 def test_an_entity_without_a_ledger_misses_every_ledger_kpi(write_portfolio: WritePortfolio) -> None:
+    # no revenue_model: the model-specific KPIs do not fit, every other one is missing for want of a ledger
     ctx = context(write_portfolio(base_manifest()), as_of=AS_OF)
     results = kpis.analyze(ctx)
     missing = {m["id"]: m["needs"] for m in _value(results, "kpis.missing")}
-    assert set(missing) == {k.id for k in kpis.KPIS}
+    unfit = {m["id"]: m["reason"] for m in _value(results, "kpis.not_applicable")}
+    assert set(missing) | set(unfit) == {k.id for k in kpis.KPIS} and not set(missing) & set(unfit)
+    assert set(unfit) == {"utilisation", "bookings", "subscribers", "paying_clients", "occupancy", "cac", "ltv",
+                          "nrr", "churn", "revenue_growth_mom"}  # fmt: skip
     assert missing["burn_rate"] == missing["gross_margin"] == "a ledger (rows up to as_of)"
-    assert [f for f in results.figures if f != "kpis.missing"] == []
+    assert unfit["nrr"].startswith("no revenue model")
+    assert [f for f in results.figures if not f.startswith("kpis.")] == []
 
 
 def test_catalogue_describes_every_kpi() -> None:
-    assert [k.id for k in kpis.KPIS] == ["utilisation", "cac", "ltv", "nrr", "capital_efficiency",
-                                        "time_to_profitability", "burn_rate", "churn", "nps", "gross_margin",
-                                        "revenue_growth_mom"]  # fmt: skip
+    assert [k.id for k in kpis.KPIS] == ["revenue_last_month", "net_cash_flow", "break_even_attainment",
+                                        "utilisation", "bookings", "subscribers", "paying_clients", "occupancy",
+                                        "cac", "ltv", "nrr", "capital_efficiency", "time_to_profitability",
+                                        "burn_rate", "churn", "nps", "gross_margin", "revenue_growth_mom"]  # fmt: skip
     assert all(k.name and k.formula and k.needs and k.unit for k in kpis.KPIS)
+    # CONTRACT section 8: NRR only for subscription and retainer entities
+    assert sorted(m for m in kpis.MODELS if m not in kpis.KPI_BY_ID["nrr"].not_for) == ["retainer", "subscription"]

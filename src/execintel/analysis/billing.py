@@ -401,7 +401,6 @@ def _reconcile(ctx: Context, detail: EntityBilling, results: Results) -> None:
                         "rows " + ", ".join(compress_lines([p.ref for p in payments] + booked_refs[number])),
                     ),
                     amount=missing,
-                    subject=f"invoice {number}",
                     recommendation="Record the deposit in the ledger with the invoice id in its description.",
                     subject=f"invoice {number}",
                 )
@@ -666,7 +665,6 @@ def _findings(ctx: Context, detail: EntityBilling, results: Results) -> None:
                         "rows " + ", ".join(_billing_refs(gaps)),
                     ),
                     amount=gap,
-                    subject=f"client {client}",
                     recommendation="Invoice the difference and update the invoice template to the current retainer.",
                     subject=f"client {client}",
                 )
@@ -697,7 +695,6 @@ def _findings(ctx: Context, detail: EntityBilling, results: Results) -> None:
                         "rows " + ", ".join(_refs(extra)),
                     ),
                     amount=amount,
-                    subject=f"client {client}",
                     recommendation="Put the client on a contract and invoice the work done."
                     if uncontracted
                     else "Invoice the overage hours or raise the retainer's included hours.",
@@ -721,7 +718,6 @@ def _findings(ctx: Context, detail: EntityBilling, results: Results) -> None:
                     "rows " + ", ".join(_invoice_refs([invoice])),
                 ),
                 amount=invoice.outstanding,
-                subject=f"invoice {invoice.invoice}",
                 recommendation="Chase the payment; pause work for the client if it stays unpaid.",
                 subject=f"invoice {invoice.invoice}",
             )

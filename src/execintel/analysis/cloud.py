@@ -193,7 +193,6 @@ def _saving_findings(ctx: Context, results: Results) -> None:
                     *(f"source: {s}" for s in sources),
                 ),
                 amount=saving.amount,
-                subject=f"{rule.id} {spend.service}",
                 recommendation=rule.recommendation,
             )
         )

@@ -557,7 +557,6 @@ def _findings(ctx: Context, detail: EntityDelivery, results: Results) -> None:
                         "rows " + ", ".join(_sources([job])),
                     ),
                     amount=-margin,
-                    subject=f"job {job.job}",
                     recommendation="Check the quote for this route against its crew, travel and provisioning costs.",
                     subject=f"job {job.job}",
                 )
@@ -578,7 +577,6 @@ def _findings(ctx: Context, detail: EntityDelivery, results: Results) -> None:
                         "rows " + ", ".join(_sources([job])),
                     ),
                     amount=job.revenue,
-                    subject=f"job {job.job}",
                     recommendation="Record the completion (and the balance payment), or cancel the job.",
                     subject=f"job {job.job}",
                 )

@@ -97,6 +97,20 @@ def _table(section: dict[str, Any], currency: str) -> list[str]:
     return _records(head, body) if widths is None else _grid(head, body, widths, numeric)
 
 
+def _scorecard(section: dict[str, Any]) -> list[str]:
+    """A scorecard, one entry per row: each column's value with its rating's word (never a colour alone)."""
+    out = []
+    titles = [c["title"] for c in section["columns"]]
+    for row in section["rows"]:
+        cells = [
+            f"{title} {cell['text']}" + (f" ({cell['label']})" if cell.get("figure") else "")
+            for title, cell in zip(titles, row["cells"], strict=True)
+        ]
+        unit = f" [unit KPI: {row['unit_kpi']}]" if row.get("unit_kpi") else ""
+        out += _wrap(f"{row['name']}{unit}: " + "; ".join(cells), "  - ")
+    return out
+
+
 def render_text(doc: dict[str, Any]) -> str:
     """The report as plain text: title, summary, then each section."""
     currency = doc.get("currency", "USD")
@@ -138,6 +152,8 @@ def render_text(doc: dict[str, Any]) -> str:
                                                     for s in section["series"])]  # fmt: skip
             rows = [[x, *(s["values"][i] for s in section["series"])] for i, x in enumerate(section["x"])]
             lines += ["  (chart; its numbers:)", *_table({"columns": columns, "rows": rows}, currency)]
+        elif kind == "scorecard":
+            lines += _scorecard(section)
         elif kind == "list":
             for item in section["items"]:
                 lines += _wrap(item, "  - ")

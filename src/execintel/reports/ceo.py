@@ -1,4 +1,4 @@
-"""The CEO report: asset inventory, KPIs (and the ones the data cannot give), shortfalls and risks, what changed."""
+"""The CEO report: headline, scorecard, KPI gaps, what changed, inventory, shortfalls and risks, KPI appendix."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from execintel.analysis.context import Context
+from execintel.analysis.kpi_customers import NPS_MIN_RESPONSES
 from execintel.analysis.kpis import KPIS
 from execintel.analysis.lifecycle import PastRun
 from execintel.analysis.model import SEVERITY_ORDER, Figure, Finding
 from execintel.analysis.operations import projects
+from execintel.reports import scorecard
 from execintel.reports.document import Document, DocumentBuilder
 from execintel.reports.format import show, show_figure
 
@@ -87,26 +89,67 @@ def changes(previous: PastRun, before: Mapping[str, Any], doc: Document, still_f
     return items
 
 
-def _kpi_cell(figure: Figure, currency: str) -> str:
-    if figure.value is None and figure.id.startswith("kpi.time_to_profitability."):
-        return "not reached at the current revenue trend"
+def _kpi_cell(figure: Figure, figures: dict[str, Figure], currency: str) -> str:
+    """A KPI's value as the appendix shows it: with its period, sample size or verdict where it needs one."""
+    kind, _, rest = figure.id.removeprefix("kpi.").partition(".")
+    if kind == "time_to_profitability":
+        if figure.value is None:
+            return "not in sight: revenue is not growing"
+        if figure.value == 0:
+            return "reached (net income of the last 12 months is positive)"
+        months = figure.value
+        return (
+            f"{show_figure(figure, currency).removesuffix(' months')} month{'s' * (months != 1)} at the current trend"
+        )
+    if kind == "nps":
+        responses = figures.get(f"kpi.nps_responses.{rest}")
+        count = responses.value if responses is not None and isinstance(responses.value, int) else 0
+        few = f": fewer than {NPS_MIN_RESPONSES}, too few to rely on" if count < NPS_MIN_RESPONSES else ""
+        return f"{show_figure(figure, currency)} ({count} responses{few})"
+    if kind == "churn":
+        return f"{show_figure(figure, currency)} over 12 months"
     return show_figure(figure, currency)
 
 
-def _kpi_rows(ctx: Context, figures: dict[str, Figure], missing: list[dict[str, str]]) -> list[list[Any]]:
-    needs = {(m["id"], m["entity"]): m["needs"] for m in missing}
+def _kpi_rows(ctx: Context, figures: dict[str, Figure]) -> list[list[Any]]:
+    """Every computed KPI value (and its extra figures: NPS segments, earlier counts), KPI by KPI."""
     rows: list[list[Any]] = []
+    names = {e.id: e.name for e in ctx.active_entities} | {"portfolio": "Portfolio"}
     for kpi in KPIS:
-        for entity in [*ctx.active_entities, None]:
-            eid = entity.id if entity else "portfolio"
-            figure = figures.get(kpi.figure_id(eid))
-            if figure is not None:
-                rows.append([kpi.name, eid, _kpi_cell(figure, ctx.currency)])
-                extra = sorted(f for f in figures if f.startswith(f"{kpi.figure_id(eid)}."))
-                rows += [[figures[f].name or f, eid, _kpi_cell(figures[f], ctx.currency)] for f in extra]
-            elif (kpi.id, eid) in needs:
-                rows.append([kpi.name, eid, f"missing: needs {needs[(kpi.id, eid)]}"])
+        for eid, name in names.items():
+            main = kpi.figure_id(eid)
+            if main not in figures:
+                continue
+            extra = sorted(f for f in figures if f.startswith(f"{main}.") and not f.endswith(".start"))
+            for fid in (main, *extra):
+                rows.append([figures[fid].name or kpi.name, name, _kpi_cell(figures[fid], figures, ctx.currency)])
     return rows
+
+
+def _grouped(entries: Sequence[dict[str, Any]], key: str) -> dict[tuple[str, str], list[str]]:
+    """``kpis.missing`` or ``kpis.not_applicable`` entries grouped by (KPI id, ``key``), with their entities."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for entry in entries:
+        groups.setdefault((entry["id"], entry[key]), []).append(entry["entity"])
+    return groups
+
+
+def _gaps(ctx: Context, missing: Sequence[dict[str, Any]], unfit: Sequence[dict[str, Any]]) -> list[str]:
+    """One line per entity with missing KPIs: the data it needs (the appendix lists every KPI)."""
+    lines = []
+    for entity in ctx.active_entities:
+        mine = [m for m in missing if m["entity"] == entity.id]
+        if not mine:
+            continue
+        data = list(dict.fromkeys(m["data"] for m in mine))
+        count = len(mine)
+        lines.append(f"{entity.name}: needs {', '.join(data)} ({count} KPI{'s' * (count != 1)})")
+    if not lines:
+        lines.append("Every KPI that fits an entity's revenue model is computed.")
+    if unfit:
+        lines.append(f"Not computed where they do not fit the entity's revenue model: {len(unfit)} KPI values, each"
+                     " with its reason in the appendix.")  # fmt: skip
+    return lines
 
 
 def _severity_counts(findings: Iterable[Finding]) -> str:
@@ -131,6 +174,7 @@ def build(ctx: Context) -> Document:
         *(f for f in security.findings if f.severity in SECURITY_SEVERITIES),
     ]
     missing: list[dict[str, str]] = list(kpis.figures["kpis.missing"].value)  # type: ignore[arg-type]
+    unfit: list[dict[str, Any]] = list(kpis.figures["kpis.not_applicable"].value)  # type: ignore[arg-type]
     # CONTRACT section 8: the CEO's actions are the portfolio's first 7; the report shows their findings
     shortfalls = b.top_actions(TOP_ACTIONS, shortfalls)
     previous = ctx.history.previous_run("ceo")
@@ -176,6 +220,11 @@ def build(ctx: Context) -> Document:
     no_cash = "No ledger data: cash, burn and runway are not available."
     b.figures_section("headline", "Headline", [figures.get(i) for i in (*HEADLINE, *ASSETS)],
                       note=None if cash is not None else no_cash)  # fmt: skip
+    rows, used = scorecard.build(ctx, figures)
+    for figure in used:
+        b.figure(figure)
+    b.scorecard("scorecard", "Scorecard", scorecard.columns(ctx), rows, note=scorecard.LEGEND)
+    b.bullets("kpi-gaps", "KPI gaps", _gaps(ctx, missing, unfit))
     if previous is not None:  # none on a first recorded run: there is nothing to say what changed against
         section = b.bullets("changes", f"What changed since {previous.as_of}", [])
         run = previous
@@ -216,26 +265,45 @@ def build(ctx: Context) -> Document:
     else:
         b.missing("handoff files (`handoffs:` in the manifest)", "the supporting projects inventory")
 
-    for figure in figures.values():
-        b.figure(figure)
-    b.table("kpis", "KPIs", [("KPI", ""), ("Entity", ""), ("Value", "")], _kpi_rows(ctx, figures, missing))
-    names = {k.id: k.name for k in KPIS}
-    gaps: dict[tuple[str, str], list[str]] = {}
-    for m in missing:
-        gaps.setdefault((m["id"], m["needs"]), []).append(m["entity"])
-    b.table(
-        "kpis-missing",
-        "Missing KPIs",
-        [("KPI", ""), ("Entities", ""), ("Data needed", "")],
-        [[names[kpi], ", ".join(who), need] for (kpi, need), who in gaps.items()],
-        note=None if missing else "Every KPI is computed for every active entity.",
-    )
-    by_need: dict[str, list[str]] = {}
-    for (kpi, need), who in gaps.items():
-        by_need.setdefault(need, []).append(f"{names[kpi]} ({', '.join(who)})")
-    for need, uses in by_need.items():
-        b.missing(need, "; ".join(uses))
-
     b.findings_section("shortfalls", "Shortfalls and risks", findings,
                        note="Rules, finance findings, and critical and high security findings.")  # fmt: skip
+    _appendix(ctx, b, figures, missing, unfit)
     return b.build()
+
+
+def _appendix(ctx: Context, b: DocumentBuilder, figures: dict[str, Figure], missing: list[dict[str, Any]],
+              unfit: list[dict[str, Any]]) -> None:  # fmt: skip
+    """Every KPI value, every missing KPI with the data it needs, every KPI that does not fit: the full detail."""
+    for figure in figures.values():
+        b.figure(figure)
+    b.table("kpis", "Appendix: KPIs", [("KPI", ""), ("Entity", ""), ("Value", "")], _kpi_rows(ctx, figures),
+            note="Every KPI computed, for the entities whose revenue model it fits.")  # fmt: skip
+    names = {k.id: k.name for k in KPIS}
+    entity_names = {e.id: e.name for e in ctx.active_entities} | {"portfolio": "Portfolio"}
+    gaps = _grouped(missing, "needs")
+    b.table(
+        "kpis-missing",
+        "Appendix: missing KPIs",
+        [("KPI", ""), ("Entities", ""), ("Data needed", "")],
+        [[names[kpi], ", ".join(entity_names[e] for e in who), need] for (kpi, need), who in gaps.items()],
+        note=None if missing else "Every KPI that fits an entity's revenue model is computed.",
+    )
+    by_reason: dict[str, tuple[dict[str, None], dict[str, None]]] = {}
+    for entry in unfit:  # one row per reason: the KPIs it rules out and the entities it applies to
+        kpis, who = by_reason.setdefault(entry["reason"], ({}, {}))
+        kpis[names[entry["id"]]] = who[entity_names[entry["entity"]]] = None
+    b.table(
+        "kpis-not-applicable",
+        "Appendix: KPIs that do not fit the revenue model",
+        [("Why not", ""), ("KPIs", ""), ("Entities", "")],
+        [[why, ", ".join(kpis), ", ".join(who)] for why, (kpis, who) in by_reason.items()],
+        note=None if unfit else "Every KPI fits every active entity's revenue model.",
+    )
+    by_data: dict[str, dict[str, list[str]]] = {}
+    for m in missing:  # the document's missing list: each kind of data once, with the KPIs it would enable
+        by_data.setdefault(m["data"], {}).setdefault(names[m["id"]], []).append(m["entity"])
+    for data, kpis_of in by_data.items():
+        by_entities: dict[tuple[str, ...], list[str]] = {}
+        for kpi, entities in kpis_of.items():
+            by_entities.setdefault(tuple(entities), []).append(kpi)
+        b.missing(data, "; ".join(f"{', '.join(k)} ({', '.join(e)})" for e, k in by_entities.items()))

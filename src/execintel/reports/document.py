@@ -10,6 +10,8 @@ JSON so renderers read only the document:
 ``findings``  ``{"id", "title", "kind": "findings", "findings": [indices into "findings"]}``
 ``text``      ``{"id", "title", "kind": "text", "paragraphs": [text]}``
 ``list``      ``{"id", "title", "kind": "list", "items": [text]}``
+``scorecard`` ``{"id", "title", "kind": "scorecard", "columns": [{"id", "title"}], "rows": [{"entity", "name",
+              "model", "unit_kpi", "cells": [{"figure", "text", "rating", "label", "basis"}]}]}`` (CEO report)
 ``chart``     ``{"id", "title", "kind": "chart", "chart": "line" | "bar" | "stacked-bar", "unit",
               "x": [labels], "series": [{"name", "values": [number or null]}]}`` (drawn as an image)
 
@@ -181,6 +183,14 @@ class DocumentBuilder:
                 raise ValueError(f"section {sid}: a row has {len(row)} cells for {len(columns)} columns")
         cols = [{"title": t, "unit": u} for t, u in columns]
         return self._section(sid, title, "table", note, columns=cols, rows=body_rows)
+
+    def scorecard(self, sid: str, title: str, columns: Sequence[dict[str, str]], rows: Sequence[dict[str, Any]],
+                  note: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """Rows of rated cells, each naming its figure (built by :mod:`execintel.reports.scorecard`)."""
+        for row in rows:
+            if len(row["cells"]) != len(columns):
+                raise ValueError(f"section {sid}: a row has {len(row['cells'])} cells for {len(columns)} columns")
+        return self._section(sid, title, "scorecard", note, columns=list(columns), rows=list(rows))
 
     def findings_section(self, sid: str, title: str, findings: Iterable[Finding], note: str | None = None
                          ) -> dict[str, Any]:  # fmt: skip
