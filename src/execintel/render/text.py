@@ -189,7 +189,7 @@ def render_text(doc: dict[str, Any], attachments: Attachments | None = None) -> 
     if layout.email_summary:
         lines += [*_heading("Full report"), *_wrap(left_out_text(layout), "  ")]
     elif layout.detail and (layout.narrative or layout.actions or layout.headline or layout.summary):
-        lines += ["=" * len("FULL DETAIL"), "FULL DETAIL", "=" * len("FULL DETAIL"), ""]
+        lines += ["=" * len("Full detail"), "Full detail", "=" * len("Full detail"), ""]
     for section in layout.detail:
         lines += _section(section, figures, findings, currency)
     if csv:

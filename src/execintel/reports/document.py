@@ -232,15 +232,14 @@ class DocumentBuilder:
         ``{name}`` fields take a figure (shown with its formatting, and put in the document) or a name; the
         template's own words may hold no digit. After five sentences more are left out: the first say most.
         """
-        filled = fill(template, values, self.doc.currency)
-        if filled is None or len(self.doc.narrative) >= MAX_SENTENCES:
+        entry = fill(template, values, self.doc.currency)
+        if entry is None or len(self.doc.narrative) >= MAX_SENTENCES:
             return False
-        text, ids = filled
         for value in values.values():
             if isinstance(value, Figure):
                 self.figure(value)
-        self.doc.narrative.append({"text": text, "figures": ids})
-        self.doc.summary.append(text)
+        self.doc.narrative.append(entry)
+        self.doc.summary.append(entry["text"])
         return True
 
     def headline(self, figures: Iterable[Figure | None], *, period: Period | None = None) -> list[str]:

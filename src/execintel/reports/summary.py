@@ -41,13 +41,16 @@ def fields(template: str) -> list[str]:
     return names
 
 
-def fill(template: str, values: Mapping[str, Figure | str | None], currency: str) -> tuple[str, list[str]] | None:
-    """The sentence, and the ids of the figures in it; None when a figure it needs is absent.
+def fill(template: str, values: Mapping[str, Figure | str | None], currency: str) -> dict[str, Any] | None:
+    """The narrative entry ``{"text", "template", "figures": {field: figure id}, "names": {field: text}}``; None
+    when a figure it needs is absent.
 
-    A :class:`Figure` is shown as its value with its unit's formatting; a ``str`` is a name, as it is.
+    A :class:`Figure` is shown as its value with its unit's formatting; a ``str`` is a name, as it is. The entry
+    lets anyone rebuild the text from the template and the document's figures.
     """
     shown: dict[str, str] = {}
-    used: list[str] = []
+    figures: dict[str, str] = {}
+    names: dict[str, str] = {}
     for name in fields(template):
         if name not in values:
             raise TemplateError(f"narrative template {template!r} has no value for {{{name}}}")
@@ -58,10 +61,10 @@ def fill(template: str, values: Mapping[str, Figure | str | None], currency: str
             if value.value is None:
                 return None
             shown[name] = show_figure(value, currency)
-            used.append(value.id)
+            figures[name] = value.id
         else:
-            shown[name] = value
-    return template.format_map(shown), list(dict.fromkeys(used))
+            shown[name] = names[name] = value
+    return {"text": template.format_map(shown), "template": template, "figures": figures, "names": names}
 
 
 def _number(value: Any) -> Decimal | None:
