@@ -244,8 +244,8 @@ def test_report_on_the_hand_computed_ledger(basic: Context) -> None:
     doc = loads(dumps(build_report(basic, "accounting").to_json()))
     assert doc["title"] == "Accounting report"
     summary = " ".join(doc["summary"])
-    assert "2 expenses with no receipt ($130.00)" in summary
-    assert "1 uncategorized expense ($80.00)" in summary
+    assert "2 expenses have no receipt, $130.00 in all." in summary
+    assert "1 expense is uncategorized, $80.00 in all." in summary
     assert "$2,400.00" in summary
     audit = next(s for s in doc["sections"] if s["id"] == "audit")
     assert audit["rows"][-1] == ["Portfolio", 2, 130, 1, 80]

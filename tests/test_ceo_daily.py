@@ -90,7 +90,7 @@ def test_ceo_demo_shortfalls(ceo_doc: Document) -> None:
 def test_ceo_demo_headline_and_kpis(ceo_doc: Document) -> None:
     summary = " ".join(ceo_doc.summary)
     assert "$18,769.55" in summary and "128 days" in summary and "$4,376.61" in summary
-    assert "First recorded run: the audit store holds no earlier CEO report of this portfolio" in summary
+    assert "This is the first recorded run of this portfolio: there is no earlier report to compare with." in summary
     assert "changes" not in [s["id"] for s in ceo_doc.sections]  # nothing to say what changed against
     missing = ceo_doc.figures["kpis.missing"].value
     unfit = ceo_doc.figures["kpis.not_applicable"].value
@@ -186,13 +186,13 @@ def test_ceo_what_changed_since_a_previous_report(write_portfolio: WritePortfoli
     assert gone["id"] not in {f.id for f in doc.findings}  # resolved: listed there, never in findings
     # figures whose value did not change are not listed
     assert not any(i.startswith("Monthly burn") or i.startswith("Runway") for i in items)
-    assert f"Since the report of 2026-11-08: {len(items)} changes." in doc.summary
+    assert "What changed since the previous recorded report is listed under What changed." in doc.summary
 
 
 def test_ceo_first_report_says_so(write_portfolio: WritePortfolio) -> None:
     doc = ceo.build(_small(write_portfolio))
     assert "changes" not in [s["id"] for s in doc.sections]
-    assert any(line.startswith("First recorded run") for line in doc.summary)
+    assert any(line.startswith("This is the first recorded run") for line in doc.summary)
     assert {f.status for f in doc.findings} == {"new"}
     assert {f.first_seen for f in doc.findings} == {dt.date(2026, 11, 15)}
 
@@ -254,8 +254,9 @@ def test_the_previous_report_is_the_same_portfolios_recorded_one(write_portfolio
 
 def test_daily_demo(daily_doc: Document) -> None:
     summary = " ".join(daily_doc.summary)
-    assert "$18,769.55" in summary and "runway 128 days (minimum 90 days)" in summary
-    assert "5 events on 2026-11-14" in summary
+    assert "Cash on hand is $18,769.55" in summary
+    assert "Runway is 128 days, above the policy minimum of 90 days" in summary
+    assert "Yesterday brought 5 events." in summary
     # entity names, not ids
     assert _section(daily_doc, "yesterday")["rows"] == [["DangerousCentaur Client Portfolio", "work", 2],
                                                         ["JADA", "login", 3]]  # fmt: skip

@@ -142,8 +142,8 @@ def test_report_lays_out_jobs_months_and_upcoming(ctx: Context) -> None:
     assert sections["eyd-upcoming"]["rows"] == [
         ["J-4", "San Diego -> Ensenada", Decimal(500), "2026-12-01", 16, Decimal(3000), Decimal(1500)]
     ]
-    assert "6 jobs departed in the last 12 months" in doc["summary"][0]
-    assert "$2,550.00" in doc["summary"][0] and "51.0%" in doc["summary"][0]
+    assert "6 jobs departed in the last twelve months" in doc["summary"][0]
+    assert "$2,550.00" in doc["summary"][1] and "51.0%" in doc["summary"][1]
     render_text(doc)
 
 

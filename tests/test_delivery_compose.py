@@ -98,6 +98,45 @@ def test_without_a_pdf_the_message_is_the_related_part() -> None:
     )
 
 
+CSV = "Entity,Email,Problem\r\nqosd,'=cmd,invalid address\r\njada,Zoë@example.com,duplicate\r\n".encode()
+
+
+def test_worklists_are_attached_as_utf8_csv_after_the_pdf() -> None:
+    parsed = _parse(_compose(attachments=[("cmo-contacts-to-fix.csv", "text/csv", CSV),
+                                          ("accounting-missing-receipts.csv", "text/csv", b"a,b\r\n")]))  # fmt: skip
+    assert _tree(parsed) == (
+        "multipart/mixed",
+        [
+            ("multipart/related", [("multipart/alternative", ["text/plain", "text/html"]), "image/png", "image/png"]),
+            "application/pdf",
+            "text/csv",
+            "text/csv",
+        ],
+    )
+    first, second = (part for part in parsed.walk() if part.get_content_type() == "text/csv")
+    assert first.get_content_disposition() == "attachment" and first.get_filename() == "cmo-contacts-to-fix.csv"
+    assert first.get_content_charset() == "utf-8"
+    assert first.get_payload(decode=True) == CSV  # byte for byte: CRLF and UTF-8 kept
+    assert second.get_filename() == "accounting-missing-receipts.csv"
+
+
+def test_without_a_pdf_worklists_still_make_the_message_mixed() -> None:
+    parsed = _parse(_compose(pdf=None, attachments=[("cmo-contacts-to-fix.csv", "text/csv", CSV)]))
+    assert _tree(parsed) == (
+        "multipart/mixed",
+        [("multipart/related", [("multipart/alternative", ["text/plain", "text/html"]), "image/png", "image/png"]),
+         "text/csv"],
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "content_type", "header"), [("a\r\nBcc: x@example.org.csv", "text/csv",
+                                                               "Content-Disposition"),
+                                                              ("a.csv", "text/csv\r\nX-Evil: 1", "Content-Type")])  # fmt: skip
+def test_an_attachment_name_or_type_with_a_line_break_is_refused(name: str, content_type: str, header: str) -> None:
+    with pytest.raises(HeaderError, match=header):
+        _compose(attachments=[(name, content_type, b"x")])
+
+
 def test_every_cid_in_the_html_has_its_inline_image() -> None:
     parsed = _parse(_compose())
     html = parsed.get_body(("html",))

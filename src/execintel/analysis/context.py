@@ -86,6 +86,7 @@ class Context:
     previous: Callable[[str], dict[str, Any] | None] = field(default=lambda _report: None)
     history: History = field(default_factory=History)  # earlier runs of the portfolio (findings lifecycle)
     _results: dict[str, Results] = field(default_factory=dict, repr=False)
+    _earlier: dict[dt.date, Context] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         zone = self.timezone.replace("'", "''")  # an IANA name (the config checks it); quoted all the same
@@ -179,6 +180,18 @@ class Context:
         ``"FROM tx WHERE entity = ?"``.
         """
         return compress_lines(self.query(f"SELECT DISTINCT source_file, source_line {where_sql}", params))
+
+    def at(self, as_of: dt.date) -> Context:
+        """The same portfolio as of another date (memoised), for comparisons with an earlier period.
+
+        It reads the same facts through a connection of its own, so its views (cut at its own ``as_of``) never
+        replace this context's.
+        """
+        if as_of == self.as_of:
+            return self
+        if as_of not in self._earlier:
+            self._earlier[as_of] = Context(self.portfolio, Facts(self.facts.con.cursor()), as_of)
+        return self._earlier[as_of]
 
     def results(self, name: str) -> Results:
         """The results of analysis ``name`` (memoised: each analysis runs once per context)."""

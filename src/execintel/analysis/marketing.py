@@ -55,6 +55,8 @@ class MarketingResults(Results):
     launch: list[str] = field(default_factory=list)  # the sequence as text, one line a step
     seo: list[tuple[str, str, bool]] = field(default_factory=list)
     milestones: list[tuple[int, dt.date, str]] = field(default_factory=list)
+    # Contacts to fix (the CMO report's worklist): (entity, email, name, problem, source file, line)
+    to_fix: list[tuple[str, str | None, str | None, str, str | None, int | None]] = field(default_factory=list)
 
 
 def _count(stats: ContactStats, valid: bool, duplicate: bool, subscribed: bool, engaged: bool) -> None:
@@ -72,16 +74,22 @@ def _count(stats: ContactStats, valid: bool, duplicate: bool, subscribed: bool, 
 def _contacts(ctx: Context, out: MarketingResults) -> ContactStats:
     order = {e: i for i, e in enumerate(ctx.entities)}
     rows = ctx.query(
-        "SELECT entity, email_key, email_valid, subscribed, last_engaged, source, segment, source_file, source_line "
-        "FROM contacts"
+        "SELECT entity, email_key, email_valid, subscribed, last_engaged, source, segment, source_file, source_line, "
+        "email, name FROM contacts"
     )
     rows.sort(key=lambda r: (order.get(r[0], len(order)), r[7] or "", r[8] or 0))
     since = ctx.as_of - dt.timedelta(days=ENGAGED_DAYS)
-    seen: set[str] = set()
+    seen: dict[str, tuple[str | None, int | None]] = {}
     portfolio = ContactStats()
-    for entity, key, valid, subscribed, engaged_on, source, segment, _file, _line in rows:
+    for entity, key, valid, subscribed, engaged_on, source, segment, file, line, email, name in rows:
         duplicate = key in seen
-        seen.add(key)
+        if duplicate:
+            first_file, first_line = seen[key]
+            out.to_fix.append((entity, email, name, f"duplicate of {first_file}:{first_line}", file, line))
+        else:
+            seen[key] = (file, line)
+            if not valid:
+                out.to_fix.append((entity, email, name, "invalid address", file, line))
         engaged = engaged_on is not None and since < engaged_on <= ctx.as_of
         flags = (bool(valid), duplicate, bool(subscribed), engaged)
         _count(portfolio, *flags)

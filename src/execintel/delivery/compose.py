@@ -1,6 +1,6 @@
-"""One report for one recipient as an RFC 5322 message: text and HTML with inline charts, and the PDF.
+"""One report for one recipient as an RFC 5322 message: text and HTML with inline charts, the PDF and worklists.
 
-Structure (the PDF's ``multipart/mixed`` wrapper only when a PDF is given)::
+Structure (the ``multipart/mixed`` wrapper only when there is an attachment)::
 
     multipart/mixed
     ├── multipart/related
@@ -8,7 +8,8 @@ Structure (the PDF's ``multipart/mixed`` wrapper only when a PDF is given)::
     │   │   ├── text/plain            (UTF-8)
     │   │   └── text/html             (UTF-8; charts as <img src="cid:...">)
     │   └── image/png ...             (Content-ID, Content-Disposition: inline)
-    └── application/pdf               (attachment)
+    ├── application/pdf               (attachment: the full report)
+    └── text/csv ...                  (attachment, UTF-8: each worklist, one row per item)
 
 Every value that reaches a header is checked before anything is built, so a bad value stops one message with
 a :class:`HeaderError` and never reaches a mail server. Bidirectional formatting characters in free text (an
@@ -52,6 +53,7 @@ _ATEXT = "A-Za-z0-9!#$%&'*+/=?^_`{|}~-"
 _DOT_ATOM = rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*"
 _CONTENT_ID_RE = re.compile(rf"{_DOT_ATOM}@{_DOT_ATOM}")
 _MSGID_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/?^_`{|}~-.")
+_CONTENT_TYPE_RE = re.compile(r"[a-z]+/[a-z0-9.+-]+")
 _CID_SRC_RE = re.compile(r"""\bsrc\s*=\s*["']cid:([^"']+)["']""", re.IGNORECASE)
 _LINE_BREAKS = frozenset("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 # Unicode bidirectional formatting (UAX #9): embeddings and overrides (LRE, RLE, LRO, RLO) end at PDF; isolates
@@ -119,15 +121,17 @@ def compose(
     images: Mapping[str, bytes],
     pdf: bytes | None = None,
     pdf_name: str = "report.pdf",
+    attachments: Sequence[tuple[str, str, bytes]] = (),
     bcc: Sequence[str] = (),
     date: datetime | None = None,
 ) -> OutgoingMessage:
     """Build the message for one report and one recipient.
 
     ``to`` is ``(display name, address)``; ``images`` maps a Content-ID (without ``<>``) to PNG bytes, and every
-    ``src="cid:..."`` in ``html`` must name one of them. ``bcc`` goes into the envelope only. ``date`` defaults
-    to now; a naive date is taken as UTC. Raises :class:`HeaderError` for an unsafe or invalid header value and
-    :class:`DeliveryError` for an HTML image without its part.
+    ``src="cid:..."`` in ``html`` must name one of them. ``attachments`` are more files after the PDF, each
+    ``(file name, content type, bytes)`` (the worklist CSVs: ``text/csv``, UTF-8). ``bcc`` goes into the envelope
+    only. ``date`` defaults to now; a naive date is taken as UTC. Raises :class:`HeaderError` for an unsafe or
+    invalid header value and :class:`DeliveryError` for an HTML image without its part.
     """
     name, address = to
     _check_key(key)
@@ -138,6 +142,10 @@ def compose(
         _check_address("Bcc", hidden)
     _check_line("Subject", subject, "text")
     _check_line("Content-Disposition", pdf_name, "file name")
+    for file_name, content_type, _data in attachments:
+        _check_line("Content-Disposition", file_name, "file name")
+        if not _CONTENT_TYPE_RE.fullmatch(content_type):
+            raise HeaderError("Content-Type", content_type, "is not a content type like text/csv")
     for cid in images:
         if not _CONTENT_ID_RE.fullmatch(cid):
             raise HeaderError("Content-ID", cid, "is not a valid content id (like cfo-cash-chart@execintel)")
@@ -155,14 +163,15 @@ def compose(
     lines = head.as_bytes(policy=POLICY)[: -len(b"\r\n")]  # the headers without the blank line that ends them
     shared = _shared(sender=sender, subject=balance_bidi(_shorten(" ".join(subject.split()), SUBJECT_LIMIT)),
                      text=text, html=html, images=tuple(images.items()), pdf=pdf,
-                     pdf_name=balance_bidi(pdf_name))  # fmt: skip
+                     pdf_name=balance_bidi(pdf_name),
+                     files=tuple((balance_bidi(n), t, d) for n, t, d in attachments))  # fmt: skip
     return OutgoingMessage(key=key, sender=sender, to=(address,), bcc=tuple(bcc), data=lines + shared)
 
 
 @lru_cache(maxsize=32)
 def _shared(
     *, sender: str, subject: str, text: str, html: str, images: tuple[tuple[str, bytes], ...], pdf: bytes | None,
-    pdf_name: str,
+    pdf_name: str, files: tuple[tuple[str, str, bytes], ...] = (),
 ) -> bytes:  # fmt: skip
     """The message's bytes from ``From:`` on: the headers every recipient shares, and the whole MIME body."""
     body = MIMEPart(policy=POLICY)
@@ -182,9 +191,14 @@ def _shared(
         message.add_related(
             png, maintype="image", subtype="png", cid=f"<{cid}>", disposition="inline", filename=f"{local}.png"
         )
-    if pdf is not None:
+    if pdf is not None or files:
         message.make_mixed()
+    if pdf is not None:
         message.add_attachment(pdf, maintype="application", subtype="pdf", filename=pdf_name)
+    for file_name, content_type, data in files:
+        maintype, subtype = content_type.split("/", 1)
+        params = {"charset": "utf-8"} if maintype == "text" else {}
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=file_name, params=params)
     return message.as_bytes(policy=POLICY)
 
 

@@ -1,14 +1,17 @@
 """The messages of a run: each planned delivery composed from its rendered report, and the failure notice.
 
-The mail HTML is rendered once per report with charts referenced by Content-ID; the text, chart PNGs and PDF
-are the files the run already wrote. Every message is composed before anything is sent, so a header that
-cannot be sent (a line break in a name, an invalid address) stops the run with nothing sent.
+The mail HTML and text are rendered once per report for the email that carries them (for a summary report, the
+opening only, naming the attached PDF that holds the rest; charts referenced by Content-ID); the chart PNGs, the
+PDF and the worklist CSVs are the files the run already wrote. Every message is composed before anything is
+sent, so a header that cannot be sent (a line break in a name, an invalid address) stops the run with nothing
+sent.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,9 @@ from typing import Any
 from execintel.config.models import Manifest
 from execintel.delivery.compose import OutgoingMessage, compose, content_id
 from execintel.delivery.plan import Planned
-from execintel.render import chart_file
+from execintel.render import chart_file, email_attachments
+
+_CID_SRC = re.compile(r'src="cid:([^"]+)"')
 
 
 def subject(doc: Mapping[str, Any]) -> str:
@@ -25,23 +30,27 @@ def subject(doc: Mapping[str, Any]) -> str:
 
 
 class ReportParts:
-    """What every message of one report shares: subject, text, mail HTML, chart images and PDF."""
+    """What every message of one report shares: subject, text, mail HTML, chart images, PDF and worklist CSVs."""
 
     def __init__(self, doc: Mapping[str, Any], folder: Path) -> None:
         from execintel.render.html import render_html  # noqa: PLC0415
+        from execintel.render.text import render_text  # noqa: PLC0415
 
         report = str(doc["report"])
         self.report = report
         self.subject = subject(doc)
-        self.text = (folder / f"{report}.txt").read_text(encoding="utf-8")
-        self.html = render_html(dict(doc), lambda chart: f"cid:{content_id(report, chart)}")
+        pdf = folder / f"{report}.pdf"
+        self.pdf = pdf.read_bytes() if pdf.is_file() else None
+        attachments = email_attachments(dict(doc), pdf=self.pdf is not None)
+        self.files = [(name, "text/csv", (folder / name).read_bytes()) for name in attachments.csv]
+        self.text = render_text(dict(doc), attachments)
+        self.html = render_html(dict(doc), lambda chart: f"cid:{content_id(report, chart)}", attachments=attachments)
+        used = set(_CID_SRC.findall(self.html))  # a summary email shows some of the charts: attach only those
         self.images = {
             content_id(report, s["id"]): (folder / chart_file(report, s["id"])).read_bytes()
             for s in doc.get("sections", [])
-            if s["kind"] == "chart"
+            if s["kind"] == "chart" and content_id(report, s["id"]) in used
         }
-        pdf = folder / f"{report}.pdf"
-        self.pdf = pdf.read_bytes() if pdf.is_file() else None
 
 
 def compose_all(
@@ -56,7 +65,7 @@ def compose_all(
         messages[item.key] = compose(
             key=item.key, sender=manifest.sender, to=(item.stakeholder.name, item.recipient), subject=part.subject,
             text=part.text, html=part.html, images=part.images, pdf=part.pdf, pdf_name=f"{item.report}.pdf",
-            bcc=bcc,
+            attachments=part.files, bcc=bcc,
         )  # fmt: skip
     return messages
 

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 from execintel.render.pdf import available as pdf_available
 
 if TYPE_CHECKING:
+    from execintel.render.layout import Attachments
     from execintel.render.pool import RenderPool
 
-__all__ = ["chart_file", "pdf_available", "print_html", "render_charts", "render_document", "render_documents"]
+__all__ = ["chart_file", "email_attachments", "pdf_available", "print_html", "render_charts", "render_document",
+           "render_documents"]  # fmt: skip
 
 
 def chart_file(report: str, chart_id: str) -> str:
@@ -47,15 +49,31 @@ def render_charts(doc: dict[str, Any], folder: Path) -> list[Path]:
     ]
 
 
-def _render_mail_files(doc: dict[str, Any], folder: Path) -> list[Path]:
+def email_attachments(doc: dict[str, Any], *, pdf: bool) -> Attachments:
+    """What the email of ``doc`` carries: its PDF (when one is made) and its worklist CSVs."""
+    from execintel.render.layout import Attachments  # noqa: PLC0415
+    from execintel.render.worklists import worklist_files  # noqa: PLC0415
+
+    return Attachments(f"{doc['report']}.pdf" if pdf else None, tuple(worklist_files(doc)))
+
+
+def _render_mail_files(doc: dict[str, Any], folder: Path, pdf: bool) -> list[Path]:
+    """The full page (``.html``), the full text (``.txt``), the worklist CSVs and, for a report whose email is its
+    summary, that email's body as it will be sent (``.email.html``, charts as the files beside it)."""
     from execintel.render.html import render_html  # noqa: PLC0415
     from execintel.render.text import render_text  # noqa: PLC0415
+    from execintel.render.worklists import write_worklists  # noqa: PLC0415
 
     report = doc["report"]
-    return [
+    written = [
         _write(folder / f"{report}.html", render_html(doc, lambda cid: chart_file(report, cid))),
         _write(folder / f"{report}.txt", render_text(doc)),
+        *write_worklists(doc, folder),
     ]
+    if doc.get("email") == "summary":
+        body = render_html(doc, lambda cid: chart_file(report, cid), attachments=email_attachments(doc, pdf=pdf))
+        written.append(_write(folder / f"{report}.email.html", body))
+    return written
 
 
 def print_html(doc: dict[str, Any]) -> str:
@@ -69,8 +87,9 @@ def render_document(doc: dict[str, Any], folder: Path, *, pdf: bool | None = Non
     """Write ``<report>.html``, ``.txt``, chart PNGs and (when available, unless ``pdf=False``) ``.pdf``."""
     from execintel.render.pool import render_offline  # noqa: PLC0415
 
-    mail = _render_mail_files(doc, folder)
-    return mail + render_offline(doc, folder, pdf_available() if pdf is None else pdf)
+    with_pdf = pdf_available() if pdf is None else pdf
+    mail = _render_mail_files(doc, folder, with_pdf)
+    return mail + render_offline(doc, folder, with_pdf)
 
 
 def render_documents(
@@ -85,7 +104,7 @@ def render_documents(
     workers = pool if pool is not None else RenderPool(pdf=pdf_available() if pdf is None else pdf)
     try:
         workers.submit_all(docs, folder)
-        mail = {doc["report"]: _render_mail_files(doc, folder) for doc in docs}
+        mail = {doc["report"]: _render_mail_files(doc, folder, workers.pdf) for doc in docs}
         offline = workers.finish()
     finally:
         if own:

@@ -20,6 +20,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from execintel.controls import visible
+from execintel.render.layout import Attachments, attached_note, left_out_text, plan
 from execintel.reports.format import CELL_CHARS, PROSE_CHARS, clip, show, show_cell
 
 NON_NUMERIC_UNITS = ("", "text", "date")
@@ -96,12 +97,15 @@ def _inliner() -> css_inline.CSSInliner:
     return css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
-def render_html(doc: dict[str, Any], image_src: Callable[[str], str], *, email: bool = True) -> str:
+def render_html(
+    doc: dict[str, Any], image_src: Callable[[str], str], *, email: bool = True, attachments: Attachments | None = None
+) -> str:
     """The report as one HTML page; ``image_src(chart_id)`` gives each chart's ``src`` (file name or ``cid:``).
 
     ``email=True`` lays the page out with nested tables and inlines the CSS into every element, which is what
     mail clients render; ``email=False`` gives the same content as plain blocks with a print stylesheet, for
-    PDF and printing.
+    PDF and printing. Without ``attachments`` it is the full report (the page and the PDF); with them it is the
+    body of the email that carries them: the opening only, for a summary report (see :mod:`.layout`).
     """
     currency = doc.get("currency", "USD")
 
@@ -118,10 +122,11 @@ def render_html(doc: dict[str, Any], image_src: Callable[[str], str], *, email: 
         return {"rows": rows, "numeric": flags, "cards": email and len(columns) >= CARD_COLUMNS,
                 "widths": column_widths(head, rows, flags)}  # fmt: skip
 
+    layout = plan(doc, attachments)
     template = _environment().get_template("report.html.j2")
     page = template.render(
         doc=doc, email=email, css=stylesheet(email=email), image_src=image_src, table=table, numeric=numeric,
-        card_columns=CARD_COLUMNS,
-        show=lambda value, unit: show(value, unit, currency),
+        card_columns=CARD_COLUMNS, layout=layout, attached_note=attached_note(layout),
+        left_out=left_out_text(layout), show=lambda value, unit: show(value, unit, currency),
     )  # fmt: skip
     return _inliner().inline(page) if email else page

@@ -13,6 +13,7 @@ import textwrap
 from typing import Any
 
 from execintel.controls import visible
+from execintel.render.layout import Attachments, Plan, attached_note, left_out_text, plan
 from execintel.reports.format import CELL_CHARS, PROSE_CHARS, clip, show, show_cell
 
 WIDTH = 78
@@ -111,58 +112,110 @@ def _scorecard(section: dict[str, Any]) -> list[str]:
     return out
 
 
-def render_text(doc: dict[str, Any]) -> str:
-    """The report as plain text: title, summary, then each section."""
+def _section(section: dict[str, Any], figures: dict[str, Any], findings: list[Any], currency: str) -> list[str]:
+    """One section: its title underlined, its body by kind, its note."""
+    lines = [*_wrap(section["title"]), "-" * min(len(section["title"]), WIDTH)]
+    kind = section["kind"]
+    if kind == "figures":
+        for fid in section["figures"]:
+            fig = figures[fid]
+            lines += _wrap(f"{fig.get('name') or fid}: {show(fig['value'], fig['unit'], currency)}", "  ")
+    elif kind == "table":
+        lines += _table(section, currency)
+    elif kind == "findings":
+        if not section["findings"]:
+            lines.append("  None.")
+        for index in section["findings"]:
+            finding = findings[index]
+            who = f" [{finding['entity']}]" if finding.get("entity") else ""
+            lines += _wrap(f"[{finding['severity'].upper()}] {finding['title']}{who}", "  ")
+            for evidence in finding.get("evidence", []):
+                lines += _wrap(evidence, "      - ")
+            if finding.get("recommendation"):
+                lines += _wrap(f"Next step: {finding['recommendation']}", "      ")
+    elif kind == "text":
+        for paragraph in section["paragraphs"]:
+            lines += [*_wrap(paragraph, "  "), ""]
+        if lines[-1] == "":
+            lines.pop()
+    elif kind == "chart":
+        columns = [{"title": "", "unit": ""}, *({"title": s["name"], "unit": section["unit"]}
+                                                for s in section["series"])]  # fmt: skip
+        rows = [[x, *(s["values"][i] for s in section["series"])] for i, x in enumerate(section["x"])]
+        lines += ["  (chart; its numbers:)", *_table({"columns": columns, "rows": rows}, currency)]
+    elif kind == "scorecard":
+        lines += _scorecard(section)
+    elif kind == "list":
+        for item in section["items"]:
+            lines += _wrap(item, "  - ")
+    if section.get("note"):
+        lines += _wrap(f"Note: {section['note']}", "  ")
+    return [*lines, ""]
+
+
+def _heading(title: str) -> list[str]:
+    return [title, "-" * len(title)]
+
+
+def _opening(layout: Plan) -> list[str]:
+    """The narrative, the actions and the headline figures with their comparisons."""
+    lines: list[str] = []
+    if layout.narrative:
+        lines += [*_wrap(" ".join(layout.narrative)), ""]
+    if layout.actions:
+        lines += _heading("What to do")
+        for action in layout.actions:
+            lines += _wrap(f"{action.priority}. [{action.severity.upper()}] {action.title}", "  ")
+            lines += _wrap(action.details, "      ")
+        if layout.more_actions:
+            lines += _wrap(f"{layout.more_actions:,} more in the attached report.", "  ")
+        lines.append("")
+    if layout.headline:
+        lines += _heading("Headline figures")
+        for row in layout.headline:
+            lines += _wrap(f"{row.name}: {row.value}", "  ")
+            for c in row.compared:
+                verdict = "" if c.met is None else (", met" if c.met else ", NOT MET")
+                change = f" ({c.change})" if c.change else ""
+                lines += _wrap(f"{c.label}: {c.value}{change}{verdict}", "      ")
+        if layout.more_headline:
+            lines += _wrap(f"{layout.more_headline:,} more in the attached report.", "  ")
+        lines.append("")
+    return lines
+
+
+def render_text(doc: dict[str, Any], attachments: Attachments | None = None) -> str:
+    """The report as plain text in the order of every format (see :mod:`execintel.render.layout`).
+
+    Without ``attachments`` it is the full report (the ``.txt`` file); with them, the plain part of the email
+    that carries them: the opening only, for a summary report.
+    """
     currency = doc.get("currency", "USD")
     figures = doc.get("figures", {})
     findings = doc.get("findings", [])
+    layout = plan(doc, attachments)
     title = f"{doc['title']} - {doc['portfolio']} - as of {doc['as_of']}"
     lines = [*_wrap(title), "=" * min(len(title), WIDTH), ""]
-    for item in doc.get("summary", []):
-        lines += _wrap(item, "* ")
-    if doc.get("summary"):
+    if layout.email_summary:
+        lines += [*_wrap(attached_note(layout)), ""]
+    lines += _opening(layout)
+    for section in layout.summary:
+        lines += _section(section, figures, findings, currency)
+    csv = layout.attachments.csv if layout.attachments is not None else ()
+    if layout.email_summary:
+        lines += [*_heading("Full report"), *_wrap(left_out_text(layout), "  ")]
+    elif layout.detail and (layout.narrative or layout.actions or layout.headline or layout.summary):
+        lines += ["=" * len("Full detail"), "Full detail", "=" * len("Full detail"), ""]
+    for section in layout.detail:
+        lines += _section(section, figures, findings, currency)
+    if csv:
+        lines += _wrap(f"Worklists, one row per item, attached as CSV: {', '.join(csv)}.", "  " if
+                       layout.email_summary else "")  # fmt: skip
+    if layout.email_summary or csv:
         lines.append("")
-    for section in doc.get("sections", []):
-        lines += [*_wrap(section["title"]), "-" * min(len(section["title"]), WIDTH)]
-        kind = section["kind"]
-        if kind == "figures":
-            for fid in section["figures"]:
-                fig = figures[fid]
-                lines += _wrap(f"{fig.get('name') or fid}: {show(fig['value'], fig['unit'], currency)}", "  ")
-        elif kind == "table":
-            lines += _table(section, currency)
-        elif kind == "findings":
-            if not section["findings"]:
-                lines.append("  None.")
-            for index in section["findings"]:
-                finding = findings[index]
-                who = f" [{finding['entity']}]" if finding.get("entity") else ""
-                lines += _wrap(f"[{finding['severity'].upper()}] {finding['title']}{who}", "  ")
-                for evidence in finding.get("evidence", []):
-                    lines += _wrap(evidence, "      - ")
-                if finding.get("recommendation"):
-                    lines += _wrap(f"Next step: {finding['recommendation']}", "      ")
-        elif kind == "text":
-            for paragraph in section["paragraphs"]:
-                lines += [*_wrap(paragraph, "  "), ""]
-            if lines[-1] == "":
-                lines.pop()
-        elif kind == "chart":
-            columns = [{"title": "", "unit": ""}, *({"title": s["name"], "unit": section["unit"]}
-                                                    for s in section["series"])]  # fmt: skip
-            rows = [[x, *(s["values"][i] for s in section["series"])] for i, x in enumerate(section["x"])]
-            lines += ["  (chart; its numbers:)", *_table({"columns": columns, "rows": rows}, currency)]
-        elif kind == "scorecard":
-            lines += _scorecard(section)
-        elif kind == "list":
-            for item in section["items"]:
-                lines += _wrap(item, "  - ")
-        if section.get("note"):
-            lines += _wrap(f"Note: {section['note']}", "  ")
-        lines.append("")
-    if doc.get("missing"):
+    if layout.missing:
         lines += ["Missing data", "------------"]
-        for entry in doc["missing"]:
+        for entry in layout.missing:
             lines += _wrap(f"{entry['data']}: would enable {entry['needed_for']}", "  - ")
         lines.append("")
     return "\n".join(plain(line) for line in lines).rstrip() + "\n"

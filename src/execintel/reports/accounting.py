@@ -9,6 +9,7 @@ from typing import Any
 from execintel.analysis import accounting
 from execintel.analysis.accounting import CLASS_NAMES, CLASS_PAIRS, AccountingResults, ExpenseItem, Gap
 from execintel.analysis.context import Context
+from execintel.analysis.model import Figure
 from execintel.reports.document import Document, DocumentBuilder
 from execintel.reports.format import money, show_figure
 
@@ -58,6 +59,11 @@ def _plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count:,} {word if count == 1 else many or word + 's'}"
 
 
+def _verb(count: Figure | None, one: str, many: str) -> str:
+    """``one`` when the figure is 1, else ``many`` (words of a narrative sentence, never its numbers)."""
+    return one if count is not None and count.value == 1 else many
+
+
 class _Accounting:
     """Lays out the accounting results."""
 
@@ -100,27 +106,26 @@ class _Accounting:
 
     # --- summary ---------------------------------------------------------------------------
     def summary(self) -> None:
-        """Headline lines, each from a figure."""
+        """Summary first: the narrative and the headline figures with their comparisons, each from a figure."""
+        b, fig = self.b, self.fig
+        b.headline([fig.get(i) for i in (
+            "audit.missing_receipts.count", "audit.missing_receipts.amount", "audit.uncategorized.count",
+            "audit.uncategorized.amount", "deferred_revenue.portfolio", "classification.capital_candidate.amount",
+        )])  # fmt: skip
         if not self.res.ledgered:
-            self.b.summary("No ledger data: there are no expenses to audit and no revenue to recognise.")
-        else:
-            n = self.value("audit.missing_receipts.count")
-            self.b.summary(f"{_plural(n, 'expense')} with no receipt ({self.text('audit.missing_receipts.amount')}) "
-                           f"and {_plural(self.value('audit.uncategorized.count'), 'uncategorized expense')} "
-                           f"({self.text('audit.uncategorized.amount')}).")  # fmt: skip
-            deferred = self.text("deferred_revenue.portfolio")
-            self.b.summary(f"Deferred revenue at {self.ctx.as_of.isoformat()}: {deferred} received for services "
-                           "not yet delivered.")  # fmt: skip
-            if "classification.capital_candidate.count" in self.fig:
-                self.b.summary(
-                    f"{_plural(self.value('classification.capital_candidate.count'), 'expense')} in the last 12 "
-                    f"months above the {money(self.res.capitalize_above or 0, self.cur)} capitalisation threshold "
-                    f"({self.text('classification.capital_candidate.amount')}) may be fixed assets."
-                )
-        if self.res.roadmap:
-            last = self.res.roadmap[-1].due.isoformat()
-            self.b.summary(f"Roadmap: {_plural(len(self.res.roadmap), 'milestone')} to close the gaps, the last due "
-                           f"{last}.")  # fmt: skip
+            b.narrative("No ledger data: there are no expenses to audit and no revenue to recognise.")
+            return
+        missing, uncategorized = fig.get("audit.missing_receipts.count"), fig.get("audit.uncategorized.count")
+        b.narrative("{count} " + _verb(missing, "expense has", "expenses have") + " no receipt, {amount} in all.",
+                    count=missing, amount=fig.get("audit.missing_receipts.amount"))  # fmt: skip
+        b.narrative("{count} " + _verb(uncategorized, "expense is", "expenses are") + " uncategorized, {amount} in "
+                    "all.", count=uncategorized, amount=fig.get("audit.uncategorized.amount"))  # fmt: skip
+        b.narrative("Deferred revenue stands at {deferred}: received for services not yet delivered.",
+                    deferred=fig.get("deferred_revenue.portfolio"))  # fmt: skip
+        capital = fig.get("classification.capital_candidate.count")
+        b.narrative("{count} " + _verb(capital, "expense", "expenses") + " of the last twelve months, {amount} in "
+                    "all, " + _verb(capital, "is", "are") + " above the capitalisation threshold and may be fixed "
+                    "assets.", count=capital, amount=fig.get("classification.capital_candidate.amount"))  # fmt: skip
 
     def _entities_rows(self, ids: Sequence[str]) -> list[list[Any]]:
         rows: list[list[Any]] = [[self.names[e], *(self.value(f"{i}.{e}") for i in ids)] for e in self.res.ledgered]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from execintel.analysis import billing
 from execintel.analysis.model import Figure
 from execintel.reports.document import Document, DocumentBuilder
-from execintel.reports.format import show_figure
 
 if TYPE_CHECKING:
     from execintel.analysis.context import Context
@@ -27,7 +27,7 @@ def build(ctx: Context) -> Document:
         builder.missing(f"{BILLING_DATA} for {entity} (revenue_model: retainer)", NEEDED_FOR)
     if not found.entities:
         builder.missing(BILLING_DATA, NEEDED_FOR)
-        builder.summary("No entity has contract or invoice events, so there is nothing to audit.")
+        builder.narrative("No entity has contract or invoice events, so there is nothing to audit.")
         builder.text(
             "scope",
             "Scope",
@@ -37,6 +37,27 @@ def build(ctx: Context) -> Document:
     for entity, detail in found.entities.items():
         _entity(ctx, builder, found, entity, detail)
     return builder.build()
+
+
+def _opening(builder: DocumentBuilder, name: str, fig: Callable[[str], Figure | None]) -> None:
+    """Summary first, for one entity: narrative sentences and headline figures with their comparisons."""
+    builder.headline([fig(k) for k in ("contracted.ttm", "invoiced.ttm", "collected.ttm", "under_billed.ttm",
+                                       "unbilled.amount", "receivables.overdue")])  # fmt: skip
+    builder.narrative("{name}: {contracted} contracted, {invoiced} invoiced and {collected} collected over the audit "
+                      "months.", name=name, contracted=fig("contracted.ttm"), invoiced=fig("invoiced.ttm"),
+                      collected=fig("collected.ttm"))  # fmt: skip
+    under, unbilled = fig("under_billed.ttm"), fig("unbilled.amount")
+    if (under is not None and under.value) or (unbilled is not None and unbilled.value):
+        builder.narrative("{name}: {under} under-billed against contracts and about {unbilled} of work not invoiced "
+                          "({hours}).", name=name, under=under, unbilled=unbilled,
+                          hours=fig("unbilled.hours"))  # fmt: skip
+    overdue = fig("receivables.overdue")
+    if overdue is not None and overdue.value:
+        count = fig("receivables.overdue.invoices")
+        invoices = "invoice" if count is not None and count.value == 1 else "invoices"
+        builder.narrative("{name}: {outstanding} receivable, of which {overdue} is overdue on {count} "
+                          + invoices + ".", name=name, outstanding=fig("receivables.outstanding"), overdue=overdue,
+                          count=count)  # fmt: skip
 
 
 def _entity(
@@ -49,28 +70,8 @@ def _entity(
     def fig(key: str) -> Figure | None:
         return figures.get(f"billing.{entity}.{key}")
 
-    def val(key: str) -> str:
-        return show_figure(fig(key), cur)
-
     span = f"{detail.months[0]} to {detail.months[-1]}" if detail.months else "the last 12 months"
-    builder.summary(
-        f"{name}: {val('contracted.ttm')} contracted from {span}, {val('invoiced.ttm')} invoiced, "
-        f"{val('collected.ttm')} collected in the last 12 months."
-    )
-    under, unbilled = fig("under_billed.ttm"), fig("unbilled.amount")
-    if (under and under.value) or (unbilled and unbilled.value):
-        builder.summary(
-            f"{name}: {val('under_billed.ttm')} under-billed against contracts and about {val('unbilled.amount')} "
-            f"of work not invoiced ({val('unbilled.hours')})."
-        )
-    overdue = fig("receivables.overdue")
-    count = fig("receivables.overdue.invoices")
-    overdue_count = count.value if count is not None else None
-    if overdue is not None and overdue.value:
-        builder.summary(
-            f"{name}: {val('receivables.outstanding')} receivable, of which {val('receivables.overdue')} is overdue "
-            f"on {val('receivables.overdue.invoices')} {'invoice' if overdue_count == 1 else 'invoices'}."
-        )
+    _opening(builder, name, fig)
     as_of = ctx.as_of.isoformat()
     window = f"{(ctx.window_start + dt.timedelta(days=1)).isoformat()} to {as_of}"
     builder.figures_section(

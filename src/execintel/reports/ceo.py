@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -16,6 +16,7 @@ from execintel.analysis.operations import projects
 from execintel.reports import scorecard
 from execintel.reports.document import Document, DocumentBuilder
 from execintel.reports.format import show, show_figure
+from execintel.reports.summary import above, trend
 
 TITLE = "CEO report"
 # Security findings severe enough for the CEO's list of shortfalls and risks.
@@ -159,6 +160,40 @@ def _severity_counts(findings: Iterable[Finding]) -> str:
     return ", ".join(f"{counts[s]} {s}" for s in sorted(counts, key=lambda s: SEVERITY_ORDER.get(s, 9)))
 
 
+def _opening(ctx: Context, b: DocumentBuilder, figures: dict[str, Figure], previous: PastRun | None) -> None:
+    """Summary first: the narrative and the headline figures with their comparisons; the email is the summary."""
+    b.email_summary()
+    finance = ctx.results("finance").figures
+    month = ctx.complete_months(1)[0]
+    cash, burn, runway = (figures.get(i) for i in HEADLINE)
+    revenue, net = finance.get("revenue.ttm.portfolio"), finance.get(f"pnl.portfolio.{month}.net")
+    b.headline([cash, runway, burn, revenue, net, *(figures.get(i) for i in ASSETS)])
+    before = b.compared("cash.portfolio", "previous")
+    if cash is None:
+        b.narrative("No ledger data: cash, burn and runway cannot be computed.")
+    else:
+        b.narrative("Cash on hand is {cash}, " + trend(cash, before) + " {before} a month before.", cash=cash,
+                    before=before) or b.narrative("Cash on hand is {cash}.", cash=cash)  # fmt: skip
+    policy = b.compared("runway.days.portfolio", "target")
+    if runway is not None:
+        b.narrative("At a burn of {burn} a month that is {runway} of runway, " + above(runway, policy)
+                    + " the policy minimum of {policy}.", burn=burn, runway=runway, policy=policy) or b.narrative(
+            "At a burn of {burn} a month that is {runway} of runway.", burn=burn, runway=runway)  # fmt: skip
+    elif burn is not None:
+        b.narrative("The portfolio did not burn cash over the last three complete months: runway is not limited.")
+    year = b.compared("revenue.ttm.portfolio", "year_ago")
+    b.narrative("Revenue over the last twelve months is {revenue}, " + trend(revenue, year) + " {year} a year "
+                "before.", revenue=revenue, year=year) or b.narrative(
+        "Revenue over the last twelve months is {revenue}.", revenue=revenue)  # fmt: skip
+    b.narrative("Net income last month was {net}.", net=net)
+    if previous:
+        b.narrative("What changed since the previous recorded report is listed under What changed.")
+    else:
+        b.narrative("This is the first recorded run of this portfolio: there is no earlier report to compare with.")
+    b.narrative("The portfolio runs {entities} active entities on {domains} domains.",
+                entities=figures.get("assets.entities"), domains=figures.get("assets.domains"))  # fmt: skip
+
+
 def build(ctx: Context) -> Document:
     """The CEO report document."""
     b = DocumentBuilder(ctx, "ceo", TITLE)
@@ -179,54 +214,19 @@ def build(ctx: Context) -> Document:
     shortfalls = b.top_actions(TOP_ACTIONS, shortfalls)
     previous = ctx.history.previous_run("ceo")
 
-    # Headline lines
-    cash, burn, runway = (figures.get(i) for i in HEADLINE)
-    if cash is not None:
-        line = f"Cash on hand is {show_figure(cash, ctx.currency)}"
-        if burn is not None:
-            line += f", burning {show_figure(burn, ctx.currency)} a month"
-        if runway is not None:
-            line += f": {show_figure(runway, ctx.currency)} of runway"
-            policy = ctx.manifest.policies.min_runway_days
-            if policy is not None:
-                line += f" (policy minimum {policy} days)"
-        b.summary(line + ".")
-    else:
-        b.missing("a ledger (entity ledgers or a portfolio-wide ledger)", "cash, burn and runway")
-    entities, domains = figures.get("assets.entities"), figures.get("assets.domains")
-    if entities is not None and domains is not None:
-        line = f"{show_figure(entities)} active entities on {show_figure(domains)} domains"
-        project_count = figures.get("assets.projects")
-        if project_count is not None:
-            line += f", with {show_figure(project_count)} supporting projects"
-        b.summary(line + ".")
-    if shortfalls:
-        b.summary(f"{len(shortfalls)} shortfalls and risks ({_severity_counts(shortfalls)}).")
-    computed = sum(1 for k in KPIS for e in ctx.active_entities if k.figure_id(e.id) in figures)
-    if missing:
-        b.summary(
-            f"KPIs: {computed} values computed, {len(missing)} missing for lack of data"
-            f" ({len({m['id'] for m in missing})} of the {len(KPIS)} KPIs have a gap)."
-        )
     findings = sorted(shortfalls, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.entity or "", f.kind))
-    if previous is not None:
-        changes_line = len(b.doc.summary)
-        b.summary(f"Since the report of {previous.as_of}: see what changed.")  # counted once findings are final
-    else:
-        b.summary("First recorded run: the audit store holds no earlier CEO report of this portfolio to compare "
-                  "with.")  # fmt: skip
-
-    # Sections
-    no_cash = "No ledger data: cash, burn and runway are not available."
-    b.figures_section("headline", "Headline", [figures.get(i) for i in (*HEADLINE, *ASSETS)],
-                      note=None if cash is not None else no_cash)  # fmt: skip
+    _opening(ctx, b, figures, previous)
+    cash = figures.get("cash.portfolio")
+    if cash is None:
+        b.missing("a ledger (entity ledgers or a portfolio-wide ledger)", "cash, burn and runway")
     rows, used = scorecard.build(ctx, figures)
     for figure in used:
         b.figure(figure)
-    b.scorecard("scorecard", "Scorecard", scorecard.columns(ctx), rows, note=scorecard.LEGEND)
-    b.bullets("kpi-gaps", "KPI gaps", _gaps(ctx, missing, unfit))
+    b.place(b.scorecard("scorecard", "Scorecard", scorecard.columns(ctx), rows, note=scorecard.LEGEND), "summary")
+    b.place(b.bullets("kpi-gaps", "KPI gaps", _gaps(ctx, missing, unfit)), "summary")
     if previous is not None:  # none on a first recorded run: there is nothing to say what changed against
         section = b.bullets("changes", f"What changed since {previous.as_of}", [])
+        b.place(section, "summary")
         run = previous
 
         def what_changed(doc: Document) -> None:
@@ -234,8 +234,6 @@ def build(ctx: Context) -> Document:
             found = set(b.top_findings) | {f.id for f in doc.findings}
             items = changes(run, ctx.history.figures(run, "ceo"), doc, found)
             section["items"] = items or ["Nothing: every figure and finding is as it was."]
-            count = len(items)
-            doc.summary[changes_line] = f"Since the report of {run.as_of}: {count} change{'s' * (count != 1)}."
 
         b.on_build(what_changed)
 

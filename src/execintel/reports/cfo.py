@@ -11,6 +11,7 @@ from execintel.analysis.model import Results
 from execintel.reports import cfo_position
 from execintel.reports.document import Document, DocumentBuilder
 from execintel.reports.format import show, show_figure
+from execintel.reports.summary import above, trend
 
 TITLE = "CFO report"
 MONEY_LINES = ("Revenue", "COGS", "Operating expenses", "Net income")
@@ -59,6 +60,9 @@ class _Cfo:
         self.targets()
         self.compliance()
         self.b.findings_section("findings", "Findings", self.res.findings)
+        for section in self.b.doc.sections:  # one chart per entity belongs with the targets, not in the summary
+            if section["id"].startswith("revenue-target-"):
+                self.b.place(section, "detail")
         return self.b.build()
 
     def _no_ledger_note(self) -> str | None:
@@ -69,31 +73,45 @@ class _Cfo:
 
     # --- sections ------------------------------------------------------------------------------
     def summary(self) -> None:
-        """Headline lines: cash, burn, runway against policy, break-even."""
-        if "cash.portfolio" not in self.fig:
-            self.b.summary("No ledger data: cash, burn, runway and the P&L cannot be computed.")
+        """Summary first: the narrative and the headline figures with their comparisons; the email is the summary."""
+        b, fig = self.b, self.fig
+        b.email_summary()
+        month = self.ctx.complete_months(1)[0]
+        current = self.ctx.as_of.strftime("%Y-%m")
+        below_target = [e.id for e in self.ledgered if f"target.revenue.{e.id}.{current}" in fig]
+        b.headline([fig.get(i) for i in (
+            "cash.portfolio", "runway.days.portfolio", "runway.days.self_funded.portfolio",
+            "runway.days.with_debt.portfolio", "burn.monthly.portfolio", "contributions.ttm.portfolio",
+            "revenue.ttm.portfolio", "expenses.ttm.portfolio", f"pnl.portfolio.{month}.revenue",
+            f"pnl.portfolio.{month}.net", *(f"pnl.{e}.{month}.revenue" for e in below_target),
+        )])  # fmt: skip
+        cash, runway, burn = (
+            fig.get("cash.portfolio"),
+            fig.get("runway.days.portfolio"),
+            fig.get("burn.monthly.portfolio"),
+        )
+        if cash is None:
+            b.narrative("No ledger data: cash, burn, runway and the P&L cannot be computed.")
+            return
+        before = b.compared("cash.portfolio", "previous")
+        b.narrative("Cash on hand is {cash}, " + trend(cash, before) + " {before} a month before.", cash=cash,
+                    before=before) or b.narrative("Cash on hand is {cash}.", cash=cash)  # fmt: skip
+        policy = b.compared("runway.days.portfolio", "target")
+        if runway is None:
+            b.narrative("No month of the last three complete months burned cash, so runway is not limited by burn.")
         else:
-            self.b.summary(f"Cash on hand: {self.text('cash.portfolio')} across {len(self.ledgered)} "
-                           f"entit{'y' if len(self.ledgered) == 1 else 'ies'} with a ledger.")  # fmt: skip
-            months = self.ctx.complete_months(3)
-            self.b.summary(f"Burn: {self.text('burn.monthly.portfolio')} a month (average of {months[0]} to "
-                           f"{months[-1]}).")  # fmt: skip
-            self.b.summary(self._runway_line())
-        parts = []
-        for entity in self.ctx.manifest.entities:
-            econ = entity.unit_economics
-            if econ is not None and f"break_even.units.{entity.id}" in self.fig:
-                units = self.get(f"break_even.units.{entity.id}")
-                parts.append(f"{entity.name} {show(units)} {econ.unit}{'' if units == 1 else 's'} a month")
-        if parts:
-            self.b.summary("Break-even: " + "; ".join(parts) + ".")
-        if self.res.findings:
-            counts: dict[str, int] = {}
-            for finding in self.res.findings:
-                counts[finding.severity] = counts.get(finding.severity, 0) + 1
-            listed = ", ".join(f"{n} {s}" for s, n in counts.items())
-            self.b.summary(f"{len(self.res.findings)} finance finding{'s' if len(self.res.findings) != 1 else ''} "
-                           f"({listed}).")  # fmt: skip
+            b.narrative("At a burn of {burn} a month that is {runway} of runway, " + above(runway, policy)
+                        + " the policy minimum of {policy}.", burn=burn, runway=runway, policy=policy) or b.narrative(
+                "At a burn of {burn} a month that is {runway} of runway.", burn=burn, runway=runway)  # fmt: skip
+        b.narrative("Without the owners' recent contributions runway would be {own}.",
+                    own=fig.get("runway.days.self_funded.portfolio"))  # fmt: skip
+        b.narrative("Revenue over the last twelve months is {revenue} against expenses of {expenses}.",
+                    revenue=fig.get("revenue.ttm.portfolio"), expenses=fig.get("expenses.ttm.portfolio"))  # fmt: skip
+        revenue = fig.get(f"pnl.portfolio.{month}.revenue")
+        earlier = b.compared(f"pnl.portfolio.{month}.revenue", "previous")
+        b.narrative("Revenue last month was {revenue}, " + trend(revenue, earlier) + " {earlier} the month before.",
+                    revenue=revenue, earlier=earlier) or b.narrative("Revenue last month was {revenue}.",
+                                                                     revenue=revenue)  # fmt: skip
 
     def _runway_line(self) -> str:
         policy = self.ctx.manifest.policies.min_runway_days

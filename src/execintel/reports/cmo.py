@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import cast
 
 from execintel.analysis.attribution import NONE, EntityAttribution
@@ -9,11 +10,54 @@ from execintel.analysis.campaign import CONVERSION_RATE, RESPONSE_RATE, Campaign
 from execintel.analysis.context import Context
 from execintel.analysis.marketing import MILESTONE_DAYS, MarketingResults
 from execintel.reports.document import Document, DocumentBuilder
-from execintel.reports.format import money, show, show_figure
+from execintel.reports.format import money, show
 
 TITLE = "CMO report"
 # Marketing findings produced by the CEO's rules, shown here too.
 RULE_KINDS = ("no-ota-listing", "broken-funnel", "empty-pipeline")
+
+
+def _opening(ctx: Context, b: DocumentBuilder, m: MarketingResults) -> None:
+    """Summary first: the narrative and the headline figures with their comparisons; the email is the summary."""
+    b.email_summary()
+    figures = m.figures
+    funnels = [figures.get(f"funnel.{entity}.bookings") for entity, *_ in m.funnels]
+    b.headline([*(figures.get(f"contacts.{k}") for k in ("valid", "subscribed", "engaged_90d", "invalid",
+                                                         "duplicates")),
+                figures.get("channels.live"), figures.get("channels.planned"), *funnels])  # fmt: skip
+    if figures.get("contacts.total") is None:
+        b.narrative("No contact list is declared, so the list, the campaign model and its milestones are missing.")
+    b.narrative("The email list holds {valid} valid contacts: {subscribed} subscribed, {engaged} engaged recently.",
+                valid=figures.get("contacts.valid"), subscribed=figures.get("contacts.subscribed"),
+                engaged=figures.get("contacts.engaged_90d"))  # fmt: skip
+    invalid, duplicates = figures.get("contacts.invalid"), figures.get("contacts.duplicates")
+    if (invalid is not None and invalid.value) or (duplicates is not None and duplicates.value):
+        b.narrative("{invalid} invalid and {duplicates} duplicate addresses are listed to fix in the attached "
+                    "worklist.", invalid=invalid, duplicates=duplicates)  # fmt: skip
+    b.narrative("{live} channels are live and {planned} planned.", live=figures.get("channels.live"),
+                planned=figures.get("channels.planned"))  # fmt: skip
+    if m.campaigns:
+        best = max(m.campaigns, key=lambda c: c.revenue[1]).entity
+        b.narrative("A campaign to the {name} list is modelled at {low} to {high}.", name=ctx.entities[best].name,
+                    low=figures.get(f"campaign.{best}.revenue.low"),
+                    high=figures.get(f"campaign.{best}.revenue.high"))  # fmt: skip
+    weakest = [f for f in (figures.get(f"funnel.{e}.conversion") for e, *_ in m.funnels) if f is not None]
+    if weakest:
+        worst = min(weakest, key=lambda f: f.value if isinstance(f.value, Decimal | int) else 1)
+        name = ctx.entities[worst.entity].name if worst.entity in ctx.entities else str(worst.entity)
+        b.narrative("The weakest funnel is {name}'s, converting {conversion} of its leads.", name=name,
+                    conversion=worst)  # fmt: skip
+
+
+def _contacts_to_fix(b: DocumentBuilder, m: MarketingResults) -> None:
+    """The worklist of invalid and duplicate addresses, in the order of the contact files."""
+    if not m.to_fix:
+        return
+    b.worklist("contacts-to-fix", "Contacts to fix",
+               [("Entity", ""), ("Email", ""), ("Name", ""), ("Problem", ""), ("File", ""), ("Line", "number")],
+               [list(row) for row in m.to_fix],
+               note="Invalid addresses and duplicates (an address, case-insensitive, already in an earlier row of "
+                    "any contact file, in manifest entity order).")  # fmt: skip
 
 
 def build(ctx: Context) -> Document:
@@ -25,24 +69,10 @@ def build(ctx: Context) -> Document:
 
     m = cast(MarketingResults, ctx.results("marketing"))
     figures = m.figures
-    total = figures.get("contacts.total")
-    if total is not None:
-        b.summary(
-            f"{show_figure(total)} contacts in the email database: {show_figure(figures['contacts.valid'])} valid, "
-            f"{show_figure(figures['contacts.duplicates'])} duplicates, {show_figure(figures['contacts.invalid'])} "
-            f"invalid addresses; {show_figure(figures['contacts.subscribed'])} subscribed and "
-            f"{show_figure(figures['contacts.engaged_90d'])} engaged in the last 90 days."
-        )
-    else:
+    _opening(ctx, b, m)
+    if figures.get("contacts.total") is None:
         b.missing("contact lists (entities[].contacts)", "the contact figures, the campaign model and list milestones")
     live = [c for c in m.channels if c["status"] == "live"]
-    ota = [c for c in m.channels if c["kind"] == "ota"]
-    if ota and not any(c["status"] == "live" for c in ota):
-        b.summary(f"No OTA listing is live ({len(ota)} planned); the launch sequence below orders them.")
-    for entity, leads, _signups, bookings, conversion in m.funnels:
-        if conversion is not None and leads >= 50 and conversion < 0.02:
-            b.summary(f"{ctx.entities[entity].name}: {leads:,} leads but {bookings:,} bookings in 12 months "
-                      f"({show(conversion, 'ratio')} conversion).")  # fmt: skip
 
     b.figures_section("contacts", "Contact list", [figures.get(f"contacts.{k}") for k in
                       ("total", "valid", "duplicates", "invalid", "subscribed", "engaged_90d")])  # fmt: skip
@@ -96,10 +126,7 @@ def build(ctx: Context) -> Document:
             note=note if m.milestones else "No marketing gaps found in the data.")  # fmt: skip
     rules = [f for f in ctx.results("rules").findings if f.kind in RULE_KINDS]
     b.findings_section("gaps", "Marketing gaps", rules)
-    if m.campaigns:
-        best = max(m.campaigns, key=lambda c: c.revenue[1])
-        b.summary(f"A campaign to {best.recipients:,} subscribed {ctx.entities[best.entity].name} contacts is modelled "
-                  f"at {money(best.revenue[0], ctx.currency)} to {money(best.revenue[1], ctx.currency)}.")  # fmt: skip
+    _contacts_to_fix(b, m)
     return b.build()
 
 

@@ -20,6 +20,7 @@ from execintel.analysis.security import (
 )
 from execintel.reports.document import Document, DocumentBuilder
 from execintel.reports.format import show_figure
+from execintel.reports.summary import trend
 
 TITLE = "CTO report"
 TOP_SERVICES = 6  # services drawn separately in the chart; the rest are 'Other'
@@ -66,34 +67,33 @@ class _Cto:
 
     # --- summary --------------------------------------------------------------------------------------------
     def summary(self) -> None:
-        """Headline lines: findings by severity, spend and savings, bottlenecks."""
-        figures = self.security.figures
-        if "security.findings.high" in figures:
-            counts = ", ".join(
-                f"{self.fig(f'security.findings.{s}')} {s}"
-                for s in SEVERITY_ORDER
-                if figures[f"security.findings.{s}"].value
-            )
-            self.b.summary(
-                f"Security findings: {self.fig('security.findings.total')}"
-                + (f" ({counts})" if counts else "")
-                + "; delivery findings (staging, manual deploys) are counted apart."
-            )
-        if "cloud.spend.monthly" in self.cloud.figures:
-            line = f"Cloud spend {self.fig('cloud.spend.monthly')} a month (last 3 complete months)"
-            if "cloud.spend.trend" in self.cloud.figures:
-                line += f", a change of {self.fig('cloud.spend.trend')} on the 3 months before"
-            if "cloud.savings.monthly" in self.cloud.figures:
-                line += f"; estimated savings {self.fig('cloud.savings.monthly')} a month"
-            covered = self.cloud.figures.get("cloud.coverage.months")
-            if covered is not None and covered.value != 3:
-                line += f" (the cost data covers only {self.fig('cloud.coverage.months')} of those 3 months)"
-            self.b.summary(line + ".")
-        delivery = [f for f in self.security.findings if f.kind in DELIVERY_KINDS]
-        if delivery:
-            staging = sum(1 for f in delivery if f.kind == "no-staging")
-            manual = sum(1 for f in delivery if f.kind == "manual-deploy")
-            self.b.summary(f"Delivery: {staging} system(s) without staging, {manual} deployed by hand.")
+        """Summary first: the narrative and the headline figures with their comparisons; the email is the summary."""
+        b = self.b
+        b.email_summary()
+        known = {**self.security.figures, **self.cloud.figures}
+        month = self.ctx.complete_months(1)[0]
+        b.headline([known.get(i) for i in (
+            "cloud.spend.monthly", f"cloud.spend.month.{month}", "cloud.savings.monthly", "security.findings.total",
+            "security.findings.critical", "security.findings.high", "delivery.findings.total",
+        )])  # fmt: skip
+        spend, savings = known.get("cloud.spend.monthly"), known.get("cloud.savings.monthly")
+        before = b.compared("cloud.spend.monthly", "previous")
+        b.narrative("Cloud spend averages {spend} a month over the last three complete months, " + trend(spend, before)
+                    + " {before} over the three months before.", spend=spend, before=before) or b.narrative(
+            "Cloud spend averages {spend} a month over the last three complete months.", spend=spend)  # fmt: skip
+        covered = known.get("cloud.coverage.months")
+        if covered is not None and covered.value != 3:
+            b.narrative("The cost data covers only {covered} of those three months.", covered=covered)
+        b.narrative("The savings suggestions below are worth about {savings} a month.", savings=savings)
+        total, critical, high = (known.get(f"security.findings.{k}") for k in ("total", "critical", "high"))
+        b.narrative("The scans and the stack declarations raise {total} security findings, {critical} critical and "
+                    "{high} high; delivery findings (staging, manual deploys) are counted apart: {delivery}.",
+                    total=total, critical=critical, high=high,
+                    delivery=known.get("delivery.findings.total")) or b.narrative(
+            "The scans and the stack declarations raise {total} security findings, {critical} critical and {high} "
+            "high.", total=total, critical=critical, high=high)  # fmt: skip
+        if spend is None and total is None:
+            b.narrative("Neither cloud costs nor repositories nor a stack are declared, so there is nothing to report.")
 
     # --- stack inventory ------------------------------------------------------------------------------------
     def inventory(self) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from execintel.analysis.context import Context
-from execintel.analysis.model import SEVERITY_ORDER, Finding
+from execintel.analysis.model import SEVERITY_ORDER, Figure, Finding
 from execintel.analysis.operations import RECENT_DAYS, recently_updated, yesterday, yesterday_date
 from execintel.reports.document import Document, DocumentBuilder
-from execintel.reports.format import show_figure
+from execintel.reports.summary import above, trend
 
 TITLE = "Daily digest"
 ALERT_SEVERITIES = ("critical", "high")
@@ -54,6 +54,24 @@ def newness(ctx: Context, found: list[Finding]) -> tuple[dict[int, bool | None],
     if ids:
         return {id(f): f.id not in ids for f in found}, since
     return {id(f): (f.kind, f.entity) not in pairs for f in found}, since
+def _opening(ctx: Context, b: DocumentBuilder, events: Figure | None) -> None:
+    """Summary first: the narrative and the headline figures, compared with the day before and a year before."""
+    finance = ctx.results("finance").figures
+    cash, runway, burn = (finance.get(f"{k}.portfolio") for k in ("cash", "runway.days", "burn.monthly"))
+    b.headline([cash, runway, burn], period="day")
+    if cash is None:
+        b.narrative("No ledger data: the cash position and runway cannot be computed.")
+    else:
+        before = b.compared("cash.portfolio", "previous")
+        b.narrative("Cash on hand is {cash}, " + trend(cash, before) + " {before} the day before.", cash=cash,
+                    before=before) or b.narrative("Cash on hand is {cash}.", cash=cash)  # fmt: skip
+    policy = b.compared("runway.days.portfolio", "target")
+    if runway is not None:
+        b.narrative("Runway is {runway}, " + above(runway, policy) + " the policy minimum of {policy}.",
+                    runway=runway, policy=policy) or b.narrative("Runway is {runway}.", runway=runway)  # fmt: skip
+    elif burn is not None:
+        b.narrative("No cash was burned in the last three complete months, so runway is not limited.")
+    b.narrative("Yesterday brought {events} events.", events=events)
 
 
 def build(ctx: Context) -> Document:
@@ -62,39 +80,15 @@ def build(ctx: Context) -> Document:
     finance = ctx.results("finance")
     operations = ctx.results("operations")
     cash = finance.figures.get("cash.portfolio")
-    runway = finance.figures.get("runway.days.portfolio")
-    burn = finance.figures.get("burn.monthly.portfolio")
-
-    if cash is not None:
-        line = f"Cash on hand {show_figure(cash, ctx.currency)}"
-        if runway is not None:
-            line += f", runway {show_figure(runway, ctx.currency)}"
-            policy = ctx.manifest.policies.min_runway_days
-            if policy is not None:
-                line += f" (minimum {policy} days)"
-        elif burn is not None:
-            line += ", no runway figure: no cash was burned in the last 3 complete months"
-        b.summary(line + ".")
-    else:
+    _opening(ctx, b, operations.figures.get("activity.yesterday"))
+    if cash is None:
         b.missing("a ledger (entity ledgers or a portfolio-wide ledger)", "the cash position and runway")
     day = yesterday_date(ctx)
     activity = yesterday(ctx)
-    b.summary(f"{sum(a.count for a in activity):,} events on {day.isoformat()}.")
     found = alerts(ctx)
-    critical = sum(1 for f in found if f.severity == "critical")
-    b.summary(f"{len(found)} alerts ({critical} critical, {len(found) - critical} high).")
     fresh, since = newness(ctx, found)
-    if since is not None or any(v is not None for v in fresh.values()):
-        count = sum(1 for v in fresh.values() if v)
-        b.summary(f"{count} new {'alert' if count == 1 else 'alerts'} since "
-                  + (f"the digest of {since}." if since else "the last recorded run."))  # fmt: skip
     recent = recently_updated(ctx) if ctx.manifest.handoffs is not None else []
-    if ctx.manifest.handoffs is not None:
-        b.summary(f"{len(recent)} projects updated in the last {RECENT_DAYS} days.")
 
-    no_cash = "No ledger data: the cash position is not available."
-    b.figures_section("cash", "Cash position", [cash, burn, runway],
-                      note=None if cash is not None else no_cash)  # fmt: skip
     by_entity = [finance.figures[f"cash.{e.id}"] for e in ctx.manifest.entities if f"cash.{e.id}" in finance.figures]
     for figure in by_entity:
         b.figure(figure)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,7 @@ def build(ctx: Context) -> Document:
         builder.missing(f"{JOB_DATA} for {entity}", "the delivery-ops report: jobs, revenue and margin per job")
     if not found.entities:
         builder.missing(JOB_DATA, "the delivery-ops report: jobs, revenue and margin per job")
-        builder.summary("No entity has delivery jobs: no booking event carries a `job` attribute.")
+        builder.narrative("No entity has delivery jobs: no booking event carries a `job` attribute.")
         builder.text(
             "scope",
             "Scope",
@@ -37,6 +38,26 @@ def build(ctx: Context) -> Document:
     for entity, detail in found.entities.items():
         _entity(ctx, builder, found, entity, detail)
     return builder.build()
+
+
+def _opening(builder: DocumentBuilder, name: str, fig: Callable[[str], Figure | None]) -> None:
+    """Summary first, for one entity: narrative sentences and headline figures with their comparisons."""
+    builder.headline([fig(k) for k in ("jobs.ttm", "revenue.ttm", "margin.ttm", "margin_ratio.ttm",
+                                       "revenue.upcoming")])  # fmt: skip
+    builder.narrative("{name}: {jobs} jobs departed in the last twelve months ({distance}), revenue {revenue} "
+                      "(job basis).",
+                      name=name, jobs=fig("jobs.ttm"), distance=fig("nautical_miles.ttm"),
+                      revenue=fig("revenue.ttm"))  # fmt: skip
+    builder.narrative("{name}: margin {margin} ({ratio}), {per_nm} per nautical mile.", name=name,
+                      margin=fig("margin.ttm"), ratio=fig("margin_ratio.ttm"), per_nm=fig("revenue_per_nm")) or \
+        builder.narrative("{name}: margin {margin} ({ratio}).", name=name, margin=fig("margin.ttm"),
+                          ratio=fig("margin_ratio.ttm"))  # fmt: skip
+    upcoming = fig("jobs.upcoming")
+    if upcoming is not None and upcoming.value:
+        builder.narrative("{name}: {jobs} upcoming, worth {revenue}, {collected} already collected.", name=name,
+                          jobs=upcoming, revenue=fig("revenue.upcoming"), collected=fig("collected.upcoming")) or \
+            builder.narrative("{name}: {jobs} upcoming, worth {revenue}.", name=name, jobs=upcoming,
+                              revenue=fig("revenue.upcoming"))  # fmt: skip
 
 
 def _entity(
@@ -53,22 +74,7 @@ def _entity(
     def fig(key: str) -> Figure | None:
         return figures.get(f"delivery.{entity}.{key}")
 
-    line = (
-        f"{name}: {show_figure(fig('jobs.ttm'), cur)} jobs departed in the last 12 months "
-        f"({show_figure(fig('nautical_miles.ttm'), cur)}), revenue {show_figure(fig('revenue.ttm'), cur)} (job basis)"
-    )
-    if fig("margin.ttm") is not None:
-        line += f", margin {show_figure(fig('margin.ttm'), cur)} ({show_figure(fig('margin_ratio.ttm'), cur)})"
-    if fig("revenue_per_nm") is not None:
-        line += f", {show_figure(fig('revenue_per_nm'), cur)} per nautical mile"
-    builder.summary(line + ".")
-    upcoming = fig("jobs.upcoming")
-    if upcoming is not None and upcoming.value:
-        jobs = "job" if upcoming.value == 1 else "jobs"
-        text = f"{name}: {show_figure(upcoming, cur)} upcoming {jobs} worth {show_figure(fig('revenue.upcoming'), cur)}"
-        if fig("collected.upcoming") is not None:
-            text += f", {show_figure(fig('collected.upcoming'), cur)} already collected"
-        builder.summary(text + ".")
+    _opening(builder, name, fig)
 
     keys = ("jobs.ttm", "jobs.completed.ttm", "nautical_miles.ttm", "revenue.ttm", "costs.ttm", "margin.ttm",
             "margin_ratio.ttm", "revenue_per_nm", "cogs.unattributed.ttm")  # fmt: skip

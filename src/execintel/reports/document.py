@@ -18,6 +18,12 @@ JSON so renderers read only the document:
 Any section may carry ``"note"`` (e.g. which data is missing). Text in
 sections is template wording with numbers taken from figures (see
 :func:`execintel.reports.format.show`).
+
+Every report opens the same way (docs/rendering.md): the ``narrative`` (3 to 5 sentences whose every number is a
+figure), the ``actions``, the ``headline`` figures with their comparisons, then the sections placed in the
+summary (``"place": "summary"``; charts by default), then the detail. ``"email": "summary"`` sends only that
+opening in the email body, the detail in the attached PDF. A table with ``"worklist"`` is a list a person works
+through, also written as a CSV file with every row.
 """
 
 from __future__ import annotations
@@ -29,15 +35,19 @@ import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from execintel.analysis.model import SEVERITY_ORDER, Action, Figure, Finding, Results
+from execintel.reports.summary import MAX_SENTENCES, fill, headline_entry
 
 if TYPE_CHECKING:
+    from execintel.analysis.comparisons import Period
     from execintel.analysis.context import Context
 
 SCHEMA_VERSION = 1
 Column = tuple[str, str]  # (title, unit); unit "" for text
+Place = Literal["summary", "detail"]
+WORKLIST_SHOWN = 25  # rows of a worklist shown in the report; its CSV file holds every row
 
 
 @dataclass
@@ -55,6 +65,9 @@ class Document:
     summary: list[str] = field(default_factory=list)
     missing: list[dict[str, str]] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
+    narrative: list[dict[str, Any]] = field(default_factory=list)
+    headline: list[dict[str, Any]] = field(default_factory=list)
+    email: Literal["summary", "full"] = "full"
 
     def to_json(self) -> dict[str, Any]:
         """The report JSON (Decimals stay Decimals; :func:`dumps` writes them as exact JSON numbers)."""
@@ -69,6 +82,9 @@ class Document:
             "figures": {fid: fig.to_json() for fid, fig in self.figures.items()},
             "findings": [f.to_json() for f in self.findings],
             "actions": [a.to_json() for a in self.actions],
+            "narrative": list(self.narrative),
+            "headline": list(self.headline),
+            "email": self.email,
             "sections": self.sections,
             "missing": list(self.missing),
         }
@@ -220,8 +236,71 @@ class DocumentBuilder:
         return self._section(sid, title, "chart", note, chart=chart, unit=unit, x=list(x), series=body)
 
     def summary(self, line: str) -> None:
-        """A headline line for the top of the report."""
+        """A line of the report's opening (prefer :meth:`narrative`, whose numbers are checked to be figures)."""
         self.doc.summary.append(line)
+
+    # --- summary first: narrative, headline, placement, worklists -------------------------------
+    def narrative(self, template: str, **values: Figure | str | None) -> bool:
+        """A sentence of the opening narrative; False (and nothing added) when a figure it needs is absent.
+
+        ``{name}`` fields take a figure (shown with its formatting, and put in the document) or a name; the
+        template's own words may hold no digit. After five sentences more are left out: the first say most.
+        """
+        entry = fill(template, values, self.doc.currency)
+        if entry is None or len(self.doc.narrative) >= MAX_SENTENCES:
+            return False
+        for value in values.values():
+            if isinstance(value, Figure):
+                self.figure(value)
+        self.doc.narrative.append(entry)
+        self.doc.summary.append(entry["text"])
+        return True
+
+    def headline(self, figures: Iterable[Figure | None], *, period: Period | None = None) -> list[str]:
+        """Headline figures, each with its comparisons (previous period, a year before, target) as figures.
+
+        ``period`` overrides how far back "the previous period" is (the daily digest: ``"day"``). Absent
+        figures are skipped; a figure already in the headline is not added twice.
+        """
+        from execintel.analysis.comparisons import compare  # noqa: PLC0415 - reports without a headline skip it
+
+        listed = {entry["figure"] for entry in self.doc.headline}
+        ids: list[str] = []
+        for figure in figures:
+            if figure is None or figure.id in listed:
+                continue
+            self.figure(figure)
+            comparisons = compare(self.ctx, figure, period)
+            for item in comparisons:
+                self.figure(item.figure)
+            self.doc.headline.append(headline_entry(figure, comparisons))
+            listed.add(figure.id)
+            ids.append(figure.id)
+        return ids
+
+    def compared(self, figure_id: str, basis: str) -> Figure | None:
+        """The comparison figure of a headline figure (``basis``: previous, year_ago, target), when there is one."""
+        return self.doc.figures.get(f"comparison.{basis}.{figure_id}")
+
+    def place(self, section: dict[str, Any] | None, where: Place) -> dict[str, Any] | None:
+        """Put a section in the summary (the email of a summary report shows it) or in the detail only."""
+        if section is not None:
+            section["place"] = where
+        return section
+
+    def email_summary(self) -> None:
+        """The email body holds the opening and the summary sections; the detail goes to the attached PDF."""
+        self.doc.email = "summary"
+
+    def worklist(self, sid: str, title: str, columns: Sequence[Column], rows: Iterable[Sequence[Any]], *,
+                 shown: int = WORKLIST_SHOWN, note: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """A list a person works through, one row per item: the report shows the first ``shown`` rows, and the
+        CSV file ``<report>-<sid>.csv`` (written beside the report and attached to its email) holds every row with
+        exact values. Give the rows in the order to work them."""
+        section = self.table(sid, title, columns, rows, note=note)
+        section["worklist"] = f"{self.doc.report}-{sid}.csv"
+        section["shown"] = shown
+        return section
 
     def missing(self, data: str, needed_for: str) -> None:
         """Record data the portfolio lacks and what it would enable."""

@@ -53,6 +53,14 @@ def show_cell(value: Any, unit: str, currency: str = "USD") -> str:
     return show(value, "", currency)
 
 
+def impact_text(impact: dict[str, Any], currency: str = "USD") -> str:
+    """An action's impact as report text: ``{"amount": 20.68, "unit": "USD/month"}`` reads ``$20.68 per month``."""
+    unit = str(impact.get("unit", ""))
+    head, _, per = unit.partition("/")
+    amount = show(impact.get("amount"), head, currency)
+    return f"{amount} per {per}" if per else amount
+
+
 def show_figure(figure: Figure | None, currency: str = "USD") -> str:
     """A figure's value as report text (``n/a`` when the figure is absent)."""
     return "n/a" if figure is None else show(figure.value, figure.unit, currency)

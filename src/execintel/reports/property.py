@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from execintel.analysis import property as rentals
 from execintel.analysis.context import Context
 from execintel.analysis.model import Figure
 from execintel.analysis.property import DSCR_MINIMUM, EXPIRY_DAYS, PropertyResults
 from execintel.reports.document import Document, DocumentBuilder
-from execintel.reports.format import show_figure
 
 TITLE = "Property report"
 LEASE_DATA = ("`lease` events (attributes unit, tenant, monthly_rent, start, end) and `move_out` events "
@@ -26,13 +26,30 @@ def build(ctx: Context) -> Document:
     if not found.covered:
         b.missing(f"an entity with `revenue_model: rental` or with {LEASE_DATA}, and its ledger",
                   f"the property report: {LEASE_NEEDS}, {LEDGER_NEEDS}")  # fmt: skip
-        b.summary("No rental entity: no entity has `revenue_model: rental` or lease events.")
+        b.narrative("No rental entity: no entity has `revenue_model: rental` or lease events.")
         b.text("scope", "Scope", ["This report covers rental properties: entities with `revenue_model: rental` or "
                                   "with lease events. None are in this portfolio."])  # fmt: skip
         return b.build()
     for entity in found.covered:
         _entity(ctx, b, found, entity)
     return b.build()
+
+
+def _opening(b: DocumentBuilder, name: str, fig: Callable[[str], Figure | None]) -> None:
+    """Summary first, for one rental entity: narrative sentences and headline figures with their comparisons."""
+    b.headline([fig(k) for k in ("occupancy", "rent_roll.monthly", "noi.ttm", "cash_flow.after_debt.ttm",
+                                 "vacancy_loss.ttm")])  # fmt: skip
+    b.narrative("{name}: {occupied} of {units} units let ({occupancy}), {ttm} occupancy over the last twelve months, "
+                "rent roll {roll} a month.", name=name, occupied=fig("units.occupied"), units=fig("units"),
+                occupancy=fig("occupancy"), ttm=fig("occupancy.ttm"), roll=fig("rent_roll.monthly"))  # fmt: skip
+    b.narrative("{name}: net operating income of {noi} over the last twelve months on {collected} collected.",
+                name=name, noi=fig("noi.ttm"), collected=fig("rent.collected.ttm"))  # fmt: skip
+    vacancy = fig("vacancy.days.ttm")
+    if vacancy is not None and vacancy.value:
+        b.narrative("{name}: {days} of vacant unit-days over the last twelve months cost about {loss} in rent.",
+                    name=name, days=vacancy, loss=fig("vacancy_loss.ttm"))  # fmt: skip
+    if fig("units") is None and fig("noi.ttm") is None:
+        b.narrative("{name} has no lease events and no ledger rows.", name=name)
 
 
 def _entity(ctx: Context, b: DocumentBuilder, found: PropertyResults, e: str) -> None:
@@ -43,9 +60,6 @@ def _entity(ctx: Context, b: DocumentBuilder, found: PropertyResults, e: str) ->
     def fig(key: str) -> Figure | None:
         return found.figures.get(f"property.{e}.{key}")
 
-    def text(key: str) -> str:
-        return show_figure(fig(key), cur)
-
     rental = found.rentals.get(e)
     has_units = fig("units") is not None
     if not has_units:
@@ -53,18 +67,7 @@ def _entity(ctx: Context, b: DocumentBuilder, found: PropertyResults, e: str) ->
     if not found.has_ledger[e]:
         b.missing(f"ledger of {name} ({e})", LEDGER_NEEDS)
 
-    parts = []
-    if has_units:
-        parts.append(f"{text('units.occupied')} of {text('units')} units let on {as_of} ({text('occupancy')}), "
-                     f"{text('occupancy.ttm')} occupancy over the last 12 months, rent roll "
-                     f"{text('rent_roll.monthly')} a month")  # fmt: skip
-    if fig("noi.ttm") is not None:
-        parts.append(f"net operating income {text('noi.ttm')} over the last 12 months on {text('rent.collected.ttm')} "
-                     "collected")  # fmt: skip
-    b.summary(f"{name}: " + ("; ".join(parts) if parts else "no lease events and no ledger rows") + ".")
-    if has_units and fig("vacancy.days.ttm") is not None and fig("vacancy.days.ttm").value:  # type: ignore[union-attr]
-        b.summary(f"{name}: {text('vacancy.days.ttm')} of vacant unit-days in the last 12 months cost about "
-                  f"{text('vacancy_loss.ttm')} in rent.")  # fmt: skip
+    _opening(b, name, fig)
 
     note = "; ".join(rental.problems) if rental is not None and rental.problems else None
     window = f"{(ctx.window_start + dt.timedelta(days=1)).isoformat()} to {as_of}"
