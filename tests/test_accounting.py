@@ -336,7 +336,7 @@ def test_worklists_are_tables_with_one_row_per_finding(basic: Context) -> None:
              "capital-candidates": "capital-candidate"}  # fmt: skip
     for sid, rows in expected.items():
         section = sections[sid]
-        assert section["worklist"] is True and [c["title"] for c in section["columns"]] == columns
+        assert section["worklist"] == f"accounting-{sid}.csv" and [c["title"] for c in section["columns"]] == columns
         assert section["rows"] == rows, sid
         # every row is a finding of the JSON, at the row's file and line
         places = {(f["file"], f["line"]) for f in doc["findings"] if f["kind"] == kinds[sid]}
@@ -360,6 +360,7 @@ def test_every_table_names_its_window(basic: Context) -> None:
         "deferred": "at 2026-11-15",
         "recognition": "at 2026-11-15",
         "chart": "2025-11-16 to 2026-11-15",
+        "freshness": "at 2026-11-15",  # every report's: each source's newest row on or before as_of
     }
     tables = {s["id"]: s["title"] for s in doc.sections if s["kind"] == "table"}
     assert set(tables) == set(windows)

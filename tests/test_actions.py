@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,10 @@ from typing import Any
 import pytest
 
 from conftest import RunOutput, WritePortfolio, base_manifest
-from execintel.analysis.actions import actions
+from execintel.analysis.actions import REMEDIES, actions
 from execintel.analysis.model import Finding
 from execintel.config import load_portfolio
+from execintel.config.areas import AREA_OF_KIND
 from execintel.errors import ConfigError
 from execintel.reports import accounting, ceo, cto
 from helpers import context
@@ -221,3 +223,13 @@ def test_the_manifests_action_keys_are_checked(write_portfolio: WritePortfolio) 
     assert any("policies.action_days.info: unknown key" in p for p in found)
     assert any("policies.action_days.high: " in p and "-1" in p for p in found)
     assert any("policies.max_source_age_days: must be a whole number, not 'week'" in p for p in found)
+
+
+def test_every_finding_kind_the_analyses_raise_has_an_area_and_a_remedy() -> None:
+    # a kind missing from the tables would fall to the CEO with a title made from its first recommendation
+    source = Path(__file__).resolve().parent.parent / "src" / "execintel" / "analysis"
+    pattern = re.compile(r'Finding\(\s*(?:kind=)?"([a-z]+(?:-[a-z]+)+)"')
+    kinds = {k for path in source.glob("*.py") for k in pattern.findall(path.read_text(encoding="utf-8"))}
+    assert {"hardcoded-secret", "forecast-below-minimum", "low-dscr", "stale-source"} <= kinds  # the scan works
+    assert sorted(kinds - set(AREA_OF_KIND)) == []
+    assert sorted(kinds - set(REMEDIES)) == []

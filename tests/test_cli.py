@@ -192,7 +192,7 @@ def test_what_changed_compares_with_the_same_portfolio_only(demo_run: RunOutput,
     newest = sorted((tmp_path / "out").iterdir())[-1]
     text = (newest / "ceo.txt").read_text(encoding="utf-8")
     assert "Resolved" not in text and "What changed" not in text
-    assert "First recorded run" in text
+    assert "This is the first recorded run of this portfolio" in text
     assert "changes" not in [s["id"] for s in json.loads((newest / "ceo.json").read_text())["sections"]]
     # the same portfolio's next run compares with that first (dry) run, and only with it
     second = cli("run", "--dry-run", "mine", "--reports", "ceo", "--no-pdf", cwd=tmp_path)

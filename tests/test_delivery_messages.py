@@ -64,8 +64,9 @@ def test_the_email_is_the_summary_and_the_full_report_and_worklist_are_attached(
     html = cfo.get_body(("html",))
     assert html is not None
     inline = {part["Content-ID"].strip("<>") for part in cfo.walk() if part.get_content_maintype() == "image"}
-    # the summary shows the cash and runway charts; the revenue-target chart is in the attached PDF only
-    assert inline == {"cfo-cash-chart@execintel", "cfo-runway-chart@execintel"}
+    # the summary shows the cash, runway and 13-week forecast charts (at most 3); the revenue-target chart is in
+    # the attached PDF only
+    assert inline == {"cfo-cash-chart@execintel", "cfo-runway-chart@execintel", "cfo-forecast-chart@execintel"}
     assert (run_dir / "cfo-revenue-target-shop.png").is_file()
     assert "cfo-revenue-target" not in html.get_content()
     # the full page and the email body as sent are both written beside the report

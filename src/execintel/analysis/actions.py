@@ -26,7 +26,7 @@ from execintel.analysis.model import SEVERITY_ORDER, Action, Finding, Impact, Se
 from execintel.config.areas import ROLE_OF_AREA, area_of
 from execintel.config.models import Manifest
 
-MONTHLY, ONE_OFF = "/month", ""
+MONTHLY, YEARLY, ONE_OFF = "/month", "/year", ""
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,24 @@ REMEDIES: dict[str, Remedy] = {
         "portfolio",
         ONE_OFF,
         "cash needed to reach the policy minimum at the current burn",
+    ),
+    "forecast-below-minimum": Remedy(
+        "Arrange funding or move receipts and payments before the forecast's low week",
+        "forecast",
+        ONE_OFF,
+        "cash short of the policy minimum at the 13-week forecast's lowest week",
+    ),
+    "runway-relies-on-owner-money": Remedy(
+        "Plan runway without the owner's contributions",
+        "portfolio",
+        ONE_OFF,
+        "owner contributions of the last 3 complete months that the runway relies on",
+    ),
+    "low-dscr": Remedy(
+        "Raise the rental properties' debt service coverage",
+        "property",
+        YEARLY,
+        "net operating income a year short of a 1.25 debt service coverage",
     ),
     "negative-unit-margin": Remedy("Re-price the units sold at a loss", "entity"),
     "unapproved-debt": Remedy(
@@ -111,6 +129,11 @@ REMEDIES: dict[str, Remedy] = {
     ),
     "unit-vacant": Remedy("Let the vacant units", "unit", MONTHLY, "monthly rent of the vacant units (not earned)"),
     "stale-source": Remedy("Bring the stale data sources up to date", "source"),
+    "cloud-costs-partial": Remedy("Export the full cloud cost history", "export"),
+    "receipts-not-tracked": Remedy("Track receipts in the ledger files", "ledger file"),
+    "loan-balance-not-recorded": Remedy("Record the loan balances in the ledger", "loan"),
+    "capital-candidate": Remedy("Decide which large expenses are fixed assets", "expense"),
+    "no-burn": Remedy("Watch for the first month that burns cash", "portfolio"),
 }
 
 

@@ -237,7 +237,8 @@ class _Forecast:
                 self.res.add(Figure(f"forecast.{case}.first_week_below_minimum", first_below, "week",
                                     f"the first week whose closing cash is below {floor_text}", floor_src,
                                     f"First week below the minimum, {case} case"))  # fmt: skip
-                self.finding(case, first_below, lowest, floor, floor_text)
+                if opening >= floor:  # already below at as_of: runway-below-policy says so, with its amount
+                    self.finding(case, first_below, lowest, floor, floor_text)
 
     def floor(self) -> tuple[Decimal, str, tuple[str, ...]]:
         """The minimum cash the policy asks for: min_runway_days of the current burn (0 without a policy)."""

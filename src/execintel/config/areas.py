@@ -39,6 +39,7 @@ AREA_OF_KIND: Final[dict[str, str]] = {
     "no-staging": "stack",
     "manual-deploy": "stack",
     "cloud-savings": "stack",
+    "cloud-costs-partial": "data",
     # finance (CFO report, billing audit)
     "runway-below-policy": "finance",
     "negative-unit-margin": "finance",
@@ -46,6 +47,9 @@ AREA_OF_KIND: Final[dict[str, str]] = {
     "under-billed": "finance",
     "unbilled-work": "finance",
     "overdue-receivable": "finance",
+    "forecast-below-minimum": "finance",
+    "runway-relies-on-owner-money": "finance",
+    "low-dscr": "finance",
     # policies the portfolio holds itself to
     "unapproved-debt": "policies",
     "cash-review-overdue": "policies",
@@ -59,6 +63,8 @@ AREA_OF_KIND: Final[dict[str, str]] = {
     "deferred-revenue": "books",
     "capital-candidate": "books",
     "payment-not-in-ledger": "books",
+    "receipts-not-tracked": "books",
+    "loan-balance-not-recorded": "books",
     # the rest: the CEO's
     "empty-pipeline": "sales",
     "missing-billing-model": "governance",

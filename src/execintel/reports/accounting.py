@@ -95,7 +95,6 @@ class _Accounting:
         if self.res.ledgered and self.res.capitalize_above is None:
             self.b.missing("policies.capitalize_above", "the capital-candidate / expensed classification")
         self.summary()
-        self.untracked_summary()
         if self.res.ledgered:
             self.audit()
             self.classification()
@@ -118,6 +117,12 @@ class _Accounting:
         missing, uncategorized = fig.get("audit.missing_receipts.count"), fig.get("audit.uncategorized.count")
         b.narrative("{count} " + _verb(missing, "expense has", "expenses have") + " no receipt, {amount} in all.",
                     count=missing, amount=fig.get("audit.missing_receipts.amount"))  # fmt: skip
+        if self.res.untracked:  # their expenses are not counted as missing: say why
+            untracked = fig.get("audit.receipts_untracked.count")
+            b.narrative("Receipts are not tracked in {files}: {count} " + _verb(untracked, "expense", "expenses")
+                        + " ({amount}) have no receipt reference at all.",
+                        files=", ".join(u.file for u in self.res.untracked), count=untracked,
+                        amount=fig.get("audit.receipts_untracked.amount"))  # fmt: skip
         b.narrative("{count} " + _verb(uncategorized, "expense is", "expenses are") + " uncategorized, {amount} in "
                     "all.", count=uncategorized, amount=fig.get("audit.uncategorized.amount"))  # fmt: skip
         b.narrative("Deferred revenue stands at {deferred}: received for services not yet delivered.",
@@ -132,23 +137,14 @@ class _Accounting:
         rows.append(["Portfolio", *(self.value(i) for i in ids)])
         return rows
 
-    def untracked_summary(self) -> None:
-        """A headline for ledger files that track no receipts (their expenses are not counted as missing)."""
-        if self.res.untracked:
-            files = ", ".join(u.file for u in self.res.untracked)
-            count = _plural(self.value("audit.receipts_untracked.count"), "expense")
-            amount = self.text("audit.receipts_untracked.amount")
-            self.b.summary(f"Receipts are not tracked in {files}: {count} ({amount}) have no receipt reference at all.")
-
     def worklist(self, sid: str, title: str, kind: str, note: str) -> None:
         """A worklist table: one row per finding of ``kind`` (largest first); every finding is in the JSON too."""
         items = sorted(self.res.worklists.get(kind, []), key=lambda i: (-i.amount, i.date, i.source))
         for item in self.res.worklists.get(kind, []):
             self.b.finding(item.finding)
         columns = [(t, self.cur if u == "money" else u) for t, u in WORKLIST_COLUMNS]
-        section = self.b.table(sid, title, columns, [self._row(i) for i in items],
-                               note=note if items else f"None. {note}")  # fmt: skip
-        section["worklist"] = True  # a list a person works through: also attached as CSV (render, delivery)
+        # the report shows the first rows; the CSV beside it (and attached to the email) holds every row
+        self.b.worklist(sid, title, columns, [self._row(i) for i in items], note=note if items else f"None. {note}")
 
     def _row(self, item: ExpenseItem) -> list[Any]:
         # every worklist row is on an Expenses account: the column leaves out that first segment (a narrow column)

@@ -126,7 +126,7 @@ def _entity(
     )
     open_invoices = sorted((i for i in detail.invoices if i.outstanding > 0), key=lambda i: (i.due, i.invoice))
     # a worklist (the invoices to chase), at most 6 columns so that a 600 px mail shows it as a table
-    section = builder.table(
+    builder.worklist(
         f"{entity}-open-invoices",
         f"{name}: open invoices at {as_of}",
         [("Invoice", ""), ("Client", ""), ("Period", ""), ("Due", "date"), ("Outstanding", cur),
@@ -136,7 +136,6 @@ def _entity(
         note="Outstanding = the invoice's amount minus the payments applied to it."
         if open_invoices else "Every invoice is paid in full.",
     )  # fmt: skip
-    section["worklist"] = True
     findings = [f for f in found.findings if f.entity == entity]
     builder.findings_section(
         f"{entity}-findings",

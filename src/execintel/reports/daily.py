@@ -38,6 +38,9 @@ def newness(ctx: Context, found: list[Finding]) -> tuple[dict[int, bool | None],
     recorded digest of this portfolio is the reference: an alert is new when no finding of that digest has its id
     (for a digest written before findings had ids, its kind and entity). With neither, newness is unknown (None).
     """
+    run = ctx.history.previous_run("daily")
+    if run is not None:  # the audit store's record of the previous digest of this portfolio
+        return {id(f): f.id not in run.findings for f in found}, run.as_of.isoformat()
     previous = ctx.previous("daily")
     since = str(previous.get("as_of")) if previous else None
     if found and all(f.status is not None for f in found):
@@ -74,6 +77,23 @@ def _opening(ctx: Context, b: DocumentBuilder, events: Figure | None) -> None:
     b.narrative("Yesterday brought {events} events.", events=events)
 
 
+def _alert_figures(ctx: Context, b: DocumentBuilder, found: list[Finding], fresh: dict[int, bool | None],
+                   since: str | None) -> None:  # fmt: skip
+    """``daily.alerts.total`` and ``daily.alerts.new`` (when there is a digest to compare with), and their sentence."""
+    source = tuple(dict.fromkeys(f"{f.file}:{f.line}" if f.line else str(f.file) for f in found if f.file))
+    source = source or (ctx.manifest_key("entities"),)
+    total = Figure("daily.alerts.total", len(found), "count", "number of critical and high findings of finance, "
+                   "rules and security at as_of", source, "Alerts")  # fmt: skip
+    if since is None and all(v is None for v in fresh.values()):
+        b.narrative("There are {total} critical and high alerts.", total=total)
+        return
+    new = Figure("daily.alerts.new", sum(1 for f in found if fresh.get(id(f))), "count",
+                 "alerts whose finding id the previous recorded digest of this portfolio did not report", source,
+                 "New alerts")  # fmt: skip
+    b.narrative("There are {total} critical and high alerts, {new} of them new since the previous digest.",
+                total=total, new=new)  # fmt: skip
+
+
 def build(ctx: Context) -> Document:
     """The daily digest document."""
     b = DocumentBuilder(ctx, "daily", TITLE)
@@ -87,6 +107,7 @@ def build(ctx: Context) -> Document:
     activity = yesterday(ctx)
     found = alerts(ctx)
     fresh, since = newness(ctx, found)
+    _alert_figures(ctx, b, found, fresh, since)
     recent = recently_updated(ctx) if ctx.manifest.handoffs is not None else []
 
     by_entity = [finance.figures[f"cash.{e.id}"] for e in ctx.manifest.entities if f"cash.{e.id}" in finance.figures]
@@ -134,6 +155,6 @@ def build(ctx: Context) -> Document:
     else:
         b.missing("handoff files (`handoffs:` in the manifest)", "recent project updates")
     b.figures_section(
-        "freshness", "Latest data", [f for fid, f in operations.figures.items() if fid.startswith("data.")]
+        "latest-data", "Latest data", [f for fid, f in operations.figures.items() if fid.startswith("data.")]
     )
     return b.build()

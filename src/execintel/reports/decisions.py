@@ -66,7 +66,7 @@ def add_freshness(b: DocumentBuilder) -> None:
         rows.append([item["source"], item["entity"] or "portfolio", item["kind"].replace("_", " "), item["newest"],
                      item["age_days"], state])  # fmt: skip
     b.table(
-        "freshness", "Data freshness",
+        "freshness", f"Data freshness at {b.ctx.as_of}",
         [("Source", ""), ("Entity", ""), ("Kind", ""), ("Newest row", ""), ("Age", "days"), ("Status", "")], rows,
         note=f"Each source's newest row dated on or before {b.ctx.as_of} and its age in days. A ledger or events "
         f"source more than {limit} days old is stale (policies.max_source_age_days).",

@@ -336,4 +336,7 @@ class DocumentBuilder:
         finish(self)
         for step in self._on_build:
             step(self.doc)
+        for section in self.doc.sections:  # a worklist is named by :meth:`worklist`: its CSV file's name
+            if "worklist" in section and not str(section["worklist"]).endswith(".csv"):
+                raise ValueError(f"section {section['id']}: worklist {section['worklist']!r} is not a CSV file name")
         return self.doc

@@ -66,7 +66,7 @@ def show_figure(figure: Figure | None, currency: str = "USD") -> str:
     return "n/a" if figure is None else show(figure.value, figure.unit, currency)
 
 
-CELL_CHARS = 300  # a table cell longer than this is shortened when shown (the JSON keeps it whole)
+CELL_CHARS = 120  # a table cell longer than this is shortened when shown (the JSON and CSV keep it whole)
 PROSE_CHARS = 2000  # a summary line, paragraph, finding or name longer than this is shortened when shown
 
 
