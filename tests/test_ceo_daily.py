@@ -318,8 +318,10 @@ def _digest_portfolio(write_portfolio: WritePortfolio) -> Context:
                                                                    "board_approved": False}]},
     ]  # fmt: skip
     manifest = base_manifest(entities=entities, policies={"debt_requires_board_approval": True})
-    ledger = ("date,account,amount\n2026-01-01,Equity:Opening-Balances,5000\n2026-09-03,Income:Sales,1000\n"
-              "2026-11-14,Income:Sales,10\n")  # fresh: no stale-source finding
+    ledger = (
+        "date,account,amount\n2026-01-01,Equity:Opening-Balances,5000\n2026-09-03,Income:Sales,1000\n"
+        "2026-11-14,Income:Sales,10\n"
+    )  # fresh: no stale-source finding
     return context(write_portfolio(manifest, {"ledger.csv": ledger}), as_of=AS_OF)
 
 

@@ -316,7 +316,9 @@ def test_demo_one_vacant_month(demo_property: Document) -> None:
 
 def test_demo_vacancy_and_expiry_on_earlier_dates(demo_manifest: Path) -> None:
     during = build_report(context(demo_manifest, as_of="2026-09-10"), "property")
-    [vacant] = [f for f in during.findings if f.kind not in ("low-dscr", "stale-source")]  # t-b02's lease is signed on 2026-09-18
+    [vacant] = [
+        f for f in during.findings if f.kind not in ("low-dscr", "stale-source")
+    ]  # t-b02's lease is signed on 2026-09-18
     assert (vacant.kind, vacant.severity) == ("unit-vacant", "high")
     assert vacant.title == "Unit B is vacant since 2026-09-01; no lease signed"
     before = build_report(context(demo_manifest, as_of="2026-08-15"), "property")

@@ -57,6 +57,8 @@ def newness(ctx: Context, found: list[Finding]) -> tuple[dict[int, bool | None],
     if ids:
         return {id(f): f.id not in ids for f in found}, since
     return {id(f): (f.kind, f.entity) not in pairs for f in found}, since
+
+
 def _opening(ctx: Context, b: DocumentBuilder, events: Figure | None) -> None:
     """Summary first: the narrative and the headline figures, compared with the day before and a year before."""
     finance = ctx.results("finance").figures
