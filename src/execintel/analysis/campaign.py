@@ -37,7 +37,7 @@ class Campaign:
     bookings: tuple[Decimal, Decimal]  # after the cap
     revenue: tuple[Decimal, Decimal]
     cost: tuple[Decimal, Decimal] | None  # None: no variable cost known (price from bookings, no unit_economics)
-    history: int | None  # email bookings in the 12 months ending at as_of; None: no booking events at all
+    history: int | None  # email bookings in the 12 months ending at as_of; None: no booking event in those 12 months
 
     @property
     def roi(self) -> tuple[Decimal, Decimal] | None:

@@ -447,7 +447,7 @@ class _Finance:
                 value: Decimal | int = int(units) if units == units.to_integral_value() else units
                 self.results.add(Figure(
                     f"units.{word}.{entity.id}.{month}", value, "units",
-                    f"sum(units, 1 when absent) of {entity.id}'s {kind} events with ts (UTC) in {month}",
+                    f"sum(units, 1 when absent) of {entity.id}'s {kind} events with ts (local time) in {month}",
                     src or (self.ctx.entity_key(entity.id, "events"),),
                     f"{econ.unit.capitalize()}s {word} in {month}, {entity.name}", entity.id,
                 ))  # fmt: skip

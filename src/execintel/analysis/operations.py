@@ -1,8 +1,7 @@
 """Operations: the handoff projects, yesterday's activity, and how recent each source's data is.
 
-"Yesterday" is the UTC date ``as_of - 1 day``: event timestamps are stored in UTC, and the portfolio's
-own day boundary is approximated by the UTC one (events within a few hours of midnight may fall on the
-neighbouring day).
+"Yesterday" is the date ``as_of - 1 day`` in the portfolio's time zone: event timestamps are stored in UTC and
+the ``ev`` view shows them in local time (docs/sources.md, "Timestamps and as_of").
 """
 
 from __future__ import annotations
@@ -94,7 +93,7 @@ def yesterday_date(ctx: Context) -> dt.date:
 
 
 def yesterday(ctx: Context) -> list[Activity]:
-    """Events on the day before ``as_of`` (UTC date of ``ts``), counted by entity and type."""
+    """Events on the day before ``as_of`` (local date of ``ts``), counted by entity and type."""
     rows = ctx.query(
         "SELECT entity, type, count(*) FROM ev WHERE CAST(ts AS DATE) = ? GROUP BY ALL ORDER BY entity, type",
         [yesterday_date(ctx)],
@@ -145,7 +144,7 @@ def analyze(ctx: Context) -> Results:
             "activity.yesterday",
             sum(a.count for a in yesterday(ctx)),
             "count",
-            f"number of events dated {day.isoformat()} (UTC date of ts)",
+            f"number of events dated {day.isoformat()} (local date of ts in the portfolio's time zone)",
             ctx.provenance("FROM ev WHERE CAST(ts AS DATE) = ?", [day]),
             name=f"Events on {day.isoformat()}",
         )

@@ -43,9 +43,9 @@ def _opening(builder: DocumentBuilder, name: str, fig: Callable[[str], Figure | 
     """Summary first, for one entity: narrative sentences and headline figures with their comparisons."""
     builder.headline([fig(k) for k in ("contracted.ttm", "invoiced.ttm", "collected.ttm", "under_billed.ttm",
                                        "unbilled.amount", "receivables.overdue")])  # fmt: skip
-    builder.narrative("{name}: {contracted} contracted, {invoiced} invoiced and {collected} collected over the audit "
-                      "months.", name=name, contracted=fig("contracted.ttm"), invoiced=fig("invoiced.ttm"),
-                      collected=fig("collected.ttm"))  # fmt: skip
+    builder.narrative("{name}: {contracted} contracted and {invoiced} invoiced over the audit months; {collected} "
+                      "collected in the last twelve months.", name=name, contracted=fig("contracted.ttm"),
+                      invoiced=fig("invoiced.ttm"), collected=fig("collected.ttm"))  # fmt: skip
     under, unbilled = fig("under_billed.ttm"), fig("unbilled.amount")
     if (under is not None and under.value) or (unbilled is not None and unbilled.value):
         builder.narrative("{name}: {under} under-billed against contracts and about {unbilled} of work not invoiced "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -11,7 +11,7 @@ from execintel.analysis.context import Context
 from execintel.analysis.kpi_customers import NPS_MIN_RESPONSES
 from execintel.analysis.kpis import KPIS
 from execintel.analysis.lifecycle import PastRun
-from execintel.analysis.model import SEVERITY_ORDER, Figure, Finding
+from execintel.analysis.model import SEVERITY_ORDER, Figure
 from execintel.analysis.operations import projects
 from execintel.reports import scorecard
 from execintel.reports.document import Document, DocumentBuilder
@@ -151,13 +151,6 @@ def _gaps(ctx: Context, missing: Sequence[dict[str, Any]], unfit: Sequence[dict[
         lines.append(f"Not computed where they do not fit the entity's revenue model: {len(unfit)} KPI values, each"
                      " with its reason in the appendix.")  # fmt: skip
     return lines
-
-
-def _severity_counts(findings: Iterable[Finding]) -> str:
-    counts: dict[str, int] = {}
-    for finding in findings:
-        counts[finding.severity] = counts.get(finding.severity, 0) + 1
-    return ", ".join(f"{counts[s]} {s}" for s in sorted(counts, key=lambda s: SEVERITY_ORDER.get(s, 9)))
 
 
 def _opening(ctx: Context, b: DocumentBuilder, figures: dict[str, Figure], previous: PastRun | None) -> None:

@@ -125,7 +125,7 @@ def build(ctx: Context) -> Document:
         f"Yesterday ({day.isoformat()})",
         [("Entity", ""), ("Event", ""), ("Count", "count")],
         [[entity_name(ctx, a.entity), a.type, a.count] for a in activity],
-        note=None if activity else f"No events dated {day.isoformat()} (UTC).",
+        note=None if activity else f"No events dated {day.isoformat()} (the portfolio's time zone).",
     )
     for finding in found:
         b.finding(finding)  # every alert is in the JSON, so the next digest knows which ones it has seen
@@ -139,7 +139,7 @@ def build(ctx: Context) -> Document:
         f"Alerts at {ctx.as_of.isoformat()}",
         [("New", ""), ("Severity", ""), ("Entity", ""), ("Alert", ""), ("First seen", "date")],
         [["new" if fresh.get(id(f)) else "", f.severity, entity_name(ctx, f.entity), f.title,
-          f.first_seen.isoformat() if f.first_seen else None] for f in shown],
+          ctx.history.first_seen(f.id, ctx.as_of).isoformat()] for f in shown],
         note=" ".join(t for t in (note, compared) if t) or (None if found else "No critical or high finding."),
     )  # fmt: skip
     if ctx.manifest.handoffs is not None:

@@ -54,9 +54,9 @@ def _opening(builder: DocumentBuilder, name: str, fig: Callable[[str], Figure | 
                           ratio=fig("margin_ratio.ttm"))  # fmt: skip
     upcoming = fig("jobs.upcoming")
     if upcoming is not None and upcoming.value:
-        builder.narrative("{name}: {jobs} upcoming, worth {revenue}, {collected} already collected.", name=name,
+        builder.narrative("{name}: upcoming jobs {jobs}, worth {revenue}, {collected} already collected.", name=name,
                           jobs=upcoming, revenue=fig("revenue.upcoming"), collected=fig("collected.upcoming")) or \
-            builder.narrative("{name}: {jobs} upcoming, worth {revenue}.", name=name, jobs=upcoming,
+            builder.narrative("{name}: upcoming jobs {jobs}, worth {revenue}.", name=name, jobs=upcoming,
                               revenue=fig("revenue.upcoming"))  # fmt: skip
 
 

@@ -46,7 +46,8 @@ def _opening(b: DocumentBuilder, name: str, fig: Callable[[str], Figure | None])
                 name=name, noi=fig("noi.ttm"), collected=fig("rent.collected.ttm"))  # fmt: skip
     vacancy = fig("vacancy.days.ttm")
     if vacancy is not None and vacancy.value:
-        b.narrative("{name}: {days} of vacant unit-days over the last twelve months cost about {loss} in rent.",
+        b.narrative("{name}: vacant units over the last twelve months ({days}, counted unit by unit) cost about "
+                    "{loss} in rent.",
                     name=name, days=vacancy, loss=fig("vacancy_loss.ttm"))  # fmt: skip
     if fig("units") is None and fig("noi.ttm") is None:
         b.narrative("{name} has no lease events and no ledger rows.", name=name)
