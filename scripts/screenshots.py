@@ -1,5 +1,7 @@
 """Screenshots of every demo report for the docs: the mail HTML in Debian's headless Chromium at 600 px.
 
+For the ceo, cfo, cto and cmo reports that is the email body (``<report>.email.html``), the summary.
+
     .venv/bin/python scripts/screenshots.py            # writes docs/screenshots/<report>.png
 
 Runs ``execintel run --dry-run`` on the bundled demo into a temporary folder, opens each report's HTML,
@@ -38,7 +40,10 @@ def main(argv: list[str] | None = None) -> int:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=FLAGS)
             page = browser.new_page(viewport={"width": args.width, "height": args.height})
             for html in sorted(run.glob("*.html")):
-                page.goto(html.as_uri(), wait_until="load")
+                if html.name.endswith(".email.html"):
+                    continue
+                email = html.with_name(f"{html.stem}.email.html")  # what a summary report's recipient reads
+                page.goto((email if email.exists() else html).as_uri(), wait_until="load")
                 target = args.out / f"{html.stem}.png"
                 page.screenshot(path=str(target))
                 image = Image.open(target).convert("RGB").quantize(colors=128)

@@ -30,8 +30,8 @@ browser = test_render_browser.browser  # the Chromium fixture, shared
 
 SUMMARY_REPORTS = ("ceo", "cfo", "cto", "cmo")
 MAX_HEIGHT = 5000  # CSS pixels at 600 px wide
-# Entities of the large synthetic portfolio: 36 for `make test`, 120 for `make test-all`.
-ENTITIES = 12 * int(os.environ.get("EXECINTEL_TEST_TRIALS", "3"))
+# Entities of the large synthetic portfolio: 12 for `make test`, 40 for `make test-all`.
+ENTITIES = 4 * int(os.environ.get("EXECINTEL_TEST_TRIALS", "3"))
 
 
 def _synth() -> ModuleType:

@@ -139,7 +139,7 @@ def build(ctx: Context) -> Document:
         f"Alerts at {ctx.as_of.isoformat()}",
         [("New", ""), ("Severity", ""), ("Entity", ""), ("Alert", ""), ("First seen", "date")],
         [["new" if fresh.get(id(f)) else "", f.severity, entity_name(ctx, f.entity), f.title,
-          ctx.history.first_seen(f.id, ctx.as_of).isoformat()] for f in shown],
+          (f.first_seen or ctx.history.first_seen(f.id, ctx.as_of)).isoformat()] for f in shown],
         note=" ".join(t for t in (note, compared) if t) or (None if found else "No critical or high finding."),
     )  # fmt: skip
     if ctx.manifest.handoffs is not None:
