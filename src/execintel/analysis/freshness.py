@@ -7,7 +7,7 @@ row with the latest date on or before ``as_of``:
 | source | the date of a row |
 |---|---|
 | ledger (CSV or beancount, with its included files) | ``date`` |
-| events (JSONL or DynamoDB) | the UTC date of ``ts`` |
+| events (JSONL or DynamoDB) | the local date of ``ts`` (portfolio.timezone) |
 | contacts | ``last_engaged`` |
 | git repository | the UTC date of a commit's ``committed_at`` |
 | cloud costs | the last day of ``month`` (``as_of`` for the month of ``as_of``, which is not over) |
@@ -200,8 +200,9 @@ def analyze(ctx: Context) -> Results:
             FIGURE_ID,
             [item.to_json() for item in items],
             "list",
-            f"for each source the manifest names: its newest row dated on or before {ctx.as_of} (events and "
-            "commits: the UTC date; cloud costs: the last day of the month, or as_of for the month not over), "
+            f"for each source the manifest names: its newest row dated on or before {ctx.as_of} (events: "
+            "the local date; commits: the UTC date; cloud costs: the last day of the month, or as_of for the month "
+            "not over), "
             f"age_days = as_of - that date; stale = a ledger or events source more than {limit} days old "
             "(policies.max_source_age_days)",
             tuple(ctx.manifest_key(item.source.key) for item in items),

@@ -1,7 +1,7 @@
 """The sums the KPI catalogue reads, queried once per context with grouped SQL (so large ledgers stay fast).
 
 Windows: "TTM" is the 12 months ending at ``as_of`` (``window_start < date <= as_of``); "the last complete
-month" is the calendar month before the month of ``as_of``; event days are UTC dates.
+month" is the calendar month before the month of ``as_of``; event days are local dates (portfolio.timezone).
 """
 
 from __future__ import annotations
