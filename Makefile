@@ -40,12 +40,12 @@ TEST_WORKERS ?= 2
 
 # The whole suite, long trials (crash loops) at a few iterations each: under 8 minutes on 2 cores.
 test: system-deps $(VENV)/.installed-dev
-	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS)
 
 # The same with every long trial in full (50 kill -9 trials per delivery case, a 110,000-commit history, ...).
 test-all: system-deps $(VENV)/.installed-dev
 	EXECINTEL_CRASH_TRIALS=50 EXECINTEL_TEST_TRIALS=10 EXECINTEL_TEST_HISTORY_COMMITS=110000 \
-	  $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	  $(VENV)/bin/pytest -q -n $(TEST_WORKERS)
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check src tests benchmarks scripts

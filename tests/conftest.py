@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -86,10 +87,32 @@ def dry_run(folder: Path, *args: str) -> RunOutput:
     return RunOutput(done, documents, folder, run_dir)
 
 
+def shared_run(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], RunOutput]) -> RunOutput:
+    """``build(folder)`` once per test session, even across pytest-xdist workers: the first worker to ask builds it
+    under a lock in the session's shared temporary folder, the others wait for it and read it back. The run is
+    read-only for the tests that share it."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return build(tmp_path_factory.mktemp(name))
+    shared = tmp_path_factory.getbasetemp().parent  # pytest-N/: this session's, common to its workers
+    folder, record = shared / name, shared / f"{name}.json"
+    with open(shared / f"{name}.lock", "w") as lock:  # noqa: PTH123 - held for the build
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.exists():
+            run = build(folder)
+            done = {"args": run.done.args, "returncode": run.done.returncode, "stdout": run.done.stdout,
+                    "stderr": run.done.stderr}  # fmt: skip
+            record.write_text(json.dumps(done), encoding="utf-8")
+        done = json.loads(record.read_text(encoding="utf-8"))
+    process = subprocess.CompletedProcess(done["args"], done["returncode"], done["stdout"], done["stderr"])
+    [run_dir] = (folder / "out").iterdir()
+    documents = {p.stem: json.loads(p.read_text(), parse_float=Decimal) for p in run_dir.glob("*.json")}
+    return RunOutput(process, documents, folder, run_dir)
+
+
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> RunOutput:
     """Every report of the bundled demo portfolio in every format, built once per test session."""
-    return dry_run(tmp_path_factory.mktemp("demo-run"))
+    return shared_run(tmp_path_factory, "demo-run", dry_run)
 
 
 @pytest.fixture(scope="session")
@@ -97,9 +120,10 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> RunOutput:
     """Every report of the demo with hostile text in every free-text field (see ``tests/hostile.py``)."""
     from hostile import hostile_portfolio
 
-    folder = tmp_path_factory.mktemp("hostile-run")
-    manifest = hostile_portfolio(folder / "portfolio")
-    return dry_run(folder, str(manifest))
+    def build(folder: Path) -> RunOutput:
+        return dry_run(folder, str(hostile_portfolio(folder / "portfolio")))
+
+    return shared_run(tmp_path_factory, "hostile-run", build)
 
 
 GIT_ENV = {

@@ -37,7 +37,7 @@ def test_a_dry_run_writes_every_format_of_every_report(run: Any) -> None:
         written = [p.name.removesuffix(suffix) for p in run_dir.glob(f"*{suffix}") if ".email." not in p.name]
         assert sorted(written) == sorted(REPORTS), suffix
     # the email body of a summary report, beside its full page
-    assert sorted(p.name for p in run_dir.glob("*.email.html")) == [
+    assert sorted(p.name for p in run_dir.glob("*.email.html") if p.name.count(".") == 2) == [
         f"{r}.email.html" for r in ("ceo", "cfo", "cmo", "cto")
     ]
     for report in REPORTS:

@@ -124,7 +124,6 @@ def test_each_report_fits_a_mail_pane_and_a_phone(browser: Any, demo_run: RunOut
         context.close()
 
 
-@pytest.mark.xdist_group("hostile")  # one worker builds the hostile run (make test: --dist loadgroup)
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("report", REPORTS)
 def test_hostile_text_is_shown_as_text_and_keeps_the_layout(
@@ -144,7 +143,6 @@ def test_hostile_text_is_shown_as_text_and_keeps_the_layout(
         context.close()
 
 
-@pytest.mark.xdist_group("hostile")  # one worker builds the hostile run (make test: --dist loadgroup)
 def test_hostile_values_reach_the_reports_and_read_literally(browser: Any, hostile_run: RunOutput) -> None:
     """The hostile strings are really in the reports (else the checks above prove nothing), shown verbatim."""
     context, page, events = _open(browser, hostile_run.run_dir / "ceo.html", 600)

@@ -69,7 +69,7 @@ def _with_actions(run: RunOutput, report: str) -> Path:
     doc = copy.deepcopy(run.documents[report])
     doc["actions"] = _actions(12)
     body = render_html(doc, lambda chart: chart_file(report, chart), attachments=Attachments(f"{report}.pdf"))
-    target = run.run_dir / f"{report}.actions.email.html"
+    target = run.run_dir / f"{report}.actions.{os.getpid()}.email.html"  # the run is shared by the test workers
     target.write_text(body, encoding="utf-8")
     return target
 

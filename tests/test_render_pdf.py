@@ -114,7 +114,6 @@ def test_each_pdf_has_every_table_row_inside_the_page(demo_run: RunOutput, repor
         assert _squash(clip(finding["title"], PROSE_CHARS)) in text
 
 
-@pytest.mark.xdist_group("hostile")  # one worker builds the hostile run (make test: --dist loadgroup)
 @pytest.mark.parametrize("report", REPORTS)
 def test_a_hostile_pdf_keeps_its_tables_on_the_page(hostile_run: RunOutput, report: str) -> None:
     pages, text = _check_pdf(hostile_run, report, "hostile")

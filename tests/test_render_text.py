@@ -58,7 +58,6 @@ def test_every_line_fits_78_columns(which: str, request: pytest.FixtureRequest) 
         assert wide == [], wide[:5]
 
 
-@pytest.mark.xdist_group("hostile")  # one worker builds the hostile run (make test: --dist loadgroup)
 def test_hostile_values_read_as_written_and_a_huge_one_is_shortened(hostile_run: RunOutput) -> None:
     texts = {report: (hostile_run.run_dir / f"{report}.txt").read_text(encoding="utf-8") for report in REPORTS}
     ceo = " ".join(texts["ceo"].split())
