@@ -40,7 +40,7 @@ TEST_WORKERS ?= 2
 
 # The whole suite, long trials (crash loops) at a few iterations each: under 8 minutes on 2 cores.
 test: system-deps $(VENV)/.installed-dev
-	$(VENV)/bin/pytest -q -n $(TEST_WORKERS)
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) -m "not long"
 
 # The same with every long trial in full (50 kill -9 trials per delivery case, a 110,000-commit history, ...).
 test-all: system-deps $(VENV)/.installed-dev

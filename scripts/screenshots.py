@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
-        subprocess.run([sys.executable, "-m", "execintel", "run", "--dry-run", "--no-pdf", "--out", folder],
+        subprocess.run([sys.executable, "-m", "execintel", "run", "--dry-run", "--out", folder],
                        check=True, capture_output=True)  # fmt: skip
         [run] = Path(folder).iterdir()
         with sync_playwright() as playwright:

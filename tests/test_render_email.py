@@ -124,7 +124,7 @@ def large_run(tmp_path_factory: pytest.TempPathFactory) -> RunOutput:
     return dry_run(folder, str(manifest), "--no-pdf", "--reports", ",".join(SUMMARY_REPORTS))
 
 
-@pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.parametrize("report", SUMMARY_REPORTS)
 def test_a_large_portfolio_email_body_is_still_at_most_5000_px(browser: Any, large_run: RunOutput, report: str) -> None:
     for page_file, label in ((large_run.run_dir / f"{report}.email.html", f"large-{report}"),
