@@ -17,32 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from conftest import WritePortfolio, base_manifest
+from test_kpis import S_LEDGER, U_LEDGER  # the per-unit and subscription businesses of the KPI tests
 
 AS_OF = "2026-11-15"
 
-U_LEDGER = """date,account,amount,counterparty
-2026-01-10,Equity:Opening-Balances,10000,
-2025-10-01,Income:Sales,800,c1
-2026-08-05,Income:Sales,1000,c1
-2026-08-20,Expenses:COGS:Labor,-300,
-2026-08-25,Expenses:Marketing,-200,
-2026-09-05,Income:Sales,1500,c2
-2026-09-20,Expenses:COGS:Labor,-450,
-2026-09-25,Expenses:Rent,-1200,
-2026-10-05,Income:Sales,2000,c3
-2026-10-20,Expenses:COGS:Labor,-600,
-2026-10-25,Expenses:Rent,-2500,
-2026-10-26,Expenses:Advertising:Online,-100,
-"""
-S_LEDGER = """date,account,amount
-2026-08-01,Income:Subscriptions,1000
-2026-08-02,Expenses:Contractors,-3000
-2026-09-01,Income:Subscriptions,1100
-2026-09-02,Expenses:Contractors,-3000
-2026-10-01,Income:Subscriptions,1200
-2026-10-02,Expenses:Contractors,-3000
-2026-10-03,Expenses:COGS:Fees,-120
-"""
 R_LEDGER = """date,account,amount,counterparty
 2025-06-10,Income:Retainers,1000,a
 2025-07-10,Income:Retainers,500,b

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -21,6 +20,7 @@ from typing import Any
 
 from execintel.analysis.context import Context
 from execintel.analysis.model import Figure, Finding, Results, last_complete_months, month_key
+from execintel.analysis.recurring import grouped_sources
 
 ZERO = Decimal(0)
 PORTFOLIO = "portfolio"
@@ -57,24 +57,7 @@ def sources_by(
         f"WHERE ({where_sql}) AND source_file IS NOT NULL"
         for key in ([keys] if isinstance(keys, str) else keys)
     )
-    rows = ctx.query(
-        f"""WITH s AS ({selects}),
-             r AS (SELECT k, f, l, l - dense_rank() OVER (PARTITION BY k, f ORDER BY l) AS g FROM s
-                   WHERE l IS NOT NULL),
-             spans AS (SELECT k, f, min(l) AS a, max(l) AS b FROM r GROUP BY k, f, g)
-        SELECT k, f, string_agg(CASE WHEN a = b THEN CAST(a AS VARCHAR) ELSE CAST(a AS VARCHAR) || '-' ||
-                                CAST(b AS VARCHAR) END, ',' ORDER BY a) FROM spans GROUP BY k, f
-        UNION ALL SELECT DISTINCT k, f, NULL FROM s WHERE l IS NULL""",
-        list(params) * (1 if isinstance(keys, str) else len(keys)),
-    )
-    grouped: dict[str, dict[str, str | None]] = defaultdict(dict)
-    for key, file, text in rows:
-        if text is not None or file not in grouped[key]:
-            grouped[key][file] = text  # a file with numbered rows is cited by its lines
-    return {
-        key: tuple(file if files[file] is None else f"{file}:{files[file]}" for file in sorted(files))
-        for key, files in grouped.items()
-    }
+    return grouped_sources(ctx, selects, list(params) * (1 if isinstance(keys, str) else len(keys)))
 
 
 def months_between(first: str, last: str) -> list[str]:
