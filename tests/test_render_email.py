@@ -85,8 +85,9 @@ def test_the_demo_email_body_is_at_most_5000_px_and_fits(
         assert problems == [], "\n".join(problems[:20])
         if width == 600:
             assert height <= MAX_HEIGHT, f"{label}: {height} px"
-    full, _problems = _height(browser, demo_run.run_dir / f"{report}.html", 600, f"demo-page-{report}")
-    assert full > MAX_HEIGHT  # the page holds the detail the email leaves out (else the test proves nothing)
+    if width == 600:
+        full, _problems = _height(browser, demo_run.run_dir / f"{report}.html", 600, f"demo-page-{report}")
+        assert full > MAX_HEIGHT  # the page holds the detail the email leaves out (else the test proves nothing)
 
 
 def _large_portfolio(folder: Path) -> Path:
