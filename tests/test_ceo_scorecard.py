@@ -13,10 +13,10 @@ import pytest
 
 from conftest import WritePortfolio
 from execintel.analysis.kpis import NO_MODEL
+from execintel.formatting import show
 from execintel.render.html import render_html
 from execintel.render.text import render_text
 from execintel.reports import Document, ceo, dumps, loads
-from execintel.reports.format import show
 from helpers import context
 from models_portfolio import AS_OF, write_models
 

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 
 from conftest import RunOutput
+from execintel.formatting import show
 from execintel.render import print_html
 from execintel.render.html import render_html
 from execintel.render.layout import EMAIL_CHARTS, Attachments, place
 from execintel.render.pdf import write_pdf
 from execintel.render.text import render_text
 from execintel.reports import REPORTS
-from execintel.reports.format import show
 from execintel.reports.summary import TemplateError, fill
 
 SUMMARY_REPORTS = ("ceo", "cfo", "cto", "cmo")

@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from conftest import ARTIFACTS, RunOutput
+from execintel.formatting import CELL_CHARS, PROSE_CHARS, clip, show_cell
 from execintel.reports import REPORTS
-from execintel.reports.format import CELL_CHARS, PROSE_CHARS, clip, show_cell
 from hostile import SCRIPT, TEMPLATE
 
 MM = 72 / 25.4  # points per millimetre

@@ -12,9 +12,9 @@ from typing import BinaryIO
 from execintel.analysis.context import ANALYSES, Context
 from execintel.analysis.model import Figure
 from execintel.errors import ConfigError, Problem
+from execintel.formatting import show
 from execintel.reports import REPORTS, build_report
 from execintel.reports.document import dumps
-from execintel.reports.format import show
 from execintel.safefs import MAX_STREAM_BYTES, Confinement, UnsafeFile, open_regular
 
 SHOWN_CHARS = 2_000

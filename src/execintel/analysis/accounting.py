@@ -19,7 +19,7 @@ from execintel.analysis.chart_of_accounts import GaapLine, gaap_line
 from execintel.analysis.context import Context
 from execintel.analysis.model import Figure, Finding, Results, add_months, compress_lines, month_key
 from execintel.analysis.recurring import COGS, PAYEE, PAYEE_SHOWN, Recurring, grouped_sources, recurring
-from execintel.reports.format import money
+from execintel.formatting import money
 
 __all__ = ["AccountingResults", "ExpenseItem", "GaapLine", "UntrackedSource", "analyze", "gaap_line", "month_end"]
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 from execintel.analysis.cloud_rules import RULES, RULES_BY_ID, Saving, Spend, windows
 from execintel.analysis.context import Context
 from execintel.analysis.model import Figure, Finding, Results
-from execintel.reports.format import money
+from execintel.formatting import money
 
 ZERO = Decimal(0)
 SHARED = "shared"  # how cost rows without an entity are named in figure ids and tables

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from execintel.analysis.model import Figure, Finding, Results, add_months, compress_lines, month_key
-from execintel.reports.format import money
+from execintel.formatting import money
 
 if TYPE_CHECKING:
     from execintel.analysis.context import Context

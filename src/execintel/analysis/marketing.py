@@ -20,7 +20,7 @@ from execintel.analysis.attribution import EntityAttribution, add_figures, attri
 from execintel.analysis.context import Context
 from execintel.analysis.model import Figure, Results, compress_lines
 from execintel.config.models import Entity
-from execintel.reports.format import money, show
+from execintel.formatting import money, show
 
 ENGAGED_DAYS = 90
 MILESTONE_DAYS = (30, 60, 90)  # the first launch steps are due at these days, one each

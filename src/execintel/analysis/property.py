@@ -25,7 +25,7 @@ from typing import Any
 
 from execintel.analysis.context import Context
 from execintel.analysis.model import Figure, Finding, Results, compress_lines
-from execintel.reports.format import money
+from execintel.formatting import money
 
 ZERO = Decimal(0)
 EXPIRY_DAYS = 90  # a lease ending within this many days of as_of, with no renewal, is expiring

@@ -13,7 +13,7 @@ mpl.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.ticker import FuncFormatter
 
-from execintel.reports.format import CURRENCY_SYMBOLS, MONEY_UNITS
+from execintel.formatting import CURRENCY_SYMBOLS, MONEY_UNITS
 
 WIDTH_IN, HEIGHT_IN, DPI = 5.6, 2.6, 200  # 560 x 260 CSS pixels, drawn at 2x for sharp screens
 PALETTE = ("#1f4e79", "#c55a11", "#548235", "#7f6000", "#7030a0", "#2e75b6", "#a5a5a5")

@@ -20,8 +20,8 @@ import jinja2
 from markupsafe import Markup, escape
 
 from execintel.controls import visible
+from execintel.formatting import CELL_CHARS, PROSE_CHARS, clip, show, show_cell
 from execintel.render.layout import Attachments, attached_note, left_out_text, plan
-from execintel.reports.format import CELL_CHARS, PROSE_CHARS, clip, show, show_cell
 
 NON_NUMERIC_UNITS = ("", "text", "date")
 CARD_COLUMNS = 7  # in mail, a table with this many columns is shown as one card per row: 600 px cannot hold it

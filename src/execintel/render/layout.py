@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from execintel.reports.format import impact_text, show
+from execintel.formatting import impact_text, show
 
 EMAIL_ACTIONS = 7
 EMAIL_HEADLINE = 10

@@ -13,8 +13,8 @@ import textwrap
 from typing import Any
 
 from execintel.controls import visible
+from execintel.formatting import CELL_CHARS, PROSE_CHARS, clip, show, show_cell
 from execintel.render.layout import Attachments, Plan, attached_note, left_out_text, plan
-from execintel.reports.format import CELL_CHARS, PROSE_CHARS, clip, show, show_cell
 
 WIDTH = 78
 MIN_TEXT = 12  # a text column is not squeezed narrower than this; a table that cannot fit is shown as records

@@ -10,8 +10,8 @@ from execintel.analysis import accounting
 from execintel.analysis.accounting import CLASS_NAMES, CLASS_PAIRS, AccountingResults, ExpenseItem, Gap
 from execintel.analysis.context import Context
 from execintel.analysis.model import Figure
+from execintel.formatting import money, show_figure
 from execintel.reports.document import Document, DocumentBuilder
-from execintel.reports.format import money, show_figure
 
 TITLE = "Accounting report"
 # Worklists: one table row per item, largest first, columns named for a CSV (stable: people's tools read them).

@@ -13,9 +13,9 @@ from execintel.analysis.kpis import KPIS
 from execintel.analysis.lifecycle import PastRun
 from execintel.analysis.model import SEVERITY_ORDER, Figure
 from execintel.analysis.operations import projects
+from execintel.formatting import show, show_figure
 from execintel.reports import scorecard
 from execintel.reports.document import Document, DocumentBuilder
-from execintel.reports.format import show, show_figure
 from execintel.reports.summary import above, trend
 
 TITLE = "CEO report"

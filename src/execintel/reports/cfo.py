@@ -8,9 +8,9 @@ from typing import Any
 from execintel.analysis.context import Context
 from execintel.analysis.finance import PNL_LINES, PORTFOLIO, REVIEW_GRACE_DAYS, target_months
 from execintel.analysis.model import Results
+from execintel.formatting import show, show_figure
 from execintel.reports import cfo_position
 from execintel.reports.document import Document, DocumentBuilder
-from execintel.reports.format import show, show_figure
 from execintel.reports.summary import above, trend
 
 TITLE = "CFO report"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from execintel.analysis.expenselines import ORDER, TITLES
 from execintel.analysis.forecast import CASES, LINES, ForecastResults, as_rows
 from execintel.analysis.workingcapital import AGING, BALANCE_LINES, WorkingCapitalResults
-from execintel.reports.format import show
+from execintel.formatting import show
 
 if TYPE_CHECKING:
     from execintel.reports.cfo import _Cfo

@@ -9,8 +9,8 @@ from execintel.analysis.attribution import NONE, EntityAttribution
 from execintel.analysis.campaign import CONVERSION_RATE, RESPONSE_RATE, Campaign
 from execintel.analysis.context import Context
 from execintel.analysis.marketing import MILESTONE_DAYS, MarketingResults
+from execintel.formatting import money, show
 from execintel.reports.document import Document, DocumentBuilder
-from execintel.reports.format import money, show
 
 TITLE = "CMO report"
 # Marketing findings produced by the CEO's rules, shown here too.

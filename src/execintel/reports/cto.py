@@ -18,8 +18,8 @@ from execintel.analysis.security import (
     by_severity,
     stale_repos,
 )
+from execintel.formatting import show_figure
 from execintel.reports.document import Document, DocumentBuilder
-from execintel.reports.format import show_figure
 from execintel.reports.summary import trend
 
 TITLE = "CTO report"

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from execintel.analysis import delivery
 from execintel.analysis.model import Figure, month_key
+from execintel.formatting import show, show_figure
 from execintel.reports.document import Document, DocumentBuilder
-from execintel.reports.format import show, show_figure
 
 if TYPE_CHECKING:
     from execintel.analysis.context import Context

@@ -17,7 +17,7 @@ JSON so renderers read only the document:
 
 Any section may carry ``"note"`` (e.g. which data is missing). Text in
 sections is template wording with numbers taken from figures (see
-:func:`execintel.reports.format.show`).
+:func:`execintel.formatting.show`).
 
 Every report opens the same way (docs/rendering.md): the ``narrative`` (3 to 5 sentences whose every number is a
 figure), the ``actions``, the ``headline`` figures with their comparisons, then the sections placed in the

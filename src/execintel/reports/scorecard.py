@@ -16,7 +16,7 @@ from typing import Any
 from execintel.analysis.context import Context
 from execintel.analysis.kpis import KPI_BY_ID, model_of
 from execintel.analysis.model import Figure
-from execintel.reports.format import MONEY_UNITS, money, show
+from execintel.formatting import MONEY_UNITS, money, show
 
 Rating = str  # "green" | "amber" | "red" | "none"
 LABELS: dict[Rating, str] = {"green": "good", "amber": "watch", "red": "act", "none": "not rated"}

@@ -17,7 +17,7 @@ from typing import Any
 
 from execintel.analysis.comparisons import Comparison
 from execintel.analysis.model import Figure
-from execintel.reports.format import show_figure
+from execintel.formatting import show_figure
 
 MAX_SENTENCES = 5  # a narrative longer than this is no longer read in a minute
 _DIGIT = re.compile(r"\d")

@@ -1,4 +1,7 @@
-"""How values read in report text: money to cents, counts with separators, ratios as percentages."""
+"""How values read in report text: money to cents, counts with separators, ratios as percentages.
+
+Shared by the analyses (finding titles) and the reports and renderers, so neither imports the other for it.
+"""
 
 from __future__ import annotations
 

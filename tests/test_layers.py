@@ -1,0 +1,35 @@
+"""The layers import one way: the analyses never import the report builders or the renderers (they compute;
+reports lay out what they computed), so the web app and the AWS worker can use one without the other."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "execintel"
+ABOVE_ANALYSIS = ("execintel.reports", "execintel.render", "execintel.delivery", "execintel.cli")
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """Every module a file imports, at any depth (lazy imports inside functions too), with its line."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found += [(node.lineno, node.module), *((node.lineno, f"{node.module}.{a.name}") for a in node.names)]
+    return found
+
+
+def test_no_analysis_module_imports_a_report_a_renderer_or_a_shell() -> None:
+    files = sorted((SRC / "analysis").glob("*.py"))
+    assert len(files) > 20  # the scan reads the package
+    wrong = [f"{path.name}:{line} imports {name}" for path in files for line, name in _imports(path)
+             if name.startswith(ABOVE_ANALYSIS)]  # fmt: skip
+    assert wrong == []
+
+
+def test_the_scan_sees_a_lazy_import_inside_a_function(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    from execintel.reports.document import Document\n    return Document\n")
+    assert (2, "execintel.reports.document") in _imports(module)
