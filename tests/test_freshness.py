@@ -9,6 +9,7 @@ import pytest
 
 from conftest import RunOutput, WritePortfolio, base_manifest
 from execintel.analysis import freshness
+from execintel.explain import explain_lines
 from execintel.reports import cmo
 from helpers import context
 
@@ -110,3 +111,13 @@ def test_every_demo_report_lists_its_sources(demo_run: RunOutput, report: str) -
     assert any(s["id"] == "freshness" for s in document["sections"])
     stale = {f["file"] for f in document["findings"] if f["kind"] == "stale-source"}
     assert stale == {i["row"].rsplit(":", 1)[0] for i in items if i["stale"]}
+
+
+def test_explain_shows_the_freshness_list_as_json(write_portfolio: WritePortfolio) -> None:
+    lines = explain_lines(_portfolio(write_portfolio), "sources.freshness")
+    # alpha's ledger, events and contacts, beta's events, the portfolio ledger, cloud costs, handoffs: 7 sources
+    assert lines[0] == "sources.freshness: 7 items (listed as JSON under exact)"
+    exact = next(line for line in lines if line.startswith("  exact:"))
+    items = json.loads(exact.removeprefix("  exact:").strip().removesuffix(" list"))
+    # manifest order: the portfolio ledger (15 days), alpha's ledger (7) and events (8); JSON, not Python (None)
+    assert [item["age_days"] for item in items][:3] == [15, 7, 8]

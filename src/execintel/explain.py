@@ -96,8 +96,12 @@ def explain_lines(ctx: Context, figure_id: str, *, max_rows: int = 20) -> list[s
     figure = find_figure(ctx, figure_id)
     value = figure.value
     exact = dumps(value, indent=None) if not isinstance(value, str) else value
+    if isinstance(value, list | dict):  # a structured figure (kpis.missing, sources.freshness): its size here
+        shown = f"{len(value):,} {'item' if len(value) == 1 else 'items'} (listed as JSON under exact)"
+    else:
+        shown = show(value, figure.unit, ctx.currency)
     lines = [
-        f"{figure.id}: {show(value, figure.unit, ctx.currency)}",
+        f"{figure.id}: {shown}",
         *([f"  name:     {figure.name}"] if figure.name else []),
         f"  exact:    {exact}" + (f" {figure.unit}" if figure.unit else ""),
         f"  as of:    {ctx.as_of}",
