@@ -33,3 +33,17 @@ def test_the_scan_sees_a_lazy_import_inside_a_function(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from execintel.reports.document import Document\n    return Document\n")
     assert (2, "execintel.reports.document") in _imports(module)
+
+
+def test_the_command_line_modules_import_one_another_without_a_cycle() -> None:
+    package = SRC / "cli"
+    graph = {path.stem: {name.removeprefix("execintel.cli.").split(".")[0] for _line, name in _imports(path)
+                         if name.startswith("execintel.cli.")} - {path.stem}
+             for path in package.glob("*.py") if path.stem != "__init__"}  # fmt: skip
+    assert {"app", "common", "run", "schedule", "store", "console"} <= set(graph)
+    assert "app" not in set().union(*(graph[m] for m in graph if m != "app"))  # the app imports the commands
+    done: set[str] = set()
+    while len(done) < len(graph):  # peel off the modules whose imports are all done: stuck means a cycle
+        ready = {m for m, needs in graph.items() if m not in done and needs & set(graph) <= done}
+        assert ready, f"import cycle among {sorted(set(graph) - done)}"
+        done |= ready

@@ -10,7 +10,7 @@ laid out before the replacement still lines up):
 - C0 controls and DEL become their Unicode control pictures: ESC is ``␛``, a newline ``␊``, BEL ``␇``;
 - C1 controls, the bidi controls above and the line and paragraph separators (U+2028, U+2029) become ``�``.
 
-Each output medium applies it at its boundary: the console in :mod:`execintel.cli_console`, the plain-text
+Each output medium applies it at its boundary: the console in :mod:`execintel.cli.console`, the plain-text
 report in :func:`execintel.render.text.render_text`. JSON escapes control characters itself and HTML is
 escaped by its template.
 """

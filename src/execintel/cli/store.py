@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from execintel.cli_console import err, escape, line, out, plural
+from execintel.cli.console import err, escape, line, out, plural
 from execintel.config import Settings, load_settings
 from execintel.config.models import is_valid_email
 from execintel.errors import ConfigError, Problem, StoreError

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from execintel.cli import (
+from execintel.cli.common import (
     AllowOutside,
     AllowPlugins,
     AsOf,
@@ -28,7 +28,7 @@ from execintel.cli import (
     check_output_folder,
     may_send,
 )  # fmt: skip
-from execintel.cli_console import err, escape, line, out
+from execintel.cli.console import err, escape, line, out
 from execintel.delivery.interrupts import Interrupted, stop_on_signals
 from execintel.errors import ConfigError, ExecintelError, Problem
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from execintel.cli import (
+from execintel.cli.common import (
     AllowOutside,
     AllowPlugins,
     PathArg,
@@ -23,8 +23,8 @@ from execintel.cli import (
     check_output_folder,
     may_send,
 )
-from execintel.cli_console import SafeRichHandler, err, out
-from execintel.cli_run import NewStoreOpt, StoreOpt, not_empty
+from execintel.cli.console import SafeRichHandler, err, out
+from execintel.cli.run import NewStoreOpt, StoreOpt, not_empty
 from execintel.delivery.interrupts import Interrupted, stop_on_signals
 from execintel.errors import DeliveryError
 
