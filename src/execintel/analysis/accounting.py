@@ -13,7 +13,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
 from execintel.analysis.chart_of_accounts import GaapLine, gaap_line
 from execintel.analysis.context import Context
@@ -62,7 +62,8 @@ def source_order(reference: str) -> tuple[str, int]:
 
 
 # --- results -----------------------------------------------------------------------------------
-class ExpenseRow(NamedTuple):
+@dataclass(frozen=True)
+class ExpenseRow:
     """An expense row as a worklist shows it."""
 
     entity: str
@@ -74,25 +75,17 @@ class ExpenseRow(NamedTuple):
     file: str | None
     line: int | None
 
-
-@dataclass(frozen=True)
-class ExpenseItem:
-    """One expense row of a worklist (missing receipts, uncategorized, capital candidates) and its finding."""
-
-    entity: str
-    date: dt.date
-    account: str
-    payee: str
-    description: str
-    amount: Decimal  # paid: -amount of the row, positive
-    file: str | None
-    line: int | None
-    finding: Finding
-
     @property
     def source(self) -> str:
         """``file:line`` of the row."""
         return f"{self.file}:{self.line}" if self.line is not None else str(self.file)
+
+
+@dataclass(frozen=True)
+class ExpenseItem(ExpenseRow):
+    """One expense row of a worklist (missing receipts, uncategorized, capital candidates) and its finding."""
+
+    finding: Finding
 
 
 @dataclass(frozen=True)
@@ -282,7 +275,7 @@ class _Accounting:
     def worklist(self, item: ExpenseRow, finding: Finding) -> None:
         """Record a per-row finding and its row in the worklist of its kind."""
         self.res.find(finding)
-        self.res.worklists.setdefault(finding.kind, []).append(ExpenseItem(*item, finding))
+        self.res.worklists.setdefault(finding.kind, []).append(ExpenseItem(**vars(item), finding=finding))
 
     def not_tracked(self, untracked: set[str]) -> None:
         """One ``receipts-not-tracked`` finding per ledger file with expense rows and no receipt values at all."""

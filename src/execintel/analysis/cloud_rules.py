@@ -111,11 +111,20 @@ def _always_on(spend: Spend, ctx: Context, _all: list[Spend]) -> Saving | None:
     return Saving("always-on-compute", spend, amount, f"35% of the {spend.service} average over {', '.join(recent)}")
 
 
-def _s3_lifecycle(spend: Spend, ctx: Context, _all: list[Spend]) -> Saving | None:
+def _growing(spend: Spend, ctx: Context) -> tuple[list[str], list[str], Decimal] | None:
+    """The windows and the growth of a spend that grew by at least GROWTH and costs at least MIN_MONTHLY."""
     recent, before = windows(ctx)
     growth = spend.growth(recent, before)
-    if not IS_S3(spend.service) or growth is None or growth < GROWTH or spend.average(recent) < MIN_MONTHLY:
+    if growth is None or growth < GROWTH or spend.average(recent) < MIN_MONTHLY:
         return None
+    return recent, before, growth
+
+
+def _s3_lifecycle(spend: Spend, ctx: Context, _all: list[Spend]) -> Saving | None:
+    grown = _growing(spend, ctx) if IS_S3(spend.service) else None
+    if grown is None:
+        return None
+    recent, before, growth = grown
     # Stored data only grows, so the bill of 3 months before the last complete month approximates what the data
     # now at least ~90 days old costs; tiering it (Standard-IA / Intelligent-Tiering) cuts its price by ~45%.
     old_month = before[-1]
@@ -126,10 +135,10 @@ def _s3_lifecycle(spend: Spend, ctx: Context, _all: list[Spend]) -> Saving | Non
 
 
 def _log_retention(spend: Spend, ctx: Context, _all: list[Spend]) -> Saving | None:
-    recent, before = windows(ctx)
-    growth = spend.growth(recent, before)
-    if not IS_LOGS(spend.service) or growth is None or growth < GROWTH or spend.average(recent) < MIN_MONTHLY:
+    grown = _growing(spend, ctx) if IS_LOGS(spend.service) else None
+    if grown is None:
         return None
+    recent, _before, growth = grown
     amount = spend.average(recent) * Decimal("0.25")
     return Saving("log-retention", spend, amount, f"25% of the {spend.service} average over {', '.join(recent)}; "
                   f"spend grew {growth * 100:.1f}% over the previous 3 months")  # fmt: skip

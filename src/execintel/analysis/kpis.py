@@ -145,17 +145,24 @@ def _time_to_profitability(inputs: Inputs, entity: Entity) -> Computed:
     ]  # fmt: skip
 
 
+def _last3_flows(inputs: Inputs, key: str, entity: str | None) -> tuple[list[str], list[Decimal], tuple[str, ...]]:
+    """The last 3 complete months, their net cash flows (Equity and Liabilities rows left out) and the rows."""
+    months = list(inputs.ctx.complete_months(3))
+    sources = ledger_sources(inputs, entity, f"{CASH_FLOW} AND strftime(date, '%Y-%m') >= '{months[0]}'"
+                             f" AND strftime(date, '%Y-%m') <= '{months[-1]}'")  # fmt: skip
+    return months, [inputs.month(key, m).net_flow for m in months], sources
+
+
 def _burn_figure(inputs: Inputs, key: str, entity: str | None) -> Figure:
-    months = inputs.ctx.complete_months(3)
-    burns = [max(ZERO, -inputs.month(key, m).net_flow) for m in months]
+    months, flows, sources = _last3_flows(inputs, key, entity)
+    burns = [max(ZERO, -flow) for flow in flows]
     return Figure(
         f"kpi.burn_rate.{key}",
         sum(burns, ZERO) / 3,
         inputs.ctx.currency,
         "average over " + ", ".join(months) + " of max(0, -net cash flow) ("
         + ", ".join(number_text(b) for b in burns) + "); net cash flow excludes Equity and Liabilities rows",
-        ledger_sources(inputs, entity, f"{CASH_FLOW} AND strftime(date, '%Y-%m') >= '{months[0]}'"
-                       f" AND strftime(date, '%Y-%m') <= '{months[-1]}'"),
+        sources,
         name="Burn rate",
         entity=entity,
     )  # fmt: skip
@@ -168,16 +175,14 @@ def _burn_rate(inputs: Inputs, entity: Entity) -> Computed:
 
 
 def _net_cash_flow_figure(inputs: Inputs, key: str, entity: str | None) -> Figure:
-    months = inputs.ctx.complete_months(3)
-    flows = [inputs.month(key, m).net_flow for m in months]
+    months, flows, sources = _last3_flows(inputs, key, entity)
     return Figure(
         f"kpi.net_cash_flow.{key}",
         sum(flows, ZERO) / 3,
         inputs.ctx.currency,
         f"(net cash flow {' + '.join(f'{m} ({number_text(f)})' for m, f in zip(months, flows, strict=True))}) / 3;"
         " net cash flow = sum of amounts except Equity and Liabilities rows",
-        ledger_sources(inputs, entity, f"{CASH_FLOW} AND strftime(date, '%Y-%m') >= '{months[0]}'"
-                       f" AND strftime(date, '%Y-%m') <= '{months[-1]}'"),
+        sources,
         name="Net cash flow a month (last 3 complete months)",
         entity=entity,
     )  # fmt: skip

@@ -7,17 +7,11 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from execintel import __version__
-from execintel.cli.console import SafeRichHandler, err, escape, line, out, plural
-from execintel.config import load_settings
-from execintel.errors import ConfigError, ExecintelError, Problem
-
-if TYPE_CHECKING:
-    pass
 from execintel.cli.common import (
     AllowOutside,
     AllowPlugins,
@@ -34,9 +28,12 @@ from execintel.cli.common import (
     app,
     may_send,
 )  # fmt: skip
+from execintel.cli.console import SafeRichHandler, err, escape, line, out, plural
 from execintel.cli.run import run
 from execintel.cli.schedule import schedule
 from execintel.cli.store import audit_app, store_app, suppression_app
+from execintel.config import load_settings
+from execintel.errors import ConfigError, ExecintelError, Problem
 
 
 def _version(value: bool) -> None:
