@@ -887,3 +887,28 @@ def test_a_commit_without_fsync_survives_kill_9(tmp_path: Path) -> None:
     with SqliteStore(path) as store:
         found = store.get_delivery("d-1")
         assert found is not None and found.state == "sending" and store.verify().ok
+
+
+def test_auth_and_feedback_events_are_audited_and_verify(backend: Backend) -> None:
+    store = backend.store
+    store.record_event("auth.link_requested", {"subject": "cfo@example.com"})
+    store.record_event("feedback.bounce", {"recipient": "x@example.com"}, run_id=None)
+    with pytest.raises(ValueError, match="must start with"):
+        store.record_event("delivery.sent", {})  # events never impersonate a delivery change
+    assert [(e.kind, dict(e.data)) for e in store.entries()] == [
+        ("auth.link_requested", {"subject": "cfo@example.com"}),
+        ("feedback.bounce", {"recipient": "x@example.com"}),
+    ]
+    assert store.verify().ok
+
+
+def test_a_delivery_is_found_by_its_provider_message_id(backend: Backend) -> None:
+    store = backend.store
+    store.start_run(run())
+    store.add_delivery(delivery("d-1"))
+    store.add_delivery(delivery("d-2"))
+    store.transition("d-2", "sending", run_id="run-1", expect=["rendered"])
+    store.transition("d-2", "sent", run_id="run-1", expect=["sending"], provider_id="0100-abc")
+    found = store.delivery_by_provider_id("0100-abc")
+    assert found is not None and found.key == "d-2"
+    assert store.delivery_by_provider_id("0100-other") is None

@@ -409,6 +409,25 @@ class Store(ABC):
         rows = self._rows("deliveries", {"portfolio": portfolio}, at_least=("sending_at", iso(since)))
         return sum(int(r["recipients"] or 0) for r in rows if r["state"] in COUNTED and r.get("sending_at") is not None)
 
+    def delivery_by_provider_id(self, provider_id: str) -> Delivery | None:
+        """The delivery the mail provider knows by ``provider_id`` (SES's MessageId), or None."""
+        rows = self._rows("deliveries", {"provider_id": _text("provider_id", provider_id)})
+        rows.sort(key=lambda r: str(r.get("updated") or ""))
+        return from_row(Delivery, rows[-1]) if rows else None
+
+    # Events that change no row: authentication and mail-provider feedback.
+    EVENT_PREFIXES: ClassVar[tuple[str, ...]] = ("auth.", "feedback.")
+
+    def record_event(self, kind: str, data: Mapping[str, Any], *, run_id: str | None = None) -> None:
+        """Append one audit entry of ``kind`` ("auth.*" or "feedback.*") with ``data`` (plain JSON, no secrets)."""
+        if not kind.startswith(self.EVENT_PREFIXES) or not kind.replace(".", "").replace("_", "").isalnum():
+            raise ValueError(f"kind must start with {' or '.join(self.EVENT_PREFIXES)}, not {kind!r}")
+        now = self._now()
+        # An entry commits with a row write: the meta row "last_event" (which changes nothing else) carries it.
+        row: Row = {"name": "last_event", "value": kind, "created": iso(now)}
+        if not self._commit(Write("put", "meta", ("last_event",), row), self._draft(kind, run_id, dict(data), now)):
+            raise StoreError(f"The {kind} event could not be recorded in {self.url}.")
+
     # Suppression list.
     def suppress(self, address: str, reason: str, *, source: str) -> None:
         """Add an address (case-insensitive) or update its reason (audit "suppression.added")."""
