@@ -7,9 +7,9 @@ import email
 import email.policy
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,12 @@ from conftest import base_manifest
 from execintel.config.settings import Settings
 from execintel.delivery.mailers import open_mailer
 from execintel.store import Store, open_store
+from execintel.store.base import Clock
 from execintel.web import create_app
-from execintel.web.config import WebConfig, web_config
+from execintel.web.app import Runner
+from execintel.web.config import Limits, WebConfig, web_config
 
-SECRET = "test-secret-made-for-these-tests-only-0123456789"  # a well-known fake value, 48 bytes
+SECRET = "test-secret-made-for-these-tests-only-0123456789-abcdefghijklmnopqrstuvwxyz"  # a well-known fake value
 PEOPLE = [
     {"id": "casey", "name": "Casey CFO", "email": "cfo@example.com", "roles": ["cfo"]},
     {"id": "tara", "name": "Tara CTO", "email": "cto@example.com", "roles": ["cto"]},
@@ -63,14 +65,19 @@ def settings(tmp: Path, **extra: Any) -> Settings:
 
 
 @contextmanager
-def web_app(tmp: Path, *, manifest: dict[str, Any] | None = None, **extra: Any) -> Iterator[Web]:
+def web_app(
+    tmp: Path, *, manifest: dict[str, Any] | None = None, clock: Clock | None = None, runner: Runner | None = None,
+    limits: Limits | None = None, sns_fetch: Callable[[str], bytes] | None = None, **extra: Any,
+) -> Iterator[Web]:  # fmt: skip
     """The app over a fresh SQLite store and outbox, with a TestClient (its lifespan runs)."""
     portfolio = write_web_portfolio(tmp / "portfolio", manifest)
     chosen = settings(tmp, **extra)
     config = web_config(chosen, portfolio)
-    store = open_store(f"sqlite:///{tmp / 'audit.sqlite'}", chosen)
+    if limits is not None:
+        config = replace(config, limits=limits)
+    store = open_store(f"sqlite:///{tmp / 'audit.sqlite'}", chosen, clock=clock)
     mailer = open_mailer(f"outbox:{tmp / 'outbox'}", chosen)
-    app = create_app(config, store=store, mailer=mailer, settings=chosen)
+    app = create_app(config, store=store, mailer=mailer, settings=chosen, runner=runner, sns_fetch=sns_fetch)
     try:
         with TestClient(app, base_url="http://127.0.0.1:8000") as client:
             yield Web(client, store, tmp / "outbox", tmp / "out", config, portfolio)
