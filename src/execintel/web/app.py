@@ -322,8 +322,10 @@ def create_app(
             raise HTTPException(404, f"No {report} report has been rendered yet; run it first.")
         return found[0], config.out_dir / found[0]
 
-    @app.get("/api/reports/{report_id}/latest", response_class=HTMLResponse, tags=["api"],
-             responses={401: {"model": m.Error}, 403: {"model": m.Error}, 404: {"model": m.Error}})  # fmt: skip
+    html_200 = {"description": "The report's HTML", "content": {"text/html": {"schema": {"type": "string"}}}}
+
+    @app.get("/api/reports/{report_id}/latest", tags=["api"], response_model=None,
+             responses={200: html_200, 401: {"model": m.Error}, 403: {"model": m.Error}, 404: {"model": m.Error}})  # fmt: skip
     def latest(report_id: str, user: Signed) -> Response:
         """The latest rendered HTML of the report."""
         run_id, _folder = latest_file(report_id, user)
