@@ -153,12 +153,25 @@ def store_size(url: str, settings: Settings) -> str:
             f"SQLite file {size:.1f} MiB")  # fmt: skip
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def server(folder: Path, env: dict[str, str]) -> Iterator[str]:
-    """``execintel serve`` in a subprocess, up and answering /healthz; yields its base URL; always stopped."""
+def server(folder: Path, env: dict[str, str], profile: Path | None = None) -> Iterator[tuple[str, int]]:
+    """``execintel serve`` in a subprocess, up and answering /healthz; yields its base URL and process id; always
+    stopped.
+
+    ``profile``: run it under ``py-spy record`` (which must be installed), writing the samples there."""
     port = free_port()
     log_path = folder / "server.log"
-    command = [sys.executable, "-m", "execintel", "serve", str(folder / "portfolio"), "--host", "127.0.0.1",
+    spy = [] if profile is None else ["py-spy", "record", "--format", "raw", "--gil", "-o", str(profile), "--"]
+    command = [*spy, sys.executable, "-m", "execintel", "serve", str(folder / "portfolio"), "--host", "127.0.0.1",
                "--port", str(port)]  # fmt: skip
     with log_path.open("wb") as log:
         child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=folder, env=env,
@@ -176,8 +189,12 @@ def server(folder: Path, env: dict[str, str]) -> Iterator[str]:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the server did not answer /healthz in 60 s:\n{log_path.read_text()[-3000:]}")
                 time.sleep(0.1)
-        yield base
+        yield base, child.pid
     finally:
+        if profile is not None:
+            child.send_signal(signal.SIGINT)  # py-spy writes its samples and stops the server
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(30)
         child.terminate()
         try:
             child.wait(10)
@@ -337,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--posts", type=int, default=20, help="runs started with POST /api/reports/cfo; 0 skips")
     parser.add_argument("--max-p99-ms", type=float, default=HISTORY_P99_MS)
     parser.add_argument("--max-post-ms", type=float, default=POST_MS)
+    parser.add_argument("--py-spy", type=Path, default=None, help="profile the server with py-spy into this file")
     args = parser.parse_args(argv)
     print(f"Web API: execintel serve (one uvicorn worker) on loopback, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
           f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
@@ -355,9 +373,11 @@ def main(argv: list[str] | None = None) -> int:
         expected = seed(store_url, settings, args.runs)
         print(f"Store: {store_size(store_url, settings)} (seeded in {time.perf_counter() - started:.1f} s); "
               f"the CFO may read {len(expected):,} runs")  # fmt: skip
-        with server(folder, env) as base:
+        with server(folder, env, args.py_spy) as (base, pid):
             session, csrf = sign_in(base, folder / "outbox", "cfo@example.com")
+            before = cpu_seconds(pid), time.process_time()
             result = asyncio.run(load(base, session, expected, args))
+            after = cpu_seconds(pid), time.process_time()
             counted = len(result.latencies)
             errors = sum(result.errors.values())
             if counted:
@@ -374,6 +394,10 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 failed = True
                 print("GET /api/history: no answer counted: FAIL")
+            sent = int(args.rate * (args.warmup + args.seconds))
+            if before[0] is not None and after[0] is not None and args.py_spy is None:
+                print(f"  CPU per request: server {(after[0] - before[0]) / sent * 1000:.2f} ms, load generator "
+                      f"{(after[1] - before[1]) / sent * 1000:.2f} ms")  # fmt: skip
             for what, n in result.errors.most_common():
                 print(f"  error: {what} x{n}")
             if args.posts:
