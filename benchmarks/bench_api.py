@@ -254,16 +254,30 @@ class Load:
     errors: Counter[str] = field(default_factory=Counter)
     lag: list[float] = field(default_factory=list)  # how late each request was sent after its due time (ms)
     span: float = 0.0  # seconds from the first counted due time to the last counted answer
+    answered: int = 0  # answers received, warm-up included, whatever their status
+
+
+def reference(base: str, session: str, path: str, expected: list[str]) -> bytes:
+    """The answer every request of the load must get, checked in full: the CFO's runs, newest first, ok."""
+    with httpx2.Client(base_url=base, headers={"Cookie": f"{COOKIE}={session}"}, trust_env=False) as client:
+        answer = client.get(path)
+    runs = answer.json()["runs"] if answer.status_code == 200 else None
+    if runs is None or [(r["run_id"], r["reports"], r["status"]) for r in runs] != [
+        (i, ["cfo"], "ok") for i in expected
+    ]:
+        raise RuntimeError(f"GET {path} answered {answer.status_code}, not the expected runs: {answer.text[:500]}")
+    return answer.content
 
 
 async def load(base: str, session: str, expected: list[str], args: argparse.Namespace) -> Load:
     """Send GET /api/history at ``args.rate`` per second, open loop; see the module docstring."""
     result = Load()
     warm, total = int(args.rate * args.warmup), int(args.rate * (args.warmup + args.seconds))
-    want = expected[: args.limit]
     limits = httpx2.Limits(max_connections=args.connections, max_keepalive_connections=args.connections,
                            keepalive_expiry=60)  # fmt: skip
     path = f"/api/history?limit={args.limit}"
+    # nothing writes to the store during the load: every answer must be byte for byte the one checked in full
+    want = reference(base, session, path, expected[: args.limit])
     loop = asyncio.get_running_loop()
     ends: list[float] = []
 
@@ -274,10 +288,11 @@ async def load(base: str, session: str, expected: list[str], args: argparse.Name
         except httpx2.HTTPError as exc:
             result.errors[type(exc).__name__] += 1
             return
+        result.answered += 1
         if answer.status_code != 200:
             result.errors[f"HTTP {answer.status_code}"] += 1
-        elif [run["run_id"] for run in answer.json()["runs"]] != want:
-            result.errors["unexpected runs in the answer"] += 1
+        elif answer.content != want:
+            result.errors["an answer other than the expected runs"] += 1
         elif i >= warm:
             result.latencies.append((end - due) * 1000)
             ends.append(end)
@@ -354,6 +369,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--posts", type=int, default=20, help="runs started with POST /api/reports/cfo; 0 skips")
     parser.add_argument("--max-p99-ms", type=float, default=HISTORY_P99_MS)
     parser.add_argument("--max-post-ms", type=float, default=POST_MS)
+    parser.add_argument(
+        "--server-src",
+        type=Path,
+        default=None,
+        help="run the server from this source tree (e.g. an export of main before a change)",
+    )
     parser.add_argument("--py-spy", type=Path, default=None, help="profile the server with py-spy into this file")
     args = parser.parse_args(argv)
     print(f"Web API: execintel serve (one uvicorn worker) on loopback, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
@@ -368,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
         env = {**os.environ, "EXECINTEL_JWT_SECRET": secrets.token_urlsafe(48), "EXECINTEL_STORE": store_url,
                "EXECINTEL_MAILER": f"outbox:{folder / 'outbox'}", "EXECINTEL_OUT": str(folder / "out"),
                "EXECINTEL_DATA_DIR": str(folder / "data")}  # fmt: skip
+        if args.server_src is not None:
+            env["PYTHONPATH"] = str(args.server_src.resolve())
         settings = Settings(data_dir=folder / "data")
         started = time.perf_counter()
         expected = seed(store_url, settings, args.runs)
@@ -394,10 +417,9 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 failed = True
                 print("GET /api/history: no answer counted: FAIL")
-            sent = int(args.rate * (args.warmup + args.seconds))
-            if before[0] is not None and after[0] is not None and args.py_spy is None:
-                print(f"  CPU per request: server {(after[0] - before[0]) / sent * 1000:.2f} ms, load generator "
-                      f"{(after[1] - before[1]) / sent * 1000:.2f} ms")  # fmt: skip
+            if before[0] is not None and after[0] is not None and args.py_spy is None and result.answered:
+                print(f"  CPU per answered request: server {(after[0] - before[0]) / result.answered * 1000:.2f} ms, "
+                      f"load generator {(after[1] - before[1]) / result.answered * 1000:.2f} ms")  # fmt: skip
             for what, n in result.errors.most_common():
                 print(f"  error: {what} x{n}")
             if args.posts:
