@@ -14,9 +14,11 @@ link, reads it from the outbox, posts the token), then:
   whatever happened to the earlier ones; its latency is measured from that due time to the end of the answer. A
   slow server therefore cannot slow the generator down and hide its queueing (no coordinated omission): time spent
   waiting for a free connection or behind a slow answer counts. The first ``--warmup`` seconds are not counted.
-  Every answer must be 200 with the runs the CFO may see, newest first.
+  One answer is checked in full first (the runs the CFO may read, newest first); nothing writes to the store during
+  the load, so every answer must then be 200 and byte for byte the same.
 - **start a run**: ``--posts`` runs of the CFO report one after the other; each POST is timed to its 202, then
-  ``/api/runs/<id>`` is polled until the run is over (a second POST while it runs is a 409 by design).
+  ``/api/runs/<id>`` is polled until the run is over (a second POST while it runs is a 409 by design); every run
+  must end ``ok``, and the median time of a run is printed for context.
 
 Prints p50, p90, p99 and max latency, the achieved rate and the errors, and PASS or FAIL per target; exits 1 when
 a target is missed or an answer is wrong. The server is always stopped (terminated, then killed).
