@@ -1,0 +1,1 @@
+"""The web app: magic-link sign-in, the report API, the SES feedback webhook and the dashboard."""
