@@ -26,6 +26,7 @@ import binascii
 import http.client
 import json
 import re
+import ssl
 import threading
 import urllib.request
 from collections import OrderedDict
@@ -233,12 +234,12 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         """Follow no redirect (urllib then raises HTTPError for the 3xx answer)."""
 
 
-def fetch_https(url: str, *, timeout: float = FETCH_TIMEOUT, opener: urllib.request.OpenerDirector | None = None,
-                limit: int = MAX_CERTIFICATE) -> bytes:  # fmt: skip
-    """GET ``url`` over HTTPS (the system's CAs, no redirects) within ``timeout`` seconds and ``limit`` bytes."""
+def fetch_https(url: str, *, timeout: float = FETCH_TIMEOUT, limit: int = MAX_CERTIFICATE,
+                context: ssl.SSLContext | None = None) -> bytes:  # fmt: skip
+    """GET ``url`` over HTTPS (``context``, else the system's CAs; no redirect) in ``timeout`` s and ``limit`` bytes."""
     if urlsplit(url).scheme != "https":
         raise ValueError(f"{_quote(url)} is not an https URL")
-    opener = opener or urllib.request.build_opener(_NoRedirect)
+    opener = urllib.request.build_opener(_NoRedirect, urllib.request.HTTPSHandler(context=context))
     request = urllib.request.Request(url, headers={"User-Agent": "execintel-sns-webhook"})  # noqa: S310 - https only
     with opener.open(request, timeout=timeout) as response:
         data: bytes = response.read(limit + 1)
