@@ -400,6 +400,12 @@ def test_a_pre_seeded_certificate_is_never_read_through_a_link_out_of_the_folder
         verifier(fetch, cert_dir=folder).verify(body(sign(notification(), keys.key)))
 
 
+def test_an_oversized_pre_seeded_certificate_is_refused(keys: Keys, tmp_path: Path) -> None:
+    seed(tmp_path, CERT_URL, keys.pem + b"\n" * (64 * 1024))
+    with pytest.raises(SnsRejected, match="larger than 65536 bytes"):
+        verifier(Fetcher({CERT_URL: keys.pem}), cert_dir=tmp_path).verify(body(sign(notification(), keys.key)))
+
+
 def test_a_certificate_missing_from_the_folder_is_fetched(keys: Keys, tmp_path: Path) -> None:
     seed(tmp_path, f"https://{HOST}/SimpleNotificationService-other.pem", keys.pem)
     fetch = Fetcher({CERT_URL: keys.pem})

@@ -145,13 +145,12 @@ def check_sns_url(url: object, field: str, *, certificate: bool = False) -> Spli
         raise refuse("is not a plain URL")
     try:
         parts = urlsplit(url)
-        port = parts.port
     except ValueError as exc:
         raise refuse("is not a valid URL") from exc
     if parts.scheme != "https":
         raise refuse("does not use https")
-    # netloc, not hostname: hostname drops a user and a port, and lower-cases what must already be lower case.
-    if port is not None or "@" in parts.netloc or not _HOST.fullmatch(parts.netloc):
+    # The whole netloc, not .hostname: hostname drops a user and a port, and lower-cases what must be lower case.
+    if not _HOST.fullmatch(parts.netloc):
         raise refuse("is not on an Amazon SNS host")
     if parts.fragment:
         raise refuse("has a fragment")
