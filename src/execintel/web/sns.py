@@ -58,11 +58,11 @@ MIN_KEY_BITS = 2048
 HASHES: dict[str, type[hashes.HashAlgorithm]] = {"1": hashes.SHA1, "2": hashes.SHA256}
 
 # The fields of each type's string to sign, in byte order as AWS lists them; Subject only when the message has one.
+_CONFIRMATION = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
 SIGNED: dict[str, tuple[str, ...]] = {
     "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
-    "SubscriptionConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
-    "UnsubscribeConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
-}
+    "SubscriptionConfirmation": _CONFIRMATION, "UnsubscribeConfirmation": _CONFIRMATION,
+}  # fmt: skip
 OPTIONAL = frozenset({"Subject"})
 SIGNATURE = ("Signature", "SignatureVersion", "SigningCertURL")
 
@@ -85,8 +85,7 @@ class SnsRejected(AuthError):
     """
 
     def __init__(self, kind: Failure, reason: str) -> None:
-        self.kind: Failure = kind
-        self.reason = reason
+        self.kind, self.reason = kind, reason
         super().__init__(reason)
 
 
