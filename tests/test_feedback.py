@@ -129,6 +129,8 @@ def _drop(name: str, *path: str) -> dict[str, Any]:
         ({**json.loads(sample("bounce-2.json")), "bounce": {"bouncedRecipients": [{"emailAddress": "not-an-address"}]}},
          "holds 'not-an-address', which is not an email address"),
         ({**json.loads(sample("delivery-1.json")), "delivery": {"recipients": []}}, "delivery.recipients"),
+        ({**json.loads(sample("delivery-1.json")), "delivery": {"recipients": [JANE] * 101}}, "lists 101 recipients"),
+        ('[' * 100_000, "is not JSON"),
     ],
 )  # fmt: skip
 def test_junk_is_a_value_error_with_a_sentence(document: Any, phrase: str) -> None:

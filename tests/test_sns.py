@@ -270,6 +270,7 @@ REFUSALS: dict[str, tuple[Any, str, str]] = {
         "more than once",
     ),
     "unknown Type": (lambda k: body(sign(notification(), k.key) | {"Type": "Subscribe"}), "format", "Type 'Subscribe'"),
+    "Type a list": (lambda k: body(sign(notification(), k.key) | {"Type": ["Notification"]}), "format", "Type ["),
     "no Signature": (lambda k: body(notification(SignatureVersion="1")), "format", "Signature"),
     "Message not a string": (
         lambda k: body(sign(notification(), k.key) | {"Message": {"a": 1}}),
@@ -288,6 +289,15 @@ def test_a_message_that_is_not_authentic_allowed_fresh_and_well_formed_is_refuse
     assert refused.value.kind == kind
     assert phrase in refused.value.reason
     assert "john@example.com" not in refused.value.reason and "xxxxxxxx" not in refused.value.reason
+
+
+def test_confirming_a_message_that_is_not_a_verified_confirmation_is_refused(keys: Keys) -> None:
+    check = verifier(Fetcher({CERT_URL: keys.pem}))
+    for message, kind in [({"Type": ["x"]}, "format"), (confirmation(TopicArn=["x"]), "topic"),
+                          (confirmation(TopicArn=TOPIC + "-other"), "topic")]:  # fmt: skip
+        with pytest.raises(SnsRejected) as refused:
+            check.confirm_url(message)
+        assert refused.value.kind == kind
 
 
 def test_an_empty_allow_list_refuses_every_message_and_says_so(keys: Keys) -> None:

@@ -30,6 +30,7 @@ __all__ = ["DETAIL_CHARS", "Feedback", "FeedbackKind", "apply_feedback", "parse_
 FeedbackKind = Literal["bounce", "complaint", "delivery", "other"]
 DETAIL_CHARS = 200
 _MAX_ITEMS = 1000  # a batch larger than this is not something SES or SNS sends
+_MAX_RECIPIENTS = 100  # SES sends one message to at most 50 recipients
 _SENT: tuple[DeliveryState, ...] = ("sent",)
 
 
@@ -80,6 +81,9 @@ def _addresses(entries: object, where: str, *, key: str | None = "emailAddress")
     """The distinct addresses of a recipient list (objects with ``key``, or strings when ``key`` is None)."""
     if not isinstance(entries, list) or not entries:
         raise ValueError(f"The SES notification's {where} is not a non-empty list of recipients.")
+    if len(entries) > _MAX_RECIPIENTS:
+        raise ValueError(f"The SES notification's {where} lists {len(entries)} recipients; SES sends a message to "
+                         f"at most 50, so more than {_MAX_RECIPIENTS} is not SES feedback.")  # fmt: skip
     found: dict[str, None] = {}
     for entry in entries:
         value = _object(entry, where).get(key) if key is not None else entry

@@ -208,7 +208,7 @@ def parse_message(body: bytes, *, max_body: int = MAX_BODY) -> dict[str, Any]:
     if not isinstance(message, dict):
         raise refuse("is not a JSON object")
     kind = message.get("Type")
-    if kind not in SIGNED:
+    if not isinstance(kind, str) or kind not in SIGNED:
         raise refuse(f"has Type {_quote(kind)}, not one of {', '.join(SIGNED)}")
     needed = [name for name in (*SIGNED[kind], *SIGNATURE) if name not in OPTIONAL]
     missing = [name for name in needed if not isinstance(message.get(name), str)]
@@ -308,7 +308,7 @@ class SnsVerifier:
         if not self.config.topic_arns:
             raise SnsRejected("topic", "No SNS topic is allowed (the topic allow-list is empty), so every message is "
                                        "refused; set EXECINTEL_SNS_TOPIC_ARNS.")  # fmt: skip
-        if topic not in self.config.topic_arns:
+        if not isinstance(topic, str) or topic not in self.config.topic_arns:
             raise SnsRejected("topic", f"TopicArn {_quote(topic)} is not in the allowed topics.")
 
     def _check_age(self, timestamp: str) -> None:
