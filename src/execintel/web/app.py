@@ -180,7 +180,7 @@ def create_app(
             pending_links.release()
 
     @app.post("/api/auth/magic-link", status_code=202, response_model=m.LinkSent, tags=["auth"],
-              responses={429: {"model": m.Error}, 422: {"model": m.Error}})  # fmt: skip
+              responses={429: {"model": m.Error}})  # fmt: skip
     def magic_link(body: m.LinkRequest, request: Request, response: Response) -> m.LinkSent:
         """Email a single-use sign-in link to a stakeholder; the same answer for any address."""
         client = client_ip(request)
