@@ -73,8 +73,8 @@ def run_reports(
 
     manifest = portfolio.manifest
     schedule, report_ids = resolve_reports(manifest, request)
-    run_id = request.run_id or new_run_id()
-    if not RUN_ID.fullmatch(run_id) or run_id.strip(".") == "":
+    run_id = new_run_id() if request.run_id is None else request.run_id
+    if not RUN_ID.fullmatch(run_id):
         raise ConfigError(Problem("run_id", f"{run_id[:80]!r} is not a run id (letters, digits, '.', '_' and '-', "
                                             "at most 64, not starting with one of those signs)"))  # fmt: skip
     as_of = check_as_of(request.as_of, "as_of") if request.as_of is not None else None
