@@ -210,7 +210,7 @@ def test_a_kept_mailer_still_sends_after_a_run_whose_delivery_deadline_has_passe
     """The run's deadline belongs to that run: the web app's next message (a sign-in link) is not cut short by it."""
     monkeypatch.setenv("EXECINTEL_DELIVERY_DEADLINE", "1")
     mailer = SmtpMailer.from_url(smtp_server.url(), SETTINGS)
-    assert runs(mailer=mailer).status == "ok"
+    runs(mailer=mailer)  # its outcome does not matter here (on a slow machine, the deadline may cut it short)
     time.sleep(1.1)  # past that run's deadline
     link = OutgoingMessage(key="sign-in/1", sender="reports@example.com", to=("p0@example.com",), bcc=(),
                            data=b"Subject: Sign in\r\n\r\nYour link.\r\n")  # fmt: skip
