@@ -61,7 +61,7 @@ from execintel.store import Delivery, ReportRecord, RunRecord, open_store
 HISTORY_P99_MS = 50.0
 POST_MS = 100.0
 PORTFOLIO = "Bench Holdings"
-PEOPLE = [
+PEOPLE: list[dict[str, Any]] = [
     {"id": "casey", "name": "Casey CFO", "email": "cfo@example.com", "roles": ["cfo"]},
     {"id": "tara", "name": "Tara CTO", "email": "cto@example.com", "roles": ["cto"]},
     {"id": "ada", "name": "Ada Admin", "email": "admin@example.org", "roles": ["admin"]},
@@ -320,6 +320,7 @@ class Posts:
 
     answers: list[float] = field(default_factory=list)  # ms to the 202
     runs: list[float] = field(default_factory=list)  # s from the POST to a final status
+    gaps: list[float] = field(default_factory=list)  # s from a final status to the report no longer "running"
     statuses: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
 
@@ -350,12 +351,68 @@ def posts(base: str, session: str, csrf: str, count: int) -> Posts:
                 time.sleep(0.05)
             else:
                 result.errors.append(f"run {body['run_id']} did not finish in 300 s")
+            # the job may still be winding down after its run was recorded: a POST now would be a 409, so wait as
+            # the dashboard does, until the report list no longer shows it running
+            final = time.perf_counter()
+            while time.monotonic() < deadline:
+                listed = {r["id"]: r["running"] for r in client.get("/api/reports").json()["reports"]}
+                if listed.get("cfo") is None:
+                    result.gaps.append(time.perf_counter() - final)
+                    break
+                time.sleep(0.02)
     return result
 
 
 def verdict(ok: bool) -> str:
     """PASS or FAIL."""
     return "PASS" if ok else "FAIL"
+
+
+def show_load(result: Load, cpu: tuple[float | None, float], args: argparse.Namespace) -> bool:
+    """Print the history benchmark's figures; True when its target is met and every answer was right."""
+    counted, errors = len(result.latencies), sum(result.errors.values())
+    ok = bool(counted) and not errors
+    if counted:
+        p99 = percentile(result.latencies, 99)
+        ok &= p99 < args.max_p99_ms
+        print(f"GET /api/history?limit={args.limit} as the CFO, open loop at {args.rate:g}/s for {args.seconds:g} s "
+              f"(after {args.warmup:g} s of warm-up), {args.connections} connections: {counted:,} answers at "
+              f"{counted / result.span:.1f}/s; latency p50 {percentile(result.latencies, 50):.1f} ms, p90 "
+              f"{percentile(result.latencies, 90):.1f} ms, p99 {p99:.1f} ms, max {max(result.latencies):.1f} ms "
+              f"(target p99 < {args.max_p99_ms:g} ms); errors {errors}; sender lag p99 "
+              f"{percentile(result.lag, 99):.1f} ms: {verdict(ok)}")  # fmt: skip
+    else:
+        print("GET /api/history: no answer counted: FAIL")
+    if cpu[0] is not None and result.answered:
+        print(f"  CPU per answered request: server {cpu[0] / result.answered * 1000:.2f} ms, load generator "
+              f"{cpu[1] / result.answered * 1000:.2f} ms")  # fmt: skip
+    for what, n in result.errors.most_common():
+        print(f"  error: {what} x{n}")
+    return ok
+
+
+def show_posts(done: Posts, args: argparse.Namespace) -> bool:
+    """Print the POST benchmark's figures; True when its target is met and every run ended ok."""
+    worst = max(done.answers)
+    ok = worst < args.max_post_ms and not any(e.startswith("POST") for e in done.errors)
+    runs = "no run ended"
+    if done.runs:
+        runs = (f"the runs took {statistics.median(done.runs):.2f} s (median), "
+                f"{', '.join(f'{n} {s}' for s, n in done.statuses.items())}")  # fmt: skip
+    print(f"POST /api/reports/cfo, {args.posts} runs one after the other: 202 in p50 "
+          f"{statistics.median(done.answers):.1f} ms, max {worst:.1f} ms (target < {args.max_post_ms:g} ms); "
+          f"{runs}: {verdict(ok)}")  # fmt: skip
+    if done.gaps:
+        print(
+            f"  a finished run's report could be started again {statistics.median(done.gaps) * 1000:.0f} ms "
+            f"(median; max {max(done.gaps) * 1000:.0f} ms) after its run showed a final status (409 before)"
+        )
+    for line in dict.fromkeys(done.errors):
+        print(f"  {line}")
+    if done.statuses["ok"] != args.posts:
+        print(f"FAIL: {args.posts - done.statuses['ok']} of {args.posts} runs did not end ok")
+        return False
+    return ok
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -382,7 +439,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Web API: execintel serve (one uvicorn worker) on loopback, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
           f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
           f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")  # fmt: skip
-    failed = False
     with tempfile.TemporaryDirectory(prefix="execintel-bench-api-") as tmp:
         folder = Path(tmp)
         (folder / "portfolio").mkdir()
@@ -403,50 +459,12 @@ def main(argv: list[str] | None = None) -> int:
             before = cpu_seconds(pid), time.process_time()
             result = asyncio.run(load(base, session, expected, args))
             after = cpu_seconds(pid), time.process_time()
-            counted = len(result.latencies)
-            errors = sum(result.errors.values())
-            if counted:
-                p99 = percentile(result.latencies, 99)
-                ok = p99 < args.max_p99_ms and not errors
-                failed |= not ok
-                print(f"GET /api/history?limit={args.limit} as the CFO, open loop at {args.rate:g}/s for "
-                      f"{args.seconds:g} s (after {args.warmup:g} s of warm-up), {args.connections} connections: "
-                      f"{counted:,} answers at {counted / result.span:.1f}/s; latency p50 "
-                      f"{percentile(result.latencies, 50):.1f} ms, p90 {percentile(result.latencies, 90):.1f} ms, "
-                      f"p99 {p99:.1f} ms, max {max(result.latencies):.1f} ms (target p99 < {args.max_p99_ms:g} ms); "
-                      f"errors {errors}; sender lag p99 {percentile(result.lag, 99):.1f} ms: "
-                      f"{verdict(ok)}")  # fmt: skip
-            else:
-                failed = True
-                print("GET /api/history: no answer counted: FAIL")
-            if before[0] is not None and after[0] is not None and args.py_spy is None and result.answered:
-                print(f"  CPU per answered request: server {(after[0] - before[0]) / result.answered * 1000:.2f} ms, "
-                      f"load generator {(after[1] - before[1]) / result.answered * 1000:.2f} ms")  # fmt: skip
-            for what, n in result.errors.most_common():
-                print(f"  error: {what} x{n}")
+            server_cpu = None if before[0] is None or after[0] is None or args.py_spy else after[0] - before[0]
+            ok = show_load(result, (server_cpu, after[1] - before[1]), args)
             if args.posts:
-                done = posts(base, session, csrf, args.posts)
-                worst = max(done.answers)
-                ok = worst < args.max_post_ms and not any(e.startswith("POST") for e in done.errors)
-                failed |= not ok
-                runs = (
-                    (
-                        f"the runs took {statistics.median(done.runs):.2f} s (median), "
-                        f"{', '.join(f'{n} {s}' for s, n in done.statuses.items())}"
-                    )
-                    if done.runs
-                    else "no run ended"
-                )
-                print(f"POST /api/reports/cfo, {args.posts} runs one after the other: 202 in p50 "
-                      f"{statistics.median(done.answers):.1f} ms, max {worst:.1f} ms (target < {args.max_post_ms:g} "
-                      f"ms); {runs}: {verdict(ok)}")  # fmt: skip
-                for line in dict.fromkeys(done.errors):
-                    print(f"  {line}")
-                if done.statuses["ok"] != args.posts:
-                    failed = True
-                    print(f"FAIL: {args.posts - done.statuses['ok']} of {args.posts} runs did not end ok")
-    print("FAIL: a target was missed or an answer was wrong" if failed else "OK: every target met")
-    return 1 if failed else 0
+                ok &= show_posts(posts(base, session, csrf, args.posts), args)
+    print("OK: every target met" if ok else "FAIL: a target was missed or an answer was wrong")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
