@@ -463,6 +463,10 @@ def main(argv: list[str] | None = None) -> int:
             ok = show_load(result, (server_cpu, after[1] - before[1]), args)
             if args.posts:
                 ok &= show_posts(posts(base, session, csrf, args.posts), args)
+    print(
+        f"Load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())} (other work on the machine "
+        "competes with the server and the load generator)"
+    )
     print("OK: every target met" if ok else "FAIL: a target was missed or an answer was wrong")
     return 0 if ok else 1
 
