@@ -2,7 +2,7 @@
 // history. It talks only to this server's JSON API (docs: /work/notes/14/API.md, published at /openapi.json).
 //
 // Safety rules this file keeps: every value from the server reaches the page through textContent or a text node
-// (report titles and triggers come from a manifest, so they are untrusted text); no innerHTML, no inline
+// (report titles and triggers come from a manifest, so they are untrusted text); no HTML-string sinks, no inline
 // handlers (the page's Content-Security-Policy forbids them anyway); the only requests are same-origin fetches.
 
 const POLL_MS = 1500;
