@@ -912,3 +912,44 @@ def test_a_delivery_is_found_by_its_provider_message_id(backend: Backend) -> Non
     found = store.delivery_by_provider_id("0100-abc")
     assert found is not None and found.key == "d-2"
     assert store.delivery_by_provider_id("0100-other") is None
+
+
+def test_a_login_token_is_used_once_and_only_before_it_expires(backend: Backend, clock: Clock) -> None:
+    store = backend.store
+    store.add_login("h" * 64, "cfo", ttl=900)
+    store.add_login("e" * 64, "cfo", ttl=900)
+    other = backend.reopen(clock)
+    token, why = other.consume_login("h" * 64)
+    assert token is not None and token.subject == "cfo" and why == ""
+    assert store.consume_login("h" * 64) == (None, "used")  # a second use, from another connection
+    assert store.consume_login("x" * 64) == (None, "unknown")
+    clock.advance(901)
+    assert store.consume_login("e" * 64) == (None, "expired")
+    kinds = [(e.kind, e.data.get("subject"), e.data.get("reason")) for e in store.entries()]
+    assert kinds == [
+        ("auth.link_requested", "cfo", None), ("auth.link_requested", "cfo", None), ("auth.link_consumed", "cfo", None),
+        ("auth.link_failed", "cfo", "used"), ("auth.link_failed", None, "unknown"),
+        ("auth.link_failed", "cfo", "expired"),
+    ]  # fmt: skip
+    assert all("h" * 64 not in json.dumps(dict(e.data)) for e in store.entries())  # the hash is not in the log
+    assert store.verify().ok
+
+
+def test_racing_uses_of_one_login_token_sign_in_once(backend: Backend, clock: Clock) -> None:
+    backend.store.add_login("r" * 64, "cfo", ttl=900)
+    stores = [backend.reopen(clock, racing=True) for _ in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda s: s.consume_login("r" * 64)[0], stores))
+    assert sum(r is not None for r in results) == 1
+
+
+def test_a_session_is_revoked_once(backend: Backend, clock: Clock) -> None:
+    store = backend.store
+    store.start_session("j-1", "cfo", clock() + timedelta(hours=1))
+    found = store.session("j-1")
+    assert found is not None and found.revoked is None and found.subject == "cfo"
+    assert store.revoke_session("j-1") is True
+    assert store.revoke_session("j-1") is False and store.revoke_session("nope") is False
+    revoked = store.session("j-1")
+    assert revoked is not None and revoked.revoked is not None
+    assert [e.kind for e in store.entries()] == ["auth.session_started", "auth.session_revoked"]

@@ -31,6 +31,7 @@ from execintel.cli.common import (
 from execintel.cli.console import SafeRichHandler, err, escape, line, out, plural
 from execintel.cli.run import run
 from execintel.cli.schedule import schedule
+from execintel.cli.serve import serve
 from execintel.cli.store import audit_app, store_app, suppression_app
 from execintel.config import load_settings
 from execintel.errors import ConfigError, ExecintelError, Problem
@@ -209,6 +210,7 @@ def main() -> None:
 
 app.command()(run)
 app.command()(schedule)
+app.command()(serve)
 
 app.add_typer(store_app, name="store")
 app.add_typer(audit_app, name="audit")

@@ -35,6 +35,16 @@ class Settings(BaseSettings):
     data_dir: Path | None = None
     smtp_password: SecretStr | None = None
     jwt_secret: SecretStr | None = None
+    # The web app (execintel serve; see docs/web.md). EXECINTEL_JWT_SECRET signs sessions; the previous secrets
+    # (comma-separated) still verify them after a rotation. Lists are comma-separated.
+    jwt_previous_secrets: SecretStr | None = None
+    base_url: str | None = None  # how stakeholders reach the app, for the sign-in link (default: the served address)
+    cors_origins: str = ""
+    out: Path | None = None  # where runs started from the web write their files (default: ./out)
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    sns_topic_arns: str = ""
+    sns_max_age: float = Field(default=3600.0, ge=0)
+    sns_cert_dir: Path | None = None
     trigger: str | None = None  # who started a run, when not a person at this machine (the scheduler sets it)
     debug: bool = False
     aws_region: str | None = _aws("AWS_REGION")
@@ -56,7 +66,9 @@ class Settings(BaseSettings):
 
 
 MAX_ENV_FILE = 1 << 20  # a dotenv file holds a few settings; a bigger one is a mistake (or /dev/zero)
-SECRETS = frozenset({"smtp_password", "jwt_secret", "aws_access_key_id", "aws_secret_access_key"})
+SECRETS = frozenset(
+    {"smtp_password", "jwt_secret", "jwt_previous_secrets", "aws_access_key_id", "aws_secret_access_key"}
+)
 
 
 def read_env_file(path: Path, option: str = "--env-file") -> str:

@@ -28,8 +28,10 @@ from execintel.store.records import (
     DeliveryState,
     Entry,
     Lock,
+    LoginToken,
     ReportRecord,
     RunRecord,
+    Session,
     Suppression,
     Verification,
 )  # fmt: skip
@@ -37,8 +39,9 @@ from execintel.store.sqlite import SqliteStore
 
 __all__ = [
     "DELIVERY_STATES", "NEW_STORE_FLAG", "STORES", "Delivery", "DeliveryState", "DynamoStore", "Entry", "Lock",
-    "Mode", "ReportRecord", "RunRecord", "SqliteStore", "StateConflict", "Store", "StoreDamaged", "StoreLost",
-    "StoreMissing", "Suppression", "Verification", "data_dir", "default_url", "lock_is_stale", "open_store",
+    "LoginToken", "Mode", "ReportRecord", "RunRecord", "Session", "SqliteStore", "StateConflict", "Store",
+    "StoreDamaged", "StoreLost", "StoreMissing", "Suppression", "Verification", "data_dir", "default_url",
+    "lock_is_stale", "open_store",
 ]  # fmt: skip
 
 Mode = Literal["read", "write", "init"]

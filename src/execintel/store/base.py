@@ -34,10 +34,12 @@ from execintel.store.records import (
     Draft,
     Entry,
     Lock,
+    LoginToken,
     ReportRecord,
     Row,
     RunRecord,
     Scalar,
+    Session,
     Snapshot,
     Suppression,
     Verification,
@@ -414,6 +416,64 @@ class Store(ABC):
         rows = self._rows("deliveries", {"provider_id": _text("provider_id", provider_id)})
         rows.sort(key=lambda r: str(r.get("updated") or ""))
         return from_row(Delivery, rows[-1]) if rows else None
+
+    # The web app's sign-in: magic-link tokens and sessions (each change audited with the subject, never a token).
+    def add_login(self, token_hash: str, subject: str, *, ttl: float) -> LoginToken:
+        """Keep a new magic-link token's hash for ``ttl`` seconds (audit "auth.link_requested")."""
+        now = self._now()
+        expires = now + timedelta(seconds=_positive("ttl", ttl))
+        token = LoginToken(_text("token_hash", token_hash), _text("subject", subject), now, expires,
+                           ttl=int(expires.timestamp()) + 86_400)  # fmt: skip
+        data = {"subject": subject, "expires": iso(expires)}
+        if not self._commit(Write("put", "logins", (token_hash,), to_row(token), "absent"),
+                            self._draft("auth.link_requested", None, data, now)):  # fmt: skip
+            raise StoreError(f"A sign-in token could not be recorded in {self.url}.")
+        return token
+
+    def consume_login(self, token_hash: str) -> tuple[LoginToken | None, str]:
+        """Use a magic-link token once: (the token, "") or (None, why: "unknown", "used" or "expired").
+
+        Atomic: of two requests with one token, exactly one gets it. Audited as "auth.link_consumed" or
+        "auth.link_failed" (with the subject when the token is known).
+        """
+        row = self._get("logins", (token_hash,))
+        now = self._now()
+        token = None if row is None else from_row(LoginToken, row)
+        why = "unknown" if token is None else "used" if token.used is not None else \
+            "expired" if token.expires <= now else ""  # fmt: skip
+        if token is not None and not why:
+            use = Write("update", "logins", (token_hash,), {"used": iso(now)}, ("used", None))
+            consumed = self._commit(use, self._draft("auth.link_consumed", None, {"subject": token.subject}, now))
+            if consumed:
+                return replace(token, used=now), ""
+            why = "used"  # another request took it first
+        self.record_event("auth.link_failed", {"subject": token.subject if token else None, "reason": why})
+        return None, why
+
+    def start_session(self, jti: str, subject: str, expires: datetime) -> Session:
+        """Record a new session (audit "auth.session_started")."""
+        now = self._now()
+        session = Session(_text("jti", jti), _text("subject", subject), now, expires,
+                          ttl=int(expires.timestamp()) + 86_400)  # fmt: skip
+        if not self._commit(Write("put", "sessions", (jti,), to_row(session), "absent"),
+                            self._draft("auth.session_started", None,
+                                        {"subject": subject, "expires": iso(expires)}, now)):  # fmt: skip
+            raise StoreError(f"Session {jti!r} is already recorded in {self.url}.")
+        return session
+
+    def session(self, jti: str) -> Session | None:
+        """The session with this ``jti``, or None."""
+        row = self._get("sessions", (jti,))
+        return None if row is None else from_row(Session, row)
+
+    def revoke_session(self, jti: str) -> bool:
+        """Sign a session out (audit "auth.session_revoked"); False when it was unknown or already revoked."""
+        found = self.session(jti)
+        if found is None:
+            return False
+        now = self._now()
+        return self._commit(Write("update", "sessions", (jti,), {"revoked": iso(now)}, ("revoked", None)),
+                            self._draft("auth.session_revoked", None, {"subject": found.subject}, now))  # fmt: skip
 
     # Events that change no row: authentication and mail-provider feedback.
     EVENT_PREFIXES: ClassVar[tuple[str, ...]] = ("auth.", "feedback.")

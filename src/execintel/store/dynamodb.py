@@ -57,6 +57,10 @@ def _keys(table: str, key: tuple[str, ...]) -> tuple[str, str]:
         return f"RUN#{key[0]}", f"REPORT#{key[1]}"
     if table == "deliveries":
         return f"DELIVERY#{key[0]}", "DELIVERY"
+    if table == "logins":
+        return f"LOGIN#{key[0]}", "LOGIN"
+    if table == "sessions":
+        return f"SESSION#{key[0]}", "SESSION"
     return _CONSTANT_PK[table], key[0]
 
 

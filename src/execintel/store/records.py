@@ -31,8 +31,10 @@ Parsed = tuple[int, str, str, str | None, Any]  # seq, ts, kind, run_id and data
 KEYS: dict[str, tuple[str, ...]] = {
     "runs": ("run_id",), "reports": ("run_id", "report"), "deliveries": ("key",),
     "suppressions": ("address",), "locks": ("name",), "schedule": ("schedule_key",), "meta": ("name",),
+    "logins": ("token_hash",), "sessions": ("jti",),
 }  # fmt: skip
-_DATES = frozenset({"started", "finished", "generated", "sending_at", "updated", "added", "expires", "ts", "fired"})
+_DATES = frozenset({"started", "finished", "generated", "sending_at", "updated", "added", "expires", "ts", "fired",
+                    "used", "revoked"})  # fmt: skip
 _BOOLS = frozenset({"dry_run", "forced", "permanent"})
 _JSONS = frozenset({"summary", "figures", "data", "findings"})
 # A report with more findings than this keeps no titles in its findings snapshot: the record (and its audit entry)
@@ -107,6 +109,30 @@ class Suppression:
     reason: str
     source: str
     added: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LoginToken:
+    """A magic-link token of the web app, kept only as its SHA-256; used once, before ``expires``."""
+
+    token_hash: str
+    subject: str
+    added: datetime
+    expires: datetime
+    used: datetime | None = None
+    ttl: int | None = None  # epoch seconds: DynamoDB's TTL deletes the item a day after it expired
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A signed-in session of the web app (its JWT's ``jti``); ``revoked`` once signed out."""
+
+    jti: str
+    subject: str
+    added: datetime
+    expires: datetime
+    revoked: datetime | None = None
+    ttl: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

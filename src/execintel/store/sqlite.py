@@ -82,8 +82,19 @@ def _v4(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+def _v5(db: sqlite3.Connection) -> None:
+    """The web app's magic-link tokens (hashes only) and sessions."""
+    for statement in (
+        """CREATE TABLE logins (token_hash TEXT PRIMARY KEY, subject TEXT NOT NULL, added TEXT NOT NULL,
+            expires TEXT NOT NULL, used TEXT, ttl INTEGER)""",
+        """CREATE TABLE sessions (jti TEXT PRIMARY KEY, subject TEXT NOT NULL, added TEXT NOT NULL,
+            expires TEXT NOT NULL, revoked TEXT, ttl INTEGER)""",
+    ):
+        db.execute(statement)
+
+
 # Schema version N is MIGRATIONS[:N] applied in order; PRAGMA user_version holds N. Only ever append.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 # What SQLite says about a file that is not a database, or one whose pages are damaged (truncated, overwritten).
 _DAMAGED = ("file is not a database", "malformed", "file is encrypted", "not a database")
 
