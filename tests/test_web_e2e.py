@@ -26,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from conftest import ARTIFACTS
+from conftest import ARTIFACTS, base_manifest
+from hostile import IMAGE, LONG, MIXED
 
 CHROMIUM = Path("/usr/bin/chromium")
 STATIC = Path(__file__).parent.parent / "src" / "execintel" / "web" / "static"
@@ -111,13 +113,13 @@ def _healthy(base: str) -> bool:
         return False
 
 
-def _start(folder: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+def _start(folder: Path, env: dict[str, str], portfolio: list[str]) -> tuple[subprocess.Popen[bytes], str]:
     """Start the server on a free port (another one if a different process took the port first)."""
     for _ in range(3):
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
         with (folder / "serve.log").open("ab") as log:
-            process = subprocess.Popen([sys.executable, "-m", "execintel", "serve", "--host", "127.0.0.1",
+            process = subprocess.Popen([sys.executable, "-m", "execintel", "serve", *portfolio, "--host", "127.0.0.1",
                                         "--port", str(port)], cwd=folder, env=env, stdout=log,
                                        stderr=subprocess.STDOUT)  # fmt: skip
         deadline = time.monotonic() + 90
@@ -141,10 +143,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=15)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The bundled demo served on loopback, its mail going to an outbox folder, its runs to a SQLite store."""
-    folder = tmp_path_factory.mktemp("web-e2e")
+def _serve(folder: Path, portfolio: Path | None = None) -> Iterator[Server]:
+    """``execintel serve [PORTFOLIO]`` (the bundled demo by default) on loopback, its mail going to an outbox
+    folder, its runs to a SQLite store; stopped (terminated, then killed) however the tests end."""
     env = {
         "PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "NO_COLOR": "1", "COLUMNS": "200",
         "EXECINTEL_DATA_DIR": str(folder / ".execintel-data"),
@@ -155,11 +156,36 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     }  # fmt: skip
     if "EXECINTEL_CACHE_DIR" in os.environ:
         env["EXECINTEL_CACHE_DIR"] = os.environ["EXECINTEL_CACHE_DIR"]
-    process, base = _start(folder, env)
+    process, base = _start(folder, env, [str(portfolio)] if portfolio else [])
     try:
         yield Server(base, folder / "outbox", folder / "out")
     finally:
         _stop(process)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The bundled demo portfolio, served."""
+    yield from _serve(tmp_path_factory.mktemp("web-e2e"))
+
+
+# Names a manifest may give a stakeholder and a portfolio: markup, template syntax, a 10,000-character word.
+HOSTILE_PERSON = f"{MIXED} {IMAGE}"
+HOSTILE_PORTFOLIO = f"{IMAGE} {LONG}"
+
+
+@pytest.fixture(scope="module")
+def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A small portfolio whose stakeholder and portfolio names are hostile, served."""
+    folder = tmp_path_factory.mktemp("web-e2e-hostile")
+    manifest = base_manifest(
+        portfolio={"name": HOSTILE_PORTFOLIO, "as_of": "2026-11-15"},
+        stakeholders=[{"id": "casey", "name": HOSTILE_PERSON, "email": "ceo@example.com", "roles": ["ceo"]}],
+    )
+    path = folder / "portfolio" / "portfolio.yaml"
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
+    yield from _serve(folder, path)
 
 
 @pytest.fixture(scope="module")
@@ -197,9 +223,9 @@ def _open(browser: Any, server: Server, width: int) -> Watched:
     return Watched(context, page, problems)
 
 
-def _shot(page: Any, name: str) -> None:
+def _shot(page: Any, name: str, *, full_page: bool = True) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
 def _sign_in(page: Any, server: Server, address: str, shot: str = "") -> None:
@@ -267,7 +293,7 @@ def test_a_stakeholder_signs_in_from_the_emailed_link_runs_their_report_and_sign
         assert title is not None
         assert report.title() == " ".join(title.group(1).split())
         assert report.url == f"{server.base}/api/reports/cfo/latest"
-        _shot(report, "latest-cfo")
+        _shot(report, "latest-cfo", full_page=False)  # the top: a report is long
         report.close()
 
         page.get_by_role("button", name="Sign out").click()
@@ -282,11 +308,12 @@ def test_a_stakeholder_signs_in_from_the_emailed_link_runs_their_report_and_sign
         watched.context.close()
 
 
-def test_at_phone_width_the_keyboard_alone_asks_for_a_link_and_nothing_scrolls_sideways(
-    browser: Any, server: Server
+def test_at_phone_width_the_keyboard_alone_signs_in_and_hostile_names_stay_inert_text(
+    browser: Any, hostile_server: Server
 ) -> None:
     from playwright.sync_api import expect
 
+    server = hostile_server
     watched = _open(browser, server, 375)
     page = watched.page
     try:
@@ -313,12 +340,29 @@ def test_at_phone_width_the_keyboard_alone_asks_for_a_link_and_nothing_scrolls_s
         assert page.evaluate(focused) == "signin-button"
         page.keyboard.press("Enter")
         expect(page.locator("#signin-status")).to_contain_text("sign-in link is on its way")
+        _shot(page, "phone-signed-out")
         assert page.evaluate("document.documentElement.scrollWidth") <= 375
         assert page.evaluate(LOW_CONTRAST) == []
+        link = server.sign_in_link("ceo@example.com")
 
-        _sign_in(page, server, "ceo@example.com")
+        # asking again and again for one address is refused, and the form says for how long
+        status = page.locator("#signin-status")
+        for _ in range(10):
+            page.keyboard.press("Enter")  # the focus is still on the button
+            expect(status).not_to_have_text("Sending…")
+            if "Too many" in status.inner_text():
+                break
+        expect(status).to_have_text(re.compile(r"Too many requests; try again in \d+ seconds?\."))
+        expect(status).to_have_attribute("data-tone", "error")
+
+        page.goto(link)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{server.base}/")
         expect(page.locator('[data-report="ceo"]')).to_be_visible()
-        assert page.locator('[data-report="cfo"]').count() == 0
+        # the names from the manifest are shown as they are written, as text: no element, no script ran
+        expect(page.locator("#who-name")).to_have_text(HOSTILE_PERSON)
+        expect(page.locator("#portfolio")).to_have_text(HOSTILE_PORTFOLIO)
+        assert page.locator("header img, header script, header [onerror]").count() == 0
         page.locator("#history-title").wait_for()
         _shot(page, "phone-signed-in")
         assert page.evaluate("document.documentElement.scrollWidth") <= 375

@@ -133,7 +133,10 @@ function endSession(message, tone = "") {
   rows.clear();
   byId("reports").replaceChildren();
   byId("history-rows").replaceChildren();
-  for (const id of ["who-name", "who-email", "who-roles", "portfolio"]) byId(id).textContent = "";
+  for (const id of ["who-name", "who-email", "who-roles", "portfolio"]) {
+    byId(id).textContent = "";
+    byId(id).removeAttribute("title");
+  }
   showSignIn(message, tone);
 }
 
@@ -154,12 +157,19 @@ async function signOut() {
 
 // ----------------------------------------------------------------------------------------------- signed in
 
+/** Text from the server in an element that may clip it, the whole text in its tooltip. */
+function showText(node, text) {
+  node.textContent = text;
+  node.title = text;
+}
+
 function showDashboard(me) {
   csrfToken = typeof me.csrf_token === "string" ? me.csrf_token : null;
-  byId("who-name").textContent = String(me.name || me.id || "");
+  // the title attribute holds the whole name where the page shows its first three lines
+  showText(byId("who-name"), String(me.name || me.id || ""));
   byId("who-email").textContent = String(me.email || "");
   byId("who-roles").textContent = Array.isArray(me.roles) && me.roles.length ? me.roles.join(", ") : "none";
-  byId("portfolio").textContent = String(me.portfolio || "");
+  showText(byId("portfolio"), String(me.portfolio || ""));
   byId("portfolio").hidden = !me.portfolio;
   byId("who").hidden = false;
   byId("signin").hidden = true;
