@@ -4,6 +4,8 @@ reports lay out what they computed), so the web app and the AWS worker can use o
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "execintel"
@@ -47,3 +49,15 @@ def test_the_command_line_modules_import_one_another_without_a_cycle() -> None:
         ready = {m for m, needs in graph.items() if m not in done and needs & set(graph) <= done}
         assert ready, f"import cycle among {sorted(set(graph) - done)}"
         done |= ready
+
+
+def test_the_web_app_imports_no_analysis_stack() -> None:
+    # The AWS api handler wraps this app: the analysis stack (and its megabytes) is imported inside a job only.
+    heavy = ("numpy", "pandas", "pyarrow", "duckdb", "matplotlib", "beancount", "weasyprint", "execintel.analysis",
+             "execintel.reports", "execintel.render", "execintel.pipeline", "execintel.service")  # fmt: skip
+    code = ("import sys, execintel.web.app, execintel.web.runner, execintel.report_ids; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in {'numpy','pandas','pyarrow','duckdb',"
+            "'matplotlib','beancount','weasyprint'} or m.startswith(('execintel.analysis','execintel.reports',"
+            "'execintel.render','execintel.pipeline','execintel.service'))))")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.strip() == "[]", f"the web app imports {done.stdout.strip()} (none of {heavy} may be)"

@@ -16,6 +16,7 @@ from pathlib import Path
 import jwt
 import pytest
 
+from conftest import cli
 from execintel.config.settings import Settings
 from execintel.errors import ConfigError
 from execintel.web.auth import COOKIE, Sessions
@@ -238,3 +239,10 @@ def test_logs_are_structured_and_never_hold_a_token(tmp_path: Path, caplog: pyte
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("execintel.web")]
     assert any('"event": "http"' in line and '"path": "/auth/verify"' in line for line in lines)
     assert all(token not in line and session not in line and "token=" not in line for line in lines)
+
+
+def test_serve_refuses_to_start_without_a_secret_and_says_which_variable(tmp_path: Path) -> None:
+    portfolio = write_web_portfolio(tmp_path / "p")
+    done = cli("serve", str(portfolio), "--port", "8999", cwd=tmp_path, env={"EXECINTEL_JWT_SECRET": "too-short"})
+    assert done.returncode == 2, done.stderr
+    assert "EXECINTEL_JWT_SECRET" in done.stderr and "at least 32" in done.stderr and "Traceback" not in done.stderr

@@ -24,6 +24,7 @@ from execintel.store.base import Clock
 from execintel.web import create_app
 from execintel.web.app import Runner
 from execintel.web.config import Limits, WebConfig, web_config
+from execintel.web.jobs import Jobs
 
 SECRET = "test-secret-made-for-these-tests-only-0123456789-abcdefghijklmnopqrstuvwxyz"  # a well-known fake value
 PEOPLE = [
@@ -67,7 +68,8 @@ def settings(tmp: Path, **extra: Any) -> Settings:
 @contextmanager
 def web_app(
     tmp: Path, *, manifest: dict[str, Any] | None = None, clock: Clock | None = None, runner: Runner | None = None,
-    limits: Limits | None = None, sns_fetch: Callable[[str], bytes] | None = None, **extra: Any,
+    limits: Limits | None = None, sns_fetch: Callable[[str], bytes] | None = None, jobs: Jobs | None = None,
+    **extra: Any,
 ) -> Iterator[Web]:  # fmt: skip
     """The app over a fresh SQLite store and outbox, with a TestClient (its lifespan runs)."""
     portfolio = write_web_portfolio(tmp / "portfolio", manifest)
@@ -77,7 +79,7 @@ def web_app(
         config = replace(config, limits=limits)
     store = open_store(f"sqlite:///{tmp / 'audit.sqlite'}", chosen, clock=clock)
     mailer = open_mailer(f"outbox:{tmp / 'outbox'}", chosen)
-    app = create_app(config, store=store, mailer=mailer, settings=chosen, runner=runner, sns_fetch=sns_fetch)
+    app = create_app(config, store=store, mailer=mailer, settings=chosen, runner=runner, sns_fetch=sns_fetch, jobs=jobs)
     try:
         with TestClient(app, base_url="http://127.0.0.1:8000") as client:
             yield Web(client, store, tmp / "outbox", tmp / "out", config, portfolio)
@@ -118,3 +120,16 @@ def sign_in(web: Web, address: str) -> str:
     assert me.status_code == 200, me.text
     csrf: str = me.json()["csrf_token"]
     return csrf
+
+
+def wait_for_run(web: Web, run_id: str, timeout: float = 120.0) -> dict[str, Any]:
+    """Poll the run as the dashboard does until its status is final."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        answer = web.client.get(f"/api/runs/{run_id}")
+        assert answer.status_code == 200, answer.text
+        run: dict[str, Any] = answer.json()
+        if run["status"] not in ("queued", "running"):
+            return run
+        time.sleep(0.1)
+    raise AssertionError(f"run {run_id} did not finish in {timeout} s")

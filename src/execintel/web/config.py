@@ -116,7 +116,12 @@ def web_config(
         raise ConfigError(Problem("environment", f"{base_url!r} is plain http on a public name: sign-in links and "
                                   "session cookies would travel in clear; use https (behind a TLS proxy)",
                                   key="EXECINTEL_BASE_URL"))  # fmt: skip
-    arns = frozenset(a.strip() for a in settings.sns_topic_arns.split(",") if a.strip())
+    from execintel.web.sns import parse_topic_arns  # noqa: PLC0415
+
+    try:
+        arns = parse_topic_arns(settings.sns_topic_arns)
+    except ValueError as exc:
+        raise ConfigError(Problem("environment", str(exc).split(": ", 1)[-1], key="EXECINTEL_SNS_TOPIC_ARNS")) from None
     return WebConfig(
         keys=keys, base_url=base_url, portfolio=portfolio, out_dir=settings.out or Path("out"),
         session_seconds=settings.session_hours * 3600, cors_origins=_origins(settings.cors_origins),
