@@ -235,7 +235,7 @@ function makeRow(id) {
   const node = el("li", { class: "report", "data-report": id },
                   title, when, el("div", { class: "actions" }, run, latest), status);
   const row = { id, node, title, when, run, runTitle, latest, latestTitle, status, line, deliveries,
-                runId: null, timer: null, busy: false };
+                runId: null, timer: null, busy: false, finished: new Set() };
   run.addEventListener("click", () => runNow(row));
   return row;
 }
@@ -250,7 +250,9 @@ function updateRow(row, report) {
   row.latest.hidden = !latest;
   if (latest && latest.generated) row.when.replaceChildren("Latest from ", timeElement(latest.generated));
   else row.when.replaceChildren(latest ? "" : "Not run yet.");
-  if (typeof report.running === "string" && report.running && row.runId === null) follow(row, report.running);
+  // a run this row saw finish is not followed again, even if the list still calls it running for a moment
+  const running = typeof report.running === "string" ? report.running : "";
+  if (running && row.runId === null && !row.finished.has(running)) follow(row, running);
 }
 
 function setBusy(row, busy) {
@@ -314,6 +316,7 @@ function follow(row, runId) {
       }
       tell(row, run.status === "queued" ? "Run queued…" : "Running…");
     } else if (answer.status === 404) {
+      row.finished.add(runId);
       row.runId = null;
       setBusy(row, false);
       tell(row, "That run is no longer visible to you.", "error");
@@ -327,6 +330,7 @@ function follow(row, runId) {
 }
 
 function finish(row, run) {
+  row.finished.add(row.runId);
   row.runId = null;
   setBusy(row, false);
   const bad = run.status !== "ok";
