@@ -43,7 +43,9 @@ def test_no_5xx_and_answers_match_the_schema(web: Web) -> None:
     for operation in operations(web):
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(
+            max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True
+        )  # the same cases every run: no flaky test
         def check(case: Any) -> None:
             case.call_and_validate(cookies=session, headers=headers)
 

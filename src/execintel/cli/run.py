@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import time
+import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.table import Table
@@ -29,16 +29,25 @@ from execintel.cli.common import (
     may_send,
 )  # fmt: skip
 from execintel.cli.console import err, escape, line, out
-from execintel.delivery.interrupts import Interrupted, stop_on_signals
-from execintel.errors import ConfigError, ExecintelError, Problem
+from execintel.delivery.interrupts import stop_on_signals
+from execintel.errors import ConfigError, Problem
+from execintel.service import (
+    OUTCOMES,
+    RunEvent,
+    RunRequest,
+    open_dry_run_store,
+    open_endpoints,
+    resolve_reports,
+    run_reports,
+)
 
 if TYPE_CHECKING:
-    from execintel.config import Portfolio
-    from execintel.config.models import Manifest, Schedule
+    from collections.abc import Iterator
+
+    from rich.progress import Progress, ProgressColumn, TaskID
+    from rich.status import Status
+
     from execintel.delivery.engine import DeliveryResult
-    from execintel.delivery.mailers.base import Mailer
-    from execintel.delivery.plan import Planned
-    from execintel.reports.document import Document
     from execintel.store import Store
 
 
@@ -128,7 +137,6 @@ def run(
     new_store: NewStoreOpt = False,
 ) -> None:
     """Build every report (or those of --reports, or of --schedule) into OUT/<run-id>/ and deliver each once."""
-    from execintel.pipeline import make_context, new_run_id, previous_documents  # noqa: PLC0415
     from execintel.render.pdf import available  # noqa: PLC0415
     from execintel.render.pool import RenderPool  # noqa: PLC0415
     from execintel.reports import parse_report_ids  # noqa: PLC0415
@@ -144,7 +152,9 @@ def run(
         raise ConfigError(Problem("--pdf", "PDF support is not installed: pip install 'execintel[pdf]'"))
     pdf = available() if pdf is None else pdf
     settings = _settings(ctx)
-    endpoints = None if dry_run else _endpoints(settings, mailer, store, new_store)
+    endpoints = None if dry_run else open_endpoints(settings, mailer, store, new_store)
+    request = RunRequest(report_ids, schedule_id=schedule, out_dir=out_dir, as_of=date, pdf=pdf, dry_run=dry_run,
+                         force=force, resend_unknown=resend_unknown, wait=wait)  # fmt: skip
     with contextlib.ExitStack() as stack:
         stack.enter_context(stop_on_signals())  # SIGTERM/SIGINT unwind this block: workers stop, the run is recorded
         # Chart and PDF workers start now and import their libraries while the data loads and reports are built.
@@ -153,258 +163,137 @@ def run(
         if audit is not None:
             stack.callback(audit.close)
         opened = _open(ctx, path, portfolio, allow_outside=allow_outside, allow_plugins=allow_plugins)
-        manifest = opened.manifest
-        chosen = _schedule(manifest, schedule)
-        if chosen is not None:
-            report_ids = parse_report_ids(list(chosen.reports), f"schedules.{chosen.id}.reports")
+        with _options():
+            resolve_reports(opened.manifest, request)  # an unknown schedule is named before any data is read
         result = _load_sources(ctx, opened, keep_going=keep_going)
         out.print(_sources_table(result))
         _print_problems(result.warnings, style="yellow")
         _print_problems(result.errors, style="yellow")
         rows = sum(r.rows_loaded for r in result.reports)
         out.print(f"[green]✓[/green] validated {_plural(len(result.reports), 'source')}, {_plural(rows, 'row')}.")
-        run_id = new_run_id()
-        started = dt.datetime.now(dt.UTC)
-        previous = previous_documents(audit, manifest.portfolio.name, out_dir, exclude=run_id, before=started)
-        context = make_context(result, as_of=date, previous=previous)
-        if endpoints is None:
-            _dry_run(context, opened, chosen, report_ids, run_id, started, out_dir, pdf, pool, audit,
-                     trigger=settings.trigger)  # fmt: skip
-            return
-        delivering = Delivering(manifest, chosen, endpoints[0], endpoints[1], run_id, force=force, wait=wait,
-                                resend_unknown=resend_unknown, trigger=settings.trigger)  # fmt: skip
-        todo = delivering.plan(report_ids, context.as_of)
-        if not todo:
-            return
-        try:
-            documents, folder = _build(context, sorted({p.report for p in todo}, key=report_ids.index),
-                                       out_dir / run_id, pdf, pool)  # fmt: skip
-            outcome = delivering.deliver(todo, documents, folder)
-        except BaseException as exc:
-            delivering.finish_failed(exc)
-            raise
-    if not outcome.ok:
-        raise typer.Exit(1)
+        presenter = stack.enter_context(contextlib.closing(Presenter()))
+        with _options():
+            done = run_reports(opened, result, request, settings=settings, mailer=endpoints[0] if endpoints else None,
+                               store=audit, events=presenter, pool=pool)  # fmt: skip
+    if done.delivery is not None:
+        _print_delivery(done.delivery, endpoints[0].url if endpoints else "")
+        if not done.delivery.ok:
+            raise typer.Exit(1)
+
+
+# The service names the fields of its request; the command line names the options they came from.
+OPTIONS = {"report_ids": "--reports", "schedule_id": "--schedule", "out_dir": "--out", "as_of": "--as-of",
+           "pdf": "--pdf"}  # fmt: skip
+
+
+@contextlib.contextmanager
+def _options() -> Iterator[None]:
+    """Problems of the service's request, renamed after the options they came from."""
+    try:
+        yield
+    except ConfigError as exc:
+        raise ConfigError([dataclasses.replace(p, file=OPTIONS.get(p.file, p.file)) for p in exc.problems]) from exc
 
 
 def _dry_run_store(settings: Any, url: str | None, new_store: bool) -> Store | None:
     """The audit store a dry run is recorded in; None (after saying so) when it cannot be opened or is damaged."""
-    from execintel.store import StoreDamaged, StoreLost, open_store  # noqa: PLC0415
+    from execintel.store import StoreDamaged, StoreLost  # noqa: PLC0415
 
-    try:
-        return open_store(url, settings, new_store=new_store)
-    except (StoreLost, StoreDamaged) as exc:  # a dry run sends nothing: say so, and go on unrecorded
-        err.print(f"{line(exc)}\nThis dry run is not recorded and its CEO report does not say what changed.",
+    opened, why = open_dry_run_store(settings, url, new_store)
+    if isinstance(why, StoreLost | StoreDamaged):
+        err.print(f"{line(why)}\nThis dry run is not recorded and its CEO report does not say what changed.",
                   style="yellow", markup=False, soft_wrap=True)  # fmt: skip
-        return None
-    except ConfigError:
-        raise  # a malformed --store or EXECINTEL_STORE: the user asked for that store
-    except (ExecintelError, OSError) as exc:
-        err.print(f"The audit store cannot be opened ({line(exc)}); this dry run is not recorded and its CEO report "
+    elif why is not None:
+        err.print(f"The audit store cannot be opened ({line(why)}); this dry run is not recorded and its CEO report "
                   "does not say what changed.", style="yellow", markup=False, soft_wrap=True)  # fmt: skip
-        return None
+    return opened
 
 
-def _dry_run(
-    context: Any, portfolio: Portfolio, schedule: Schedule | None, report_ids: list[str], run_id: str,
-    started: dt.datetime, out_dir: Path, pdf: bool, pool: Any, store: Store | None, *, trigger: str | None,
-) -> None:  # fmt: skip
-    """Build and render the reports, recorded in the store as a dry run (so the next run can say what changed)."""
-    from execintel.delivery.runs import run_period  # noqa: PLC0415
-    from execintel.delivery.runs import trigger as default_trigger  # noqa: PLC0415
-    from execintel.pipeline import record_documents, start_dry_run  # noqa: PLC0415
+class Presenter:
+    """Shows a run's events as the command line always has: progress bars, the reports table, what was sent."""
 
-    period = run_period(portfolio.manifest, schedule, context.as_of, started)
-    if store is None:
-        _build(context, report_ids, out_dir / run_id, pdf, pool)
-        return
-    start_dry_run(store, portfolio.manifest, run_id, period=period, trigger=trigger or default_trigger(),
-                  schedule_id=schedule.id if schedule is not None else None, started=started)  # fmt: skip
-    try:
-        documents, folder = _build(context, report_ids, out_dir / run_id, pdf, pool)
-        record_documents(store, run_id, period, documents, folder)
-    except BaseException as exc:
-        if isinstance(exc, Exception):
-            with contextlib.suppress(Exception):  # the store itself may be what failed
-                store.finish_run(run_id, "failed", {"error": str(exc)[:500]})
-        raise
-    store.finish_run(run_id, "ok", {"reports": len(documents)})
+    def __init__(self) -> None:
+        self.live: Progress | Status | None = None
+        self.task: TaskID | None = None
+
+    def __call__(self, event: RunEvent) -> None:
+        """Show one event."""
+        data = event.data
+        if event.kind == "report.unreceived":
+            err.print(f"No stakeholder receives the {data['report']} report (roles: {data['roles']}); it is not sent.",
+                      style="yellow", markup=False)  # fmt: skip
+        elif event.kind == "delivery.planned":
+            self._planned(data)
+        elif event.kind == "report.building":
+            if data["index"] == 0:
+                self._progress(description="Building reports", total=data["total"], elapsed=True)
+            self._update(description=f"Building {data['report']}")
+        elif event.kind in ("report.built", "delivery.outcome"):
+            self._update(advance=1)
+        elif event.kind == "rendering":
+            self.close()
+            self.live = err.status("Rendering...")
+            self.live.start()
+        elif event.kind == "rendered":
+            self.close()
+            _print_reports(data)
+        elif event.kind == "delivery.waiting":
+            err.print(f"Waiting for another run ({data['holder']}) to finish delivering...", markup=False)
+        elif event.kind == "delivery.started":
+            self._progress(description=f"Delivering via {data['mailer']}", total=data["deliveries"])
+        elif event.kind == "run.finished":
+            self.close()
+            if data["status"] == "interrupted" and data["recorded"]:
+                err.print(f"Run {data['run_id']} was {data['error']}; what went out is recorded, and running the same "
+                          "command again sends the rest.", markup=False, soft_wrap=True)  # fmt: skip
+
+    def _planned(self, data: Mapping[str, Any]) -> None:
+        planned, todo = data["planned"], data["todo"]
+        what = f"schedule {data['schedule_id']}" if data["schedule_id"] else "this ad-hoc run"
+        if not todo:
+            every = "The only delivery" if planned == 1 else f"All {planned} deliveries"
+            out.print(f"[green]✓[/green] {every} of {escape(what)} for {data['period']} already went out; nothing "
+                      "was sent again (--force sends again).", soft_wrap=True)  # fmt: skip
+        elif todo < planned:
+            out.print(f"{planned - todo} of {_plural(planned, 'delivery', 'deliveries')} of {escape(what)} for "
+                      f"{data['period']} already went out; sending the other {todo}.", soft_wrap=True)  # fmt: skip
+
+    def _progress(self, *, description: str, total: int, elapsed: bool = False) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
+
+        self.close()
+        columns: list[ProgressColumn] = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
+        columns += [TimeElapsedColumn()] if elapsed else []
+        progress = Progress(*columns, console=err, transient=True)
+        self.task = progress.add_task(description, total=total)
+        self.live = progress
+        progress.start()
+
+    def _update(self, **changes: Any) -> None:
+        if self.task is not None:
+            cast("Progress", self.live).update(self.task, **changes)
+
+    def close(self) -> None:
+        """Stop the progress bar or spinner on screen, if any."""
+        live, self.live, self.task = self.live, None, None
+        if live is not None:
+            live.stop()
 
 
-def _endpoints(settings: Any, mailer: str | None, store: str | None, new_store: bool = False) -> tuple[Mailer, Store]:
-    """The mailer and the store of a delivering run, checked before any work: a bad URL, an outbox folder that
-    cannot be written, a store that lost its history exit 2 with nothing done. Errors name the option used."""
-    from execintel.delivery.mailers import open_mailer  # noqa: PLC0415
-    from execintel.delivery.runs import delivery_deadline  # noqa: PLC0415
-    from execintel.store import open_store  # noqa: PLC0415
-
-    delivery_deadline()  # a bad EXECINTEL_DELIVERY_DEADLINE is refused now, not after the reports are built
-    chosen = open_mailer(mailer or settings.mailer, settings, source="--mailer" if mailer else "EXECINTEL_MAILER")
-    opened = open_store(store, settings, new_store=new_store)
-    try:
-        chosen.check()  # may create the outbox folder: only once the store is known to be usable
-    except BaseException:
-        opened.close()
-        raise
-    return chosen, opened
-
-
-def _schedule(manifest: Manifest, schedule_id: str | None) -> Schedule | None:
-    from execintel.delivery.runs import find_schedule  # noqa: PLC0415
-
-    return None if schedule_id is None else find_schedule(manifest, schedule_id)
-
-
-def _build(context: Any, report_ids: list[str], folder: Path, pdf: bool, pool: Any) -> tuple[list[Document], Path]:
-    """Build and render the reports into ``folder`` with a progress bar, then list them."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
-
-    from execintel.pipeline import write_documents  # noqa: PLC0415
-    from execintel.reports import build_report  # noqa: PLC0415
-
-    documents = []
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=True) as progress:
-        task = progress.add_task("Building reports", total=len(report_ids))
-        for report in report_ids:
-            progress.update(task, description=f"Building {report}")
-            documents.append(build_report(context, report))
-            progress.advance(task)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(Problem("--out", f"{str(folder.parent)!r}: the run's folder cannot be created: "
-                                           f"{exc.strerror}")) from None  # fmt: skip
-    with err.status("Rendering..."):
-        written = write_documents(documents, folder, pdf=pdf, pool=pool)
-    table = Table(title=f"Reports of {escape(context.manifest.portfolio.name)} as of {context.as_of}",
-                  title_justify="left")  # fmt: skip
+def _print_reports(data: Mapping[str, Any]) -> None:
+    """The table of the reports a run wrote, and where."""
+    table = Table(title=f"Reports of {escape(data['portfolio'])} as of {data['as_of']}", title_justify="left")
     for name, justify in (("report", "left"), ("figures", "right"), ("findings", "right"), ("files", "left")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for document in documents:
-        paths = written[document.report]
-        charts = sum(1 for p in paths if p.suffix == ".png")
-        files = ", ".join(p.name for p in paths if p.suffix != ".png")
+    for report in data["reports"]:
+        names = report["files"]
+        charts = sum(1 for n in names if n.endswith(".png"))
+        files = ", ".join(n for n in names if not n.endswith(".png"))
         files += f", {_plural(charts, 'chart')}" if charts else ""
-        table.add_row(document.report, f"{len(document.figures):,}", f"{len(document.findings):,}", escape(files))
+        table.add_row(report["report"], f"{report['figures']:,}", f"{report['findings']:,}", escape(files))
     out.print(table)
-    out.print(f"[green]✓[/green] wrote {_plural(len(documents), 'report')} to {escape(folder)}", soft_wrap=True)
-    return documents, folder
-
-
-OUTCOMES = ("sent", "already-sent", "suppressed", "held", "failed", "unknown")
-
-
-class Delivering:
-    """The delivery half of a run: plan, audit records, lock, engine, summary."""
-
-    def __init__(
-        self, manifest: Manifest, schedule: Schedule | None, mailer: Mailer, store: Store, run_id: str, *,
-        force: bool, wait: float, resend_unknown: bool, trigger: str | None = None,
-    ) -> None:  # fmt: skip
-        self.manifest, self.schedule, self.mailer, self.store, self.run_id = manifest, schedule, mailer, store, run_id
-        self.force, self.wait, self.resend_unknown, self.trigger = force, wait, resend_unknown, trigger
-        self.period = ""
-        self.started = False
-
-    def plan(self, report_ids: list[str], as_of: dt.date) -> list[Planned]:
-        """What this run is to deliver; empty (after saying so) when everything already went out."""
-        from execintel.delivery.plan import plan, roles_help  # noqa: PLC0415
-        from execintel.delivery.runs import pending, run_period, trigger  # noqa: PLC0415
-        from execintel.store import RunRecord  # noqa: PLC0415
-
-        now = dt.datetime.now(dt.UTC)
-        self.period = run_period(self.manifest, self.schedule, as_of, now)
-        planned, unreceived = plan(self.manifest, report_ids, schedule=self.schedule, period=self.period,
-                                   salt=self.run_id if self.force else "")  # fmt: skip
-        for report in unreceived:
-            err.print(f"No stakeholder receives the {report} report (roles: {roles_help()}); it is not sent.",
-                      style="yellow", markup=False)  # fmt: skip
-        if not planned:
-            raise ConfigError(Problem("stakeholders", f"nobody receives {', '.join(report_ids)}: give stakeholders "
-                                      f"roles ({roles_help()}) or a schedule a `to:` list"))  # fmt: skip
-        todo = pending(self.store, planned)
-        schedule_id = self.schedule.id if self.schedule is not None else None
-        record = RunRecord(run_id=self.run_id, portfolio=self.manifest.portfolio.name,
-                           trigger=self.trigger or trigger(), schedule_id=schedule_id, period=self.period,
-                           started=now, forced=self.force, mailer=self.mailer.url)  # fmt: skip
-        self.store.start_run(record)
-        self.started = True
-        what = f"schedule {schedule_id}" if schedule_id else "this ad-hoc run"
-        if not todo:
-            self.store.finish_run(self.run_id, "ok", {"already_sent": len(planned)})
-            every = "The only delivery" if len(planned) == 1 else f"All {len(planned)} deliveries"
-            out.print(f"[green]✓[/green] {every} of {escape(what)} for {self.period} already went out; nothing "
-                      "was sent again (--force sends again).", soft_wrap=True)  # fmt: skip
-            return []
-        if len(todo) < len(planned):
-            out.print(f"{len(planned) - len(todo)} of {_plural(len(planned), 'delivery', 'deliveries')} of "
-                      f"{escape(what)} for {self.period} already went out; sending the other {len(todo)}.",
-                      soft_wrap=True)  # fmt: skip
-        return todo
-
-    def deliver(self, todo: list[Planned], documents: list[Document], folder: Path) -> DeliveryResult:
-        """Record the reports, compose every message, take the lock and deliver; print what happened."""
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn  # noqa: PLC0415
-
-        from execintel.config.models import DAILY_RETRY  # noqa: PLC0415
-        from execintel.delivery.compose import HeaderError  # noqa: PLC0415
-        from execintel.delivery.engine import LOCK_TTL, Engine  # noqa: PLC0415
-        from execintel.delivery.messages import compose_all  # noqa: PLC0415
-        from execintel.delivery.runs import delivery_deadline, lock_name, report_record, wait_for_lock  # noqa: PLC0415
-
-        now = dt.datetime.now(dt.UTC)
-        docs = {d.report: d.to_json() for d in documents}
-        for document in documents:
-            text = (folder / f"{document.report}.json").read_text(encoding="utf-8")
-            self.store.record_report(report_record(self.run_id, self.period, docs[document.report], text, now))
-        try:
-            messages = compose_all(self.manifest, todo, docs, folder)
-        except HeaderError as exc:
-            # the CLI's last line says that nothing was sent (this is a delivering run): not twice
-            raise ConfigError(Problem("portfolio.yaml", str(exc))) from exc
-        self.mailer.check_sender(self.manifest.sender)
-
-        def waiting(holder: Any) -> None:
-            err.print(f"Waiting for another run ({holder.owner}) to finish delivering...", markup=False)
-
-        lock = wait_for_lock(self.store, lock_name(self.manifest), wait=self.wait, ttl=LOCK_TTL, on_wait=waiting)
-        retry = self.schedule.retry_policy if self.schedule is not None else DAILY_RETRY
-        engine = Engine(store=self.store, mailer=self.mailer, manifest=self.manifest, run_id=self.run_id,
-                        retry=retry, resend_unknown=self.resend_unknown, lock=lock,
-                        deadline=time.monotonic() + delivery_deadline())  # fmt: skip
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-        try:
-            # the mailer connects on its first message: a server that cannot be reached fails (and retries) each
-            # delivery, which is recorded, instead of stopping the run with nothing recorded
-            with contextlib.closing(self.mailer), Progress(*columns, console=err, transient=True) as progress:
-                task = progress.add_task(f"Delivering via {self.mailer.url}", total=len(todo))
-                engine.progress = lambda _outcome: progress.advance(task)
-                result = engine.deliver(todo, messages)
-        finally:
-            self.store.release(engine.lock or lock)
-        status = "ok" if result.ok else ("held" if result.of("held") and not result.of("failed", "unknown")
-                                         else "failed")  # fmt: skip
-        # One spelling for every key: snake_case, as in the summary of a run that found everything sent.
-        summary: dict[str, Any] = {state.replace("-", "_"): len(result.of(state)) for state in OUTCOMES}
-        summary["notice"] = result.notice
-        self.store.finish_run(self.run_id, status, summary)
-        _print_delivery(result, self.mailer.url)
-        return result
-
-    def finish_failed(self, exc: BaseException) -> None:
-        """Record that the run stopped on an error or a signal (a killed run stays unfinished: that is how it shows)."""
-        if not self.started:
-            return
-        interrupted = isinstance(exc, Interrupted | KeyboardInterrupt)
-        if not interrupted and not isinstance(exc, Exception):
-            return
-        why = str(exc) if isinstance(exc, Interrupted) else ("interrupted by SIGINT" if interrupted else str(exc))
-        with contextlib.suppress(Exception):  # the store itself may be what failed
-            self.store.finish_run(self.run_id, "interrupted" if interrupted else "failed", {"error": why[:500]})
-        if interrupted:
-            err.print(f"Run {self.run_id} was {why}; what went out is recorded, and running the same command again "
-                      "sends the rest.", markup=False, soft_wrap=True)  # fmt: skip
+    out.print(f"[green]✓[/green] wrote {_plural(len(data['reports']), 'report')} to {escape(data['folder'])}",
+              soft_wrap=True)  # fmt: skip
 
 
 def _print_delivery(result: DeliveryResult, mailer: str) -> None:

@@ -22,7 +22,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from execintel.report_ids import REPORT_IDS, TITLES
+from execintel.report_ids import TITLES
 from execintel.web import models as m
 from execintel.web.auth import COOKIE, Claims, RateLimiter, Sessions, new_link_token, same_token, token_hash
 from execintel.web.config import LINK_SECONDS, WebConfig
@@ -180,7 +180,7 @@ def create_app(
             pending_links.release()
 
     @app.post("/api/auth/magic-link", status_code=202, response_model=m.LinkSent, tags=["auth"],
-              responses={429: {"model": m.Error}, 422: {"model": m.Error}})  # fmt: skip
+              responses={429: {"model": m.Error}})  # fmt: skip
     def magic_link(body: m.LinkRequest, request: Request, response: Response) -> m.LinkSent:
         """Email a single-use sign-in link to a stakeholder; the same answer for any address."""
         client = client_ip(request)
@@ -246,7 +246,7 @@ def create_app(
     def reports(user: Signed) -> m.Reports:
         """The reports this user may run and read."""
         out = []
-        for report in REPORT_IDS:
+        for report in TITLES:
             if not user.may_read(report):
                 continue
             job = queue.running(report)

@@ -20,7 +20,7 @@ class LinkRequest(BaseModel):
     """Ask for a sign-in link."""
 
     model_config = ConfigDict(extra="forbid")
-    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@]+@[^@]+$")
 
 
 class LinkSent(BaseModel):

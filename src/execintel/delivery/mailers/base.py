@@ -105,8 +105,14 @@ class Mailer(ABC):
     def open(self) -> None:  # noqa: B027 - optional hook: not every mailer connects
         """Connect or check the configuration, once per run; calling it again does nothing."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook: not every mailer holds a connection
-        """Release the connection, if any; the mailer can be opened again."""
+    def close(self) -> None:
+        """Release the connection, if any, and forget the run's deadline; the mailer can be opened again.
+
+        A shell may keep one mailer for many runs (the web app): a later run, or a message sent outside a run (a
+        sign-in link), must not be cut short by the deadline of a run that is over. Every mailer's ``close``
+        clears it.
+        """
+        self.deadline = None
 
     def __enter__(self) -> Self:
         self.open()

@@ -101,6 +101,7 @@ class OutboxMailer(Mailer):
     def close(self) -> None:
         """Nothing to release; the next send checks the folder again."""
         self._opened = False
+        super().close()
 
     def paths(self, key: str) -> tuple[Path, Path]:
         """The ``.eml`` and ``.envelope.json`` files of a delivery key."""

@@ -147,6 +147,7 @@ class SesMailer(Mailer):
         if self._owns_client and self._client is not None:
             self._client.close()
             self._client, self._owns_client = None, False
+        super().close()
 
     def check_sender(self, sender: str) -> None:
         """Raise :class:`ConfigError` unless the address or its domain is an SES identity verified for sending."""

@@ -204,9 +204,10 @@ class SmtpMailer(Mailer):
         conn, self._conn = self._conn, None
         if conn is not None:
             try:
-                conn.quit()
+                conn.quit()  # within the run's deadline, which is cleared only after
             except (smtplib.SMTPException, OSError):
                 conn.close()
+        super().close()
 
     def send(self, message: OutgoingMessage, commit: Commit) -> SendOutcome:
         """MAIL, RCPT for every envelope recipient, DATA and the message, ``commit()``, the final dot, the reply."""
