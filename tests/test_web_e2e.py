@@ -249,6 +249,7 @@ def _sign_in(page: Any, server: Server, address: str, shot: str = "", link: str 
     assert [url for url, referer in referers.items() if referer and "token" in referer] == [], referers
 
 
+@pytest.mark.slow  # a real run of the CFO report on the demo: 10-40 s
 def test_a_stakeholder_signs_in_from_the_emailed_link_runs_their_report_and_signs_out(
     browser: Any, server: Server
 ) -> None:
