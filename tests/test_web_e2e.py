@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import html
 import os
 import re
 import secrets
@@ -84,7 +85,7 @@ class Server:
             for path in sorted(fresh, key=lambda p: p.stat().st_mtime, reverse=True):
                 message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
                 body = message.get_body(preferencelist=("plain",))
-                text = body.get_content() if body is not None else ""  # type: ignore[attr-defined]
+                text = body.get_content() if body is not None else ""
                 found = LINK.search(text)
                 if address in str(message["To"]) and found:
                     self.seen.add(path.name)
@@ -92,11 +93,11 @@ class Server:
             time.sleep(0.1)
         raise AssertionError(f"no sign-in email to {address} arrived in {self.outbox} within {timeout:.0f} s")
 
-    def messages_to(self, address: str) -> list[email.message.EmailMessage]:
+    def messages_to(self, address: str) -> list[Any]:
         """Every message in the outbox addressed to ``address``."""
         messages = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
                     for p in self.outbox.glob("*.eml")]  # fmt: skip
-        return [m for m in messages if address in str(m["To"])]  # type: ignore[misc]
+        return [m for m in messages if address in str(m["To"])]
 
 
 def _free_port() -> int:
@@ -301,10 +302,12 @@ def test_a_stakeholder_signs_in_from_the_emailed_link_runs_their_report_and_sign
         report.wait_for_load_state()
         rendered = sorted(server.out.glob("*/cfo.html"), key=lambda p: p.stat().st_mtime)
         assert rendered, f"no cfo.html under {server.out}"
-        title = re.search(r"<title>(.*?)</title>", rendered[-1].read_text(encoding="utf-8"), re.S)
+        document = rendered[-1].read_text(encoding="utf-8")
+        title = re.search(r"<title>(.*?)</title>", document, re.S)
         assert title is not None
-        assert report.title() == " ".join(title.group(1).split())
+        assert report.title() == " ".join(html.unescape(title.group(1)).split())
         assert report.url == f"{server.base}/api/reports/cfo/latest"
+        assert watched.context.request.get(report.url).text() == document  # the file the run rendered, as it is
         _shot(report, "latest-cfo", full_page=False)  # the top: a report is long
         report.close()
 
