@@ -11,6 +11,7 @@ import re
 import secrets
 import stat
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -250,12 +251,28 @@ def create_app(
             if not user.may_read(report):
                 continue
             job = queue.running(report)
+            if job is not None and (record := store.get_run(job.run_id)) is not None and record.finished is not None:
+                job = None  # finished in the store; the worker is only tidying up
             found = latest_run(report)
             latest = None if found is None else m.Latest(run_id=found[0], generated=found[1],
                                                          url=f"/api/reports/{report}/latest")  # fmt: skip
             out.append(m.ReportInfo(id=report, title=TITLES[report], can_run=True, latest=latest,
                                     running=job.run_id if job else None))  # fmt: skip
         return m.Reports(reports=out)
+
+    def submit(job: Job) -> None:
+        """Queue ``job``; a run of the same report that the store shows finished is not "already running" (its
+        worker is tidying up for a moment)."""
+        for _ in range(50):
+            try:
+                queue.submit(job)
+                return
+            except AlreadyRunning as exc:
+                record = store.get_run(exc.run_id)
+                if record is None or record.finished is None:
+                    raise
+                time.sleep(0.02)
+        queue.submit(job)
 
     def known_report(report_id: str) -> str:
         if report_id not in TITLES:
@@ -273,7 +290,7 @@ def create_app(
                                 f"{report} report.")  # fmt: skip
         job = Job(new_run_id(), report, user.person.email, work)
         try:
-            queue.submit(job)
+            submit(job)
         except AlreadyRunning as exc:
             return JSONResponse({"detail": f"The {report} report is already running.", "run_id": exc.run_id}, 409)
         except QueueFull:
