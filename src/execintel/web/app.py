@@ -27,6 +27,7 @@ from execintel.report_ids import TITLES
 from execintel.web import models as m
 from execintel.web.auth import COOKIE, Claims, RateLimiter, Sessions, new_link_token, same_token, token_hash
 from execintel.web.config import LINK_SECONDS, WebConfig
+from execintel.web.history import HistoryCache
 from execintel.web.http import Guard, client_ip, log_event
 from execintel.web.jobs import AlreadyRunning, Job, Jobs, QueueFull
 from execintel.web.pages import failed_page, link_email, verify_page
@@ -120,6 +121,7 @@ def create_app(
     pending_links = threading.BoundedSemaphore(100)
     work = runner or _default_runner(config, store, mailer, mail_lock, settings)
     verifier = _Lazy(lambda: _make_verifier(config, sns_fetch))  # its certificate cache lives with the app
+    runs = HistoryCache(store)  # every route reading the history shares one copy, re-read when the store changed
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> Any:
@@ -237,7 +239,7 @@ def create_app(
     def latest_runs(wanted: set[str]) -> dict[str, tuple[str, datetime]]:
         """For each report of ``wanted``, the newest run that recorded it and left its HTML in the out folder."""
         found: dict[str, tuple[str, datetime]] = {}
-        for run, records in reversed(store.report_history(manifests.get().portfolio.name)):
+        for run, records in runs.newest_first(manifests.get().portfolio.name):
             for record in records:
                 report = record.report
                 if report in wanted and report not in found and _html_file(config.out_dir, run.run_id, report):
@@ -329,7 +331,7 @@ def create_app(
     def history(user: Signed, limit: Annotated[int, m.Query(ge=1, le=500)] = 50) -> m.History:
         """The runs of the portfolio that built a report this user may read, newest first."""
         out = []
-        for record, records in reversed(store.report_history(manifests.get().portfolio.name)):
+        for record, records in runs.newest_first(manifests.get().portfolio.name):
             visible = [r.report for r in records if user.may_read(r.report)]
             if visible:
                 out.append(m.RunSummary(**_run_fields(record.run_id, visible, None, record)))
