@@ -638,7 +638,7 @@ def test_a_v3_database_gains_each_reports_as_of_and_findings(tmp_path: Path) -> 
                    "'2026-11-08T07:00:01.000000+00:00')", ["ab" * 32])  # fmt: skip
     db.close()
     with SqliteStore(path) as store:
-        assert store.schema_version == len(MIGRATIONS) == 4
+        assert store.schema_version == len(MIGRATIONS) == 5
         [(old_run, [old])] = store.report_history("Test Holdings")
         assert (old_run.run_id, old.report, old.as_of, old.findings) == ("run-1", "ceo", None, None)
         assert store.reports("run-1")[0].figures == {"cash": "1"}

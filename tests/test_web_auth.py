@@ -246,3 +246,20 @@ def test_serve_refuses_to_start_without_a_secret_and_says_which_variable(tmp_pat
     done = cli("serve", str(portfolio), "--port", "8999", cwd=tmp_path, env={"EXECINTEL_JWT_SECRET": "too-short"})
     assert done.returncode == 2, done.stderr
     assert "EXECINTEL_JWT_SECRET" in done.stderr and "at least 32" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_cors_answers_only_the_configured_origins(tmp_path: Path) -> None:
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "x-csrf-token"}
+    with web_app(tmp_path, cors_origins="https://dash.example.com") as web:
+        allowed = web.client.options("/api/reports/cfo", headers={"Origin": "https://dash.example.com", **preflight})
+        assert allowed.headers.get("access-control-allow-origin") == "https://dash.example.com"
+        assert allowed.headers.get("access-control-allow-credentials") == "true"
+        other = web.client.options("/api/reports/cfo", headers={"Origin": "https://evil.test", **preflight})
+        assert "access-control-allow-origin" not in other.headers
+        assert (
+            "access-control-allow-origin"
+            not in web.client.get("/healthz", headers={"Origin": "https://evil.test"}).headers
+        )
+    with web_app(tmp_path / "none") as web:  # no origins configured: no CORS at all
+        answer = web.client.options("/api/reports/cfo", headers={"Origin": "https://dash.example.com", **preflight})
+        assert "access-control-allow-origin" not in answer.headers

@@ -7,11 +7,11 @@ import threading
 from pathlib import Path
 
 from execintel.web.jobs import Job, Jobs
-from web_helpers import sign_in, wait_for_run, web_app
+from web_helpers import served, sign_in, wait_for_run, web_app
 
 
 def test_a_cfo_runs_the_cfo_report_watches_it_and_reads_the_latest_html(tmp_path: Path) -> None:
-    with web_app(tmp_path) as web:
+    with served(tmp_path) as web:
         csrf = sign_in(web, "cfo@example.com")
         assert web.client.get("/api/reports/cfo/latest").status_code == 404  # nothing rendered yet
         started = web.client.post("/api/reports/cfo", headers={"X-CSRF-Token": csrf})
@@ -20,7 +20,8 @@ def test_a_cfo_runs_the_cfo_report_watches_it_and_reads_the_latest_html(tmp_path
         run = wait_for_run(web, run_id)
         assert run["status"] == "ok", run
         assert run["reports"] == ["cfo"] and run["trigger"] == "web:cfo@example.com"
-        assert [(d["recipient"], d["state"]) for d in run["deliveries"]] == [("cfo@example.com", "sent")]
+        sent = sorted((d["recipient"], d["state"]) for d in run["deliveries"])
+        assert sent == [("admin@example.org", "sent"), ("cfo@example.com", "sent")]  # admin gets every report
         assert any(p.name.startswith("cfo") and p.suffix == ".eml" for p in web.outbox.iterdir())
         html = web.client.get("/api/reports/cfo/latest")
         assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
@@ -32,7 +33,9 @@ def test_a_cfo_runs_the_cfo_report_watches_it_and_reads_the_latest_html(tmp_path
         assert listed["latest"]["run_id"] == run_id and listed["running"] is None
         assert [r["run_id"] for r in web.client.get("/api/history").json()["runs"]] == [run_id]
         # a second run the same day still builds a fresh report; the CFO already has today's email
-        again = wait_for_run(web, web.client.post("/api/reports/cfo", headers={"X-CSRF-Token": csrf}).json()["run_id"])
+        second = web.client.post("/api/reports/cfo", headers={"X-CSRF-Token": csrf})
+        assert second.status_code == 202 and second.json()["run_id"] != run_id
+        again = wait_for_run(web, second.json()["run_id"])
         assert again["status"] == "ok" and again["deliveries"] == []
         assert web.client.get("/api/reports").json()["reports"][0]["latest"]["run_id"] == again["run_id"]
 

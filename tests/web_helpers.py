@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import re
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import yaml
 from fastapi.testclient import TestClient
 
@@ -52,7 +57,7 @@ def write_web_portfolio(root: Path, manifest: dict[str, Any] | None = None) -> P
 class Web:
     """The app under test and what it writes."""
 
-    client: TestClient
+    client: Any  # the ASGI TestClient, or an httpx2 client of a served app: the same API
     store: Store
     outbox: Path
     out: Path
@@ -133,3 +138,52 @@ def wait_for_run(web: Web, run_id: str, timeout: float = 120.0) -> dict[str, Any
             return run
         time.sleep(0.1)
     raise AssertionError(f"run {run_id} did not finish in {timeout} s")
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def served(tmp: Path, *, manifest: dict[str, Any] | None = None) -> Iterator[Web]:
+    """``execintel serve`` in a child process on loopback, as a user runs it (real uvicorn, real runs), with a
+    client of it; the server is always stopped."""
+    portfolio = write_web_portfolio(tmp / "portfolio", manifest)
+    port = free_port()
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "EXECINTEL_JWT_SECRET": SECRET,
+           "EXECINTEL_MAILER": f"outbox:{tmp / 'outbox'}", "EXECINTEL_STORE": f"sqlite:///{tmp / 'audit.sqlite'}",
+           "EXECINTEL_OUT": str(tmp / "out"), "EXECINTEL_DATA_DIR": str(tmp / "data"), "NO_COLOR": "1"}  # fmt: skip
+    log = (tmp / "serve.log").open("wb")
+    server = subprocess.Popen([sys.executable, "-m", "execintel", "serve", str(portfolio), "--host", "127.0.0.1",
+                               "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx2.Client(base_url=base, timeout=30) as client:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx2.TransportError:
+                    pass
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"execintel serve did not start: {(tmp / 'serve.log').read_text()}")
+                time.sleep(0.1)
+            chosen = settings(tmp)
+            store = open_store(f"sqlite:///{tmp / 'audit.sqlite'}", chosen)
+            try:
+                yield Web(client, store, tmp / "outbox", tmp / "out", web_config(chosen, portfolio), portfolio)
+            finally:
+                store.close()
+    finally:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(5)
+        log.close()

@@ -7,10 +7,9 @@ What each route guarantees is in docs/web.md and docs/security.md.
 import contextlib
 import hashlib
 import logging
-import re
 import secrets
-import stat
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -26,10 +25,12 @@ from execintel.report_ids import TITLES
 from execintel.web import models as m
 from execintel.web.auth import COOKIE, Claims, RateLimiter, Sessions, new_link_token, same_token, token_hash
 from execintel.web.config import LINK_SECONDS, WebConfig
+from execintel.web.files import CHART, MAX_HTML, REPORT_HEADERS, RUN_ID, html_file, read_limited, regular
 from execintel.web.history import HistoryCache
 from execintel.web.http import Guard, client_ip, log_event
 from execintel.web.jobs import AlreadyRunning, Job, Jobs, QueueFull
 from execintel.web.pages import failed_page, link_email, verify_page
+from execintel.web.webhook import Lazy, handle_sns, make_verifier
 
 if TYPE_CHECKING:
     from execintel.config.models import Manifest, Stakeholder
@@ -39,9 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("execintel.web")
 STATIC = Path(__file__).with_name("static")
-RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{4,16}")
-CHART = re.compile(r"[a-z0-9][a-z0-9-]{0,120}\.png")
-MAX_HTML = 32 << 20
 Runner = Callable[[Job], None]
 
 
@@ -119,7 +117,7 @@ def create_app(
     links = ThreadPoolExecutor(max_workers=1, thread_name_prefix="execintel-links")
     pending_links = threading.BoundedSemaphore(100)
     work = runner or _default_runner(config, store, mailer, mail_lock, settings)
-    verifier = _Lazy(lambda: _make_verifier(config, sns_fetch))  # its certificate cache lives with the app
+    verifier = Lazy(lambda: make_verifier(config, sns_fetch))  # its certificate cache lives with the app
     runs = HistoryCache(store)  # every route reading the history shares one copy, re-read when the store changed
 
     @contextlib.asynccontextmanager
@@ -235,28 +233,52 @@ def create_app(
         return m.Me(id=p.id, name=p.name, email=p.email, roles=list(p.roles), csrf_token=user.claims.csrf,
                     portfolio=manifests.get().portfolio.name)  # fmt: skip
 
-    def latest_run(report: str) -> tuple[str, datetime] | None:
-        """The newest run that recorded ``report`` and left its HTML in the out folder."""
+    def latest_runs(wanted: set[str]) -> dict[str, tuple[str, datetime]]:
+        """For each report of ``wanted``, the newest run that recorded it and left its HTML in the out folder."""
+        found: dict[str, tuple[str, datetime]] = {}
         for run, records in runs.newest_first(manifests.get().portfolio.name):
             for record in records:
-                if record.report == report and _html_file(config.out_dir, run.run_id, report) is not None:
-                    return run.run_id, record.generated
-        return None
+                report = record.report
+                if report in wanted and report not in found and html_file(config.out_dir, run.run_id, report):
+                    found[report] = (run.run_id, record.generated)
+            if len(found) == len(wanted):
+                break
+        return found
+
+    def latest_run(report: str) -> tuple[str, datetime] | None:
+        """The newest run that recorded ``report`` and left its HTML in the out folder."""
+        return latest_runs({report}).get(report)
 
     @app.get("/api/reports", response_model=m.Reports, tags=["api"], responses={401: {"model": m.Error}})
     def reports(user: Signed) -> m.Reports:
         """The reports this user may run and read."""
         out = []
-        for report in TITLES:
-            if not user.may_read(report):
-                continue
+        readable = [report for report in TITLES if user.may_read(report)]
+        latest_of = latest_runs(set(readable))
+        for report in readable:
             job = queue.running(report)
-            found = latest_run(report)
+            if job is not None and (record := store.get_run(job.run_id)) is not None and record.finished is not None:
+                job = None  # finished in the store; the worker is only tidying up
+            found = latest_of.get(report)
             latest = None if found is None else m.Latest(run_id=found[0], generated=found[1],
                                                          url=f"/api/reports/{report}/latest")  # fmt: skip
             out.append(m.ReportInfo(id=report, title=TITLES[report], can_run=True, latest=latest,
                                     running=job.run_id if job else None))  # fmt: skip
         return m.Reports(reports=out)
+
+    def submit(job: Job) -> None:
+        """Queue ``job``; a run of the same report that the store shows finished is not "already running" (its
+        worker is tidying up for a moment)."""
+        for _ in range(50):
+            try:
+                queue.submit(job)
+                return
+            except AlreadyRunning as exc:
+                record = store.get_run(exc.run_id)
+                if record is None or record.finished is None:
+                    raise
+                time.sleep(0.02)
+        queue.submit(job)
 
     def known_report(report_id: str) -> str:
         if report_id not in TITLES:
@@ -274,7 +296,7 @@ def create_app(
                                 f"{report} report.")  # fmt: skip
         job = Job(new_run_id(), report, user.person.email, work)
         try:
-            queue.submit(job)
+            submit(job)
         except AlreadyRunning as exc:
             return JSONResponse({"detail": f"The {report} report is already running.", "run_id": exc.run_id}, 409)
         except QueueFull:
@@ -333,10 +355,10 @@ def create_app(
     def latest(report_id: str, user: Signed) -> Response:
         """The latest rendered HTML of the report."""
         run_id, _folder = latest_file(report_id, user)
-        path = _html_file(config.out_dir, run_id, report_id)
+        path = html_file(config.out_dir, run_id, report_id)
         if path is None:
             raise HTTPException(404, "The report's HTML is no longer there.")
-        return HTMLResponse(_read_limited(path, MAX_HTML), headers=_REPORT_HEADERS)
+        return HTMLResponse(read_limited(path, MAX_HTML), headers=REPORT_HEADERS)
 
     @app.get("/api/reports/{report_id}/{name}", tags=["api"], include_in_schema=False)
     def chart(report_id: str, name: str, user: Signed) -> Response:
@@ -345,16 +367,16 @@ def create_app(
         if not CHART.fullmatch(name) or not name.startswith(f"{report_id}-"):
             raise HTTPException(404, "No such file.")
         path = folder / name
-        if not _regular(path):
+        if not regular(path):
             raise HTTPException(404, "No such file.")
-        return Response(_read_limited(path, MAX_HTML), media_type="image/png", headers=_REPORT_HEADERS)
+        return Response(read_limited(path, MAX_HTML), media_type="image/png", headers=REPORT_HEADERS)
 
     @app.post("/api/webhooks/ses", tags=["webhooks"], response_model=m.WebhookResult,
               responses={403: {"model": m.Error}, 413: {"model": m.Error}, 502: {"model": m.Error}})  # fmt: skip
     async def ses_webhook(request: Request) -> m.WebhookResult:
         """Amazon SNS notifications of SES bounces, complaints and deliveries (signature checked)."""
         body = await request.body()
-        result: m.WebhookResult = await _in_thread(_handle_sns, verifier, store, body, sns_fetch)
+        result: m.WebhookResult = await _in_thread(handle_sns, verifier, store, body, sns_fetch)
         return result
 
     @app.get("/healthz", response_model=m.Health, tags=["ops"])
@@ -368,14 +390,6 @@ def create_app(
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
     return app
-
-
-_REPORT_HEADERS = {
-    # a report is a document from the manifest's data: it may show images of its own and nothing else
-    "Content-Security-Policy": "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox allow-popups",
-    "Cache-Control": "private, no-store",
-}
 
 
 def _run_fields(run_id: str, reports: list[str], job: Job | None, record: Any) -> dict[str, Any]:
@@ -396,88 +410,10 @@ def _run_fields(run_id: str, reports: list[str], job: Job | None, record: Any) -
             "finished": record.finished if record is not None else None}  # fmt: skip
 
 
-def _regular(path: Path) -> bool:
-    try:
-        return stat.S_ISREG(path.lstat().st_mode)
-    except OSError:
-        return False
-
-
-def _html_file(out_dir: Path, run_id: str, report: str) -> Path | None:
-    if not RUN_ID.fullmatch(run_id) or report not in TITLES:
-        return None
-    path = out_dir / run_id / f"{report}.html"
-    return path if _regular(path) else None
-
-
-def _read_limited(path: Path, limit: int) -> bytes:
-    with path.open("rb") as handle:
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise HTTPException(404, "The file is too large to serve.")
-    return data
-
-
 async def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
     from starlette.concurrency import run_in_threadpool  # noqa: PLC0415
 
     return await run_in_threadpool(fn, *args)
-
-
-class _Lazy:
-    """A value made on first use (the SNS verifier: most apps never receive a notification)."""
-
-    def __init__(self, make: Callable[[], Any]) -> None:
-        self.make, self.value, self.lock = make, None, threading.Lock()
-
-    def get(self) -> Any:
-        with self.lock:
-            if self.value is None:
-                self.value = self.make()
-            return self.value
-
-
-def _make_verifier(config: WebConfig, fetch: Callable[[str], bytes] | None) -> Any:
-    from execintel.web.sns import SnsConfig, SnsVerifier  # noqa: PLC0415
-
-    kwargs: dict[str, Any] = {"topic_arns": config.sns_topic_arns, "max_age": config.sns_max_age,
-                              "cert_dir": config.sns_cert_dir}  # fmt: skip
-    if fetch is not None:
-        kwargs["fetch"] = fetch
-    return SnsVerifier(SnsConfig(**kwargs))
-
-
-def _handle_sns(lazy: _Lazy, store: "Store", body: bytes, fetch: Callable[[str], bytes] | None) -> Any:
-    from execintel.feedback import apply_feedback, parse_ses  # noqa: PLC0415
-    from execintel.web.sns import SnsRejected  # noqa: PLC0415
-
-    verifier = lazy.get()
-    topic = ""
-    try:
-        message = verifier.verify(body)
-        kind = message.get("Type")
-        topic = str(message.get("TopicArn", ""))
-        if kind == "SubscriptionConfirmation":
-            verifier.confirm(message)  # GETs the host-checked SubscribeURL, following no redirect
-            log_event(log, "sns.subscribed", topic=topic)
-            return m.WebhookResult(status="confirmed")
-    except SnsRejected as exc:
-        log_event(log, "sns.rejected", reason=str(getattr(exc, "reason", exc))[:200], level=logging.WARNING)
-        raise HTTPException(403, "The SNS message was refused.") from None
-    except (OSError, ValueError) as exc:
-        log_event(log, "sns.confirm_failed", topic=topic, error=type(exc).__name__, level=logging.WARNING)
-        raise HTTPException(502, "The subscription could not be confirmed with SNS; it will send the "
-                            "confirmation again.") from None  # fmt: skip
-    if kind != "Notification":
-        return m.WebhookResult(status="ignored")
-    try:
-        items = parse_ses(message.get("Message", ""))
-    except ValueError as exc:
-        log_event(log, "sns.unparsed", topic=topic, reason=str(exc)[:200], level=logging.WARNING)
-        return m.WebhookResult(status="ignored")
-    counts = apply_feedback(store, items, source=f"sns:{topic}"[:200])
-    log_event(log, "sns.applied", topic=topic, **{k: v for k, v in counts.items() if isinstance(v, int)})
-    return m.WebhookResult(status="ok", counts={k: int(v) for k, v in counts.items()})
 
 
 def _version() -> str:

@@ -69,7 +69,9 @@ class Guard:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
                 present = {k.lower() for k, _ in message.get("headers", [])}
-                added = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
+                # same-origin, not no-referrer: under no-referrer browsers send "Origin: null" on the page's own
+                # POSTs (the sign-in form, the dashboard's fetches), which the Origin check below must refuse
+                added = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
                          (b"x-frame-options", b"DENY")]  # fmt: skip
                 if b"content-security-policy" not in present:
                     added.append((b"content-security-policy", APP_CSP.encode()))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from html import escape
 
+# strict-origin: a Referer from these pages (whose address may hold a sign-in token) is at most the origin, and,
+# unlike no-referrer, it lets the browser send the real Origin with the form's POST, which the Origin check needs.
 _PAGE = """<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="strict-origin">
 <title>{title} · execintel</title>
 <link rel="stylesheet" href="/static/app.css">
 </head>
