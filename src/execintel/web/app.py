@@ -9,7 +9,6 @@ import hashlib
 import logging
 import secrets
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -266,19 +265,14 @@ def create_app(
                                     running=job.run_id if job else None))  # fmt: skip
         return m.Reports(reports=out)
 
+    def ended(run_id: str) -> bool:
+        record = store.get_run(run_id)
+        return record is not None and record.finished is not None
+
     def submit(job: Job) -> None:
-        """Queue ``job``; a run of the same report that the store shows finished is not "already running" (its
-        worker is tidying up for a moment)."""
-        for _ in range(50):
-            try:
-                queue.submit(job)
-                return
-            except AlreadyRunning as exc:
-                record = store.get_run(exc.run_id)
-                if record is None or record.finished is None:
-                    raise
-                time.sleep(0.02)
-        queue.submit(job)
+        """Queue ``job``; a run of the same report that the store shows finished is not "already running": its
+        worker is tidying up for a moment, and the new job waits behind it (the answer does not)."""
+        queue.submit(job, ended=ended)
 
     def known_report(report_id: str) -> str:
         if report_id not in TITLES:

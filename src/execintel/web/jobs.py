@@ -77,13 +77,20 @@ class Jobs:
             if thread.is_alive():
                 thread.join(timeout)
 
-    def submit(self, job: Job) -> Job:
-        """Queue a job; AlreadyRunning when its report is queued or running, QueueFull when there is no room."""
+    def submit(self, job: Job, *, ended: Callable[[str], bool] | None = None) -> Job:
+        """Queue a job; AlreadyRunning when its report is queued or running, QueueFull when there is no room.
+
+        ``ended(run_id)`` tells whether a running job's run is already recorded as over (its worker is only tidying
+        up, e.g. closing its render pool): then the new job is queued behind it at once instead of refused.
+        """
         self.start()
+        current = self.running(job.report)
+        # asked outside the lock: ``ended`` reads the store
+        over = current is not None and current.status == "running" and ended is not None and ended(current.run_id)
         with self._lock:
-            current = self._active.get(job.report)
-            if current is not None:
-                raise AlreadyRunning(current.run_id)
+            active = self._active.get(job.report)
+            if active is not None and not (over and active is current):
+                raise AlreadyRunning(active.run_id)
             try:
                 self._queue.put_nowait(job)
             except queue.Full:
