@@ -59,6 +59,7 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/bench_reports.py synth --entities 50 --ledger-rows 1000000
 	$(PY) benchmarks/bench_delivery.py
 	$(PY) benchmarks/bench_store.py
+	$(PY) benchmarks/bench_api.py
 	$(PY) benchmarks/bench_git.py --commits 100000 --blob-mb 200
 	$(PY) benchmarks/bench_secrets.py recall
 	$(PY) benchmarks/bench_secrets.py lines

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from typing import Annotated
 
@@ -48,6 +49,10 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     err.print(f"Serving the dashboard of {opened.manifest.portfolio.name} at {config.base_url}/ (Ctrl+C stops)",
               markup=False, soft_wrap=True)  # fmt: skip
+    # Everything imported so far lives as long as the server: keep it out of the garbage collector's full passes
+    # (a full pass over the framework's objects paused the server for 50-90 ms; docs/benchmarks.md, "Web API").
+    gc.collect()
+    gc.freeze()
     try:
         # uvicorn's access log would print query strings (a sign-in token): the app logs each request itself
         uvicorn.run(app, host=host, port=port, access_log=False, log_level="info", server_header=False)
