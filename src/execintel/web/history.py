@@ -15,6 +15,7 @@ garbage collection to walk, which stops every request while it runs (for 5,000 r
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,7 @@ class HistoryCache:
         self.store = store
         self._key: tuple[str, tuple[str | None, int, str]] | None = None
         self._runs: History = []
+        self._answers: dict[tuple[object, ...], bytes] = {}  # answers made from this version of the history
         self._lock = threading.Lock()  # one re-read at a time; the others wait for it rather than read too
 
     def newest_first(self, portfolio: str) -> History:
@@ -43,4 +45,21 @@ class HistoryCache:
                 history = self.store.report_history(portfolio)
                 self._runs = [(run, [replace(r, findings=None) for r in reports]) for run, reports in reversed(history)]
                 self._key = key
+                self._answers = {}
             return self._runs
+
+    def answer(self, portfolio: str, key: tuple[object, ...], make: Callable[[History], bytes]) -> bytes:
+        """``make(history)``, made once per version of the history and ``key`` (the readers' reports, the limit):
+        the history page of many readers is serialised once, not on every request."""
+        runs = self.newest_first(portfolio)
+        with self._lock:
+            found = self._answers.get(key) if self._runs is runs else None
+        if found is not None:
+            return found
+        made = make(runs)
+        with self._lock:
+            if self._runs is runs:  # still the current version: keep it (a few role sets and limits at most)
+                if len(self._answers) >= 64:
+                    self._answers.clear()
+                self._answers[key] = made
+        return made
