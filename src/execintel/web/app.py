@@ -135,7 +135,7 @@ def create_app(
                            allow_methods=["GET", "POST"], allow_headers=["Content-Type", "X-CSRF-Token"])  # fmt: skip
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    def current_user(request: Request) -> User:
+    async def current_user(request: Request) -> User:
         claims = sessions.verify(request.cookies.get(COOKIE, ""))
         session = store.session(claims.jti) if claims is not None else None
         person = manifests.person(subject=claims.subject) if claims is not None else None
@@ -146,7 +146,7 @@ def create_app(
         request.state.subject = person.id
         return User(person, claims)
 
-    def csrf_user(request: Request, user: Annotated[User, Depends(current_user)]) -> User:
+    async def csrf_user(request: Request, user: Annotated[User, Depends(current_user)]) -> User:
         if not same_token(request.headers.get("x-csrf-token"), user.claims.csrf):
             raise HTTPException(403, "Missing or wrong X-CSRF-Token header; reload the page.")
         return user
@@ -319,7 +319,7 @@ def create_app(
         return m.Run(**_run_fields(run_id, visible, job, record), deliveries=deliveries)
 
     @app.get("/api/history", response_model=m.History, tags=["api"], responses={401: {"model": m.Error}})
-    def history(user: Signed, limit: Annotated[int, m.Query(ge=1, le=500)] = 50) -> Response:
+    async def history(user: Signed, limit: Annotated[int, m.Query(ge=1, le=500)] = 50) -> Response:
         """The runs of the portfolio that built a report this user may read, newest first."""
         readable = tuple(report for report in TITLES if user.may_read(report))
 
