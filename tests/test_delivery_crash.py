@@ -4,7 +4,7 @@ once, for the outbox and for SMTP, and the store verifies.
 Each trial has its own store, outbox or SMTP server. The kill lands at a random moment between two messages (the
 j-th message has arrived, then a random part of the interval to the next), or before the first one; and for SMTP
 also exactly when the server has received a message's final dot, before it answers (the server kills the run
-there). ``EXECINTEL_CRASH_TRIALS`` trials of each (8 by default, 50 for ``make test-all``).
+there). ``EXECINTEL_CRASH_TRIALS`` trials of each (4 by default, 50 for ``make test-all``).
 
 The runs are ``execintel run`` as the command line runs it (``execintel.cli.main``), each forked from a process
 that imported execintel once: a run then takes a fraction of a second instead of the seconds its imports take, so
@@ -34,7 +34,7 @@ from conftest import WritePortfolio, delivery_manifest
 from execintel.store import SqliteStore
 from smtp_server import Received, SmtpTestServer
 
-TRIALS = int(os.environ.get("EXECINTEL_CRASH_TRIALS", "8"))
+TRIALS = int(os.environ.get("EXECINTEL_CRASH_TRIALS", "4"))
 PEOPLE = 8  # 8 recipients of the daily digest, paced at 25 a second: a message every 40 ms
 GAP = 1 / 25
 

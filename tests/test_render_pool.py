@@ -51,7 +51,12 @@ def starter(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: the run renders without worker processes")
 @pytest.mark.parametrize(
     ("how", "delivering"),
-    [(signal.SIGKILL, False), (signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGTERM, True)],
+    [
+        (signal.SIGKILL, False),
+        (signal.SIGTERM, False),
+        pytest.param(signal.SIGINT, False, marks=pytest.mark.long),  # the same unwinding as SIGTERM: make test-all
+        (signal.SIGTERM, True),
+    ],
     ids=["kill-9", "sigterm", "sigint", "sigterm-delivering"],
 )
 def test_a_run_stopped_while_it_renders_leaves_no_process_behind(
