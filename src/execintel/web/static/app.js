@@ -1,5 +1,5 @@
 // execintel dashboard: sign in with an emailed link, run the reports your roles allow, watch each run, read the
-// history. It talks only to this server's JSON API (docs: /work/notes/14/API.md, published at /openapi.json).
+// history. It talks only to this server's JSON API (described in docs/web.md and published at /openapi.json).
 //
 // Safety rules this file keeps: every value from the server reaches the page through textContent or a text node
 // (report titles and triggers come from a manifest, so they are untrusted text); no HTML-string sinks, no inline
