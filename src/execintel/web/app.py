@@ -19,6 +19,7 @@ from fastapi import Depends, FastAPI, Form, HTTPException, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from execintel.report_ids import TITLES
 from execintel.web import models as m
@@ -376,7 +377,7 @@ def create_app(
     async def ses_webhook(request: Request) -> m.WebhookResult:
         """Amazon SNS notifications of SES bounces, complaints and deliveries (signature checked)."""
         body = await request.body()
-        result: m.WebhookResult = await _in_thread(handle_sns, verifier, store, body, sns_fetch)
+        result: m.WebhookResult = await run_in_threadpool(handle_sns, verifier, store, body)
         return result
 
     @app.get("/healthz", response_model=m.Health, tags=["ops"])
@@ -408,12 +409,6 @@ def _run_fields(run_id: str, reports: list[str], job: Job | None, record: Any) -
             "trigger": record.trigger if record is not None else None,
             "started": record.started if record is not None else None,
             "finished": record.finished if record is not None else None}  # fmt: skip
-
-
-async def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
-    from starlette.concurrency import run_in_threadpool  # noqa: PLC0415
-
-    return await run_in_threadpool(fn, *args)
 
 
 def _version() -> str:

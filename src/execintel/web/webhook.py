@@ -47,7 +47,7 @@ def make_verifier(config: WebConfig, fetch: Callable[[str], bytes] | None) -> An
     return SnsVerifier(SnsConfig(**kwargs))
 
 
-def handle_sns(lazy: Lazy, store: Store, body: bytes, fetch: Callable[[str], bytes] | None) -> Any:
+def handle_sns(lazy: Lazy, store: Store, body: bytes) -> Any:
     """Answer one webhook call: 403 for a refused message, the counts of what the feedback changed otherwise."""
     from execintel.feedback import apply_feedback, parse_ses  # noqa: PLC0415
     from execintel.web.sns import SnsRejected  # noqa: PLC0415
