@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     sns_max_age: float = Field(default=3600.0, ge=0)
     sns_cert_dir: Path | None = None
     trigger: str | None = None  # who started a run, when not a person at this machine (the scheduler sets it)
+    # AWS (docs/aws-runtime.md): the api function reads the JWT secret from Secrets Manager (kept for secret_ttl
+    # seconds per instance), starts on-demand runs by invoking the worker function asynchronously, and reads the
+    # reports the worker wrote under runs/<run id>/ of reports_bucket.
+    jwt_secret_arn: str | None = None
+    secret_ttl: float = Field(default=300.0, ge=0, le=86400)
+    worker_function: str | None = None
+    reports_bucket: str | None = None
     debug: bool = False
     aws_region: str | None = _aws("AWS_REGION")
     aws_endpoint_url: str | None = _aws("AWS_ENDPOINT_URL")

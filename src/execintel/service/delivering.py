@@ -39,10 +39,11 @@ class Delivering:
     def __init__(
         self, manifest: Manifest, schedule: Schedule | None, mailer: Mailer, store: Store, run_id: str, *,
         force: bool, wait: float, resend_unknown: bool, trigger: str, events: Events,
+        scheduled: dt.datetime | None = None,
     ) -> None:  # fmt: skip
         self.manifest, self.schedule, self.mailer, self.store, self.run_id = manifest, schedule, mailer, store, run_id
         self.force, self.wait, self.resend_unknown, self.trigger = force, wait, resend_unknown, trigger
-        self.events = events
+        self.events, self.scheduled = events, scheduled
         self.period = ""
         self.started = False
         """True once the run is recorded in the store (from then on, how it ends is recorded too)."""
@@ -58,7 +59,7 @@ class Delivering:
         from execintel.store import RunRecord  # noqa: PLC0415
 
         now = dt.datetime.now(dt.UTC)
-        self.period = run_period(self.manifest, self.schedule, as_of, now)
+        self.period = run_period(self.manifest, self.schedule, as_of, self.scheduled or now)
         planned, unreceived = plan(self.manifest, report_ids, schedule=self.schedule, period=self.period,
                                    salt=self.run_id if self.force else "")  # fmt: skip
         for report in unreceived:

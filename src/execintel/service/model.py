@@ -75,6 +75,9 @@ class RunRequest:
     """The run's id, when the caller made it (:func:`execintel.pipeline.new_run_id`); None: a new one."""
     always_build: bool = False
     """Build, render and record the reports even when every delivery already went out for the period."""
+    scheduled: dt.datetime | None = None
+    """When the schedule fired (aware; a scheduler's scheduled time): the period is that tick's, not now's, so a
+    late or repeated delivery of the same event delivers for the same period. None: now."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,7 +100,7 @@ def run_reports(
         assert mailer is not None and store is not None  # noqa: S101 - checked above
         delivering = Delivering(manifest, schedule, mailer, store, run_id, force=request.force, wait=request.wait,
                                 resend_unknown=request.resend_unknown, trigger=_trigger(request, settings),
-                                events=events)  # fmt: skip
+                                events=events, scheduled=request.scheduled)  # fmt: skip
         return run.deliver(delivering)
     raise AssertionError("unreachable")  # pragma: no cover - the with block returns or raises
 

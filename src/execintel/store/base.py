@@ -517,10 +517,15 @@ class Store(ABC):
         return sorted((from_row(Suppression, r) for r in self._rows("suppressions", {})), key=lambda s: s.address)
 
     # Locks: leases, not audited.
-    def acquire(self, name: str, *, ttl: float) -> Lock | None:
-        """Take the named lock for ``ttl`` seconds; None while someone else holds it (a stale lock is taken over)."""
+    def acquire(self, name: str, *, ttl: float, token: str | None = None) -> Lock | None:
+        """Take the named lock for ``ttl`` seconds; None while someone else holds it (a stale lock is taken over).
+
+        ``token`` ends the owner (``hostname:pid:token``; default random): the AWS api names the run it started.
+        """
         _positive("ttl", ttl)
-        owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(8)}"
+        if token is not None and (not token or ":" in token):
+            raise ValueError(f"a lock token is a non-empty text without ':', not {token!r}")
+        owner = f"{socket.gethostname()}:{os.getpid()}:{token or secrets.token_hex(8)}"
         for _ in range(_RETRIES):
             now = self._now()
             lock = Lock(name, owner, now + timedelta(seconds=ttl))

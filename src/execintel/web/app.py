@@ -25,10 +25,10 @@ from execintel.report_ids import TITLES
 from execintel.web import models as m
 from execintel.web.auth import COOKIE, Claims, RateLimiter, Sessions, new_link_token, same_token, token_hash
 from execintel.web.config import LINK_SECONDS, WebConfig
-from execintel.web.files import CHART, MAX_HTML, REPORT_HEADERS, RUN_ID, html_file, read_limited, regular
+from execintel.web.files import CHART, MAX_HTML, REPORT_HEADERS, RUN_ID, LocalFiles, ReportFiles
 from execintel.web.history import HistoryCache
 from execintel.web.http import Guard, client_ip, log_event
-from execintel.web.jobs import AlreadyRunning, Job, Jobs, QueueFull
+from execintel.web.jobs import AlreadyRunning, Job, JobQueue, Jobs, QueueFull
 from execintel.web.pages import failed_page, link_email, verify_page
 from execintel.web.webhook import Lazy, handle_sns, make_verifier
 
@@ -99,18 +99,22 @@ class ManifestCache:
 
 
 def create_app(
-    config: WebConfig, *, store: "Store", mailer: "Mailer", jobs: Jobs | None = None,
+    config: WebConfig, *, store: "Store", mailer: "Mailer", jobs: JobQueue | None = None,
     settings: "Settings | None" = None, runner: Runner | None = None, sns_fetch: Callable[[str], bytes] | None = None,
+    files: ReportFiles | None = None,
 ) -> FastAPI:  # fmt: skip
     """The web app over ``store`` (sessions, runs, history) and ``mailer`` (sign-in links and report runs).
 
     ``runner`` does one job (default: build the report and deliver it with the run service); ``sns_fetch`` fetches
-    SNS certificates and subscription confirmations (default: HTTPS with a timeout).
+    SNS certificates and subscription confirmations (default: HTTPS with a timeout). ``jobs`` runs the jobs
+    (default: an in-process queue; the AWS api invokes the worker function); ``files`` reads the runs' reports and
+    charts (default: the out folder; the AWS api reads its S3 bucket).
     """
     manifests = ManifestCache(config.portfolio, allow_outside=config.allow_outside)
     manifests.get()  # a broken manifest stops the server at start, not at the first request
     sessions = Sessions(config)
-    queue = jobs or Jobs(size=config.limits.queue)
+    queue: JobQueue = jobs or Jobs(size=config.limits.queue)
+    reports_files: ReportFiles = files or LocalFiles(config.out_dir)
     by_address = RateLimiter(config.limits.links_per_address, config.limits.window)
     by_client = RateLimiter(config.limits.links_per_client, config.limits.window)
     mail_lock = threading.Lock()  # one mailer: sign-in links and report runs take turns
@@ -130,6 +134,7 @@ def create_app(
     app = FastAPI(title="execintel", version=_version(), lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Executive reports of one portfolio: sign in with an emailed link, run and read the "
                   "reports your roles allow.")  # fmt: skip
+    app.state.links = links  # the AWS api waits for a sign-in link's send before Lambda freezes the instance
     app.add_middleware(Guard, config=config)
     if config.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_credentials=True,
@@ -239,7 +244,7 @@ def create_app(
         for run, records in runs.newest_first(manifests.get().portfolio.name):
             for record in records:
                 report = record.report
-                if report in wanted and report not in found and html_file(config.out_dir, run.run_id, report):
+                if report in wanted and report not in found and reports_files.has(run.run_id, f"{report}.html"):
                     found[report] = (run.run_id, record.generated)
             if len(found) == len(wanted):
                 break
@@ -337,14 +342,14 @@ def create_app(
         body = runs.answer(manifests.get().portfolio.name, (readable, limit), make)
         return Response(body, media_type="application/json")
 
-    def latest_file(report_id: str, user: User) -> tuple[str, Path]:
+    def latest_file(report_id: str, user: User) -> str:
         report = known_report(report_id)
         if not user.may_read(report):
             raise HTTPException(403, f"Your roles do not allow the {report} report.")
         found = latest_run(report)
         if found is None:
             raise HTTPException(404, f"No {report} report has been rendered yet; run it first.")
-        return found[0], config.out_dir / found[0]
+        return found[0]
 
     def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         return {code: {"model": m.Error} for code in codes}
@@ -355,22 +360,22 @@ def create_app(
              responses={200: html_200, **errors(401, 403, 404)})  # fmt: skip
     def latest(report_id: str, user: Signed) -> Response:
         """The latest rendered HTML of the report."""
-        run_id, _folder = latest_file(report_id, user)
-        path = html_file(config.out_dir, run_id, report_id)
-        if path is None:
+        run_id = latest_file(report_id, user)
+        data = reports_files.read(run_id, f"{report_id}.html", MAX_HTML)
+        if data is None:
             raise HTTPException(404, "The report's HTML is no longer there.")
-        return HTMLResponse(read_limited(path, MAX_HTML), headers=REPORT_HEADERS)
+        return HTMLResponse(data, headers=REPORT_HEADERS)
 
     @app.get("/api/reports/{report_id}/{name}", tags=["api"], include_in_schema=False)
     def chart(report_id: str, name: str, user: Signed) -> Response:
         """A chart of the latest HTML (its images are relative links to these)."""
-        _run_id, folder = latest_file(report_id, user)
+        run_id = latest_file(report_id, user)
         if not CHART.fullmatch(name) or not name.startswith(f"{report_id}-"):
             raise HTTPException(404, "No such file.")
-        path = folder / name
-        if not regular(path):
+        data = reports_files.read(run_id, name, MAX_HTML)
+        if data is None:
             raise HTTPException(404, "No such file.")
-        return Response(read_limited(path, MAX_HTML), media_type="image/png", headers=REPORT_HEADERS)
+        return Response(data, media_type="image/png", headers=REPORT_HEADERS)
 
     @app.post("/api/webhooks/ses", tags=["webhooks"], response_model=m.WebhookResult,
               responses={403: {"model": m.Error}, 413: {"model": m.Error}, 502: {"model": m.Error}})  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,8 +52,9 @@ class Limits:
 class WebConfig:
     """Everything the app needs besides the store, the mailer and the portfolio."""
 
-    keys: dict[str, bytes]
-    """kid -> secret; the first signs, every one verifies (the previous ones after a rotation)."""
+    keys: Mapping[str, bytes]
+    """kid -> secret; the first signs, every one verifies (the previous ones after a rotation). The AWS api gives a
+    mapping that re-reads its secret from Secrets Manager after a TTL."""
     base_url: str
     portfolio: Path
     out_dir: Path = Path("out")

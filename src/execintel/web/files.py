@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import stat
 from pathlib import Path
+from typing import Protocol
 
 from fastapi import HTTPException
 
@@ -45,3 +46,30 @@ def read_limited(path: Path, limit: int) -> bytes:
     if len(data) > limit:
         raise HTTPException(404, "The file is too large to serve.")
     return data
+
+
+class ReportFiles(Protocol):
+    """Where the app reads a run's files: the out folder (``execintel serve``) or an S3 bucket (the AWS api)."""
+
+    def has(self, run_id: str, name: str) -> bool:
+        """True when run ``run_id`` left a file ``name`` (a checked report or chart name)."""
+
+    def read(self, run_id: str, name: str, limit: int) -> bytes | None:
+        """The file's bytes; None when it is not there; 404 when it is larger than ``limit``."""
+
+
+class LocalFiles:
+    """A run's files in ``out_dir/<run_id>/``, as regular files only."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+
+    def has(self, run_id: str, name: str) -> bool:
+        """True when the run's folder holds ``name`` as a regular file."""
+        return RUN_ID.fullmatch(run_id) is not None and regular(self.out_dir / run_id / name)
+
+    def read(self, run_id: str, name: str, limit: int) -> bytes | None:
+        """The file's bytes (see :func:`read_limited`); None when it is not a regular file of the run."""
+        if not self.has(run_id, name):
+            return None
+        return read_limited(self.out_dir / run_id / name, limit)

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 log = logging.getLogger("execintel.web.jobs")
 
@@ -44,6 +45,25 @@ class Job:
     status: str = "queued"  # queued -> running -> done | error
     error: str | None = None
     queued: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+class JobQueue(Protocol):
+    """What the app needs of a job runner: :class:`Jobs` in one process, ``execintel.aws.jobs`` on Lambda."""
+
+    def start(self) -> None:
+        """Get ready to run jobs (the app's start-up)."""
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop taking jobs (the app's shutdown)."""
+
+    def submit(self, job: Job, *, ended: Callable[[str], bool] | None = None) -> Job:
+        """Start ``job``; AlreadyRunning or QueueFull when it cannot be."""
+
+    def get(self, run_id: str) -> Job | None:
+        """The job of this run id, if known."""
+
+    def running(self, report: str) -> Job | None:
+        """The queued or running job of ``report``, if any."""
 
 
 class Jobs:

@@ -1,0 +1,58 @@
+"""What the AWS handlers share: settings from the environment, boto3 clients, and one JSON log line per event.
+
+Imports only the standard library and the settings (boto3 when a client is first made): the api and sns
+functions ship this module without the analysis stack.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from execintel.config.settings import Settings
+
+log = logging.getLogger("execintel.aws")
+
+
+def setup_logging() -> None:
+    """INFO lines from execintel in CloudWatch (the Lambda runtime's root handler is at WARNING by default)."""
+    logging.getLogger("execintel").setLevel(os.environ.get("EXECINTEL_LOG_LEVEL", "INFO").upper())
+    if not logging.getLogger().handlers:  # outside Lambda (tests, sam local): lines still go somewhere
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+
+
+def log_event(event: str, *, level: int = logging.INFO, **fields: Any) -> None:
+    """One structured (JSON) line; callers pass no secret, token or message body."""
+    log.log(level, json.dumps({"event": event, **fields}, default=str, sort_keys=True))
+
+
+def describe(exc: BaseException) -> str:
+    """One sentence for a log line or an answer: the message of an execintel error, else the exception's type and
+    its first line (never a traceback, which the log shows only with EXECINTEL_DEBUG)."""
+    from execintel.errors import ExecintelError  # noqa: PLC0415
+
+    text = str(exc).strip()
+    if isinstance(exc, ExecintelError) and text:
+        return text[:2000]
+    first = text.splitlines()[0][:500] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def client(service: str, settings: Settings) -> Any:
+    """A boto3 client for ``service`` with the settings' region, endpoint and credentials (the runtime's role when
+    none are set)."""
+    import boto3  # noqa: PLC0415 - from the Lambda runtime, imported when first needed
+
+    return boto3.client(service, **settings.aws_client_kwargs())  # type: ignore[call-overload]
+
+
+def required(value: str | None, name: str, why: str) -> str:
+    """``value``, or a :class:`ConfigError` naming the unset variable ``name`` and what it is for."""
+    from execintel.errors import ConfigError, Problem  # noqa: PLC0415
+
+    if value is None or not value.strip():
+        raise ConfigError(Problem("environment", f"is not set: {why}", key=name))
+    return value.strip()
