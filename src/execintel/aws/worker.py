@@ -154,12 +154,16 @@ def _record_failure(state: State, job: JobEvent, why: str) -> None:
 def _run(state: State, report_ids: list[str], **fields: Any) -> RunResult:
     from execintel.pipeline import load_facts  # noqa: PLC0415
     from execintel.render.pdf import available  # noqa: PLC0415
+    from execintel.render.pool import RenderPool  # noqa: PLC0415
     from execintel.service import RunRequest, run_reports  # noqa: PLC0415
 
     loaded = load_facts(state.portfolio, settings=state.settings)
-    request = RunRequest(report_ids, out_dir=state.out, pdf=available(), wait=WAIT, **fields)
-    return run_reports(state.portfolio, loaded, request, settings=state.settings, mailer=state.mailer,
-                       store=state.store)  # fmt: skip
+    pdf = available() if state.settings.pdf is None else state.settings.pdf
+    request = RunRequest(report_ids, out_dir=state.out, pdf=pdf, wait=WAIT, **fields)
+    # One process: Lambda has no /dev/shm, so multiprocessing's queues (a process pool) cannot work there.
+    with RenderPool(pdf=pdf, workers=1) as pool:
+        return run_reports(state.portfolio, loaded, request, settings=state.settings, mailer=state.mailer,
+                           store=state.store, pool=pool)  # fmt: skip
 
 
 def _upload(state: State, folder: Path) -> list[str]:

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     secret_ttl: float = Field(default=300.0, ge=0, le=86400)
     worker_function: str | None = None
     reports_bucket: str | None = None
+    pdf: bool | None = None  # the AWS worker: attach PDFs (default: when WeasyPrint and its libraries import)
     debug: bool = False
     aws_region: str | None = _aws("AWS_REGION")
     aws_endpoint_url: str | None = _aws("AWS_ENDPOINT_URL")
