@@ -5,6 +5,7 @@ back from the reports bucket, and a broken secret answered 503 with a clear log 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import importlib
 import io
 import json
@@ -14,16 +15,22 @@ import sys
 import zipfile
 from collections.abc import Iterator
 from http.cookies import SimpleCookie
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import urlencode
 
 import boto3
 import httpx2
+import jwt
 import pytest
 
 from aws_helpers import EVENTS, aws_client, lambda_env, parsed, ses_sent
 from execintel.aws import worker
+from execintel.aws.secrets import SecretKeys
+from execintel.config.settings import Settings
+from execintel.web.auth import Sessions
+from execintel.web.config import key_id, web_config
 from web_helpers import LINK, write_web_portfolio
 
 TABLE = "execintel-api-test"
@@ -221,3 +228,34 @@ def test_a_missing_or_short_secret_answers_503_with_a_clear_log_line_until_it_is
     manager.put_secret_value(SecretId=short["ARN"], SecretString=json.dumps({"current": secrets.token_urlsafe(48)}))
     monkeypatch.setattr(again, "RETRY", 0.0)
     assert again.handler(v2("GET", "/healthz"), None)["statusCode"] == 200
+
+
+def test_a_rotated_secret_signs_after_the_ttl_and_the_previous_one_still_verifies(
+    aws: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    manager = aws_client("secretsmanager", aws["AWS_ENDPOINT_URL"])
+    old, new = secrets.token_urlsafe(48), secrets.token_urlsafe(48)
+    arn = manager.create_secret(Name="execintel-api-test-rotation", SecretString=old)["ARN"]
+    now = [0.0]
+    keys = SecretKeys.from_secrets_manager(manager, arn, 300.0, clock=lambda: now[0])
+    sessions = Sessions(dataclasses.replace(web_config(Settings(jwt_secret=old), Path()), keys=keys))
+
+    def kid(token: str) -> str:
+        return str(jwt.get_unverified_header(token)["kid"])
+
+    token, _ = sessions.issue("casey")
+    manager.put_secret_value(SecretId=arn, SecretString=json.dumps({"current": new, "previous": [old]}))
+    now[0] = 299.0
+    assert kid(sessions.issue("casey")[0]) == key_id(old.encode())  # kept for the TTL
+    now[0] = 301.0
+    assert kid(sessions.issue("casey")[0]) == key_id(new.encode())  # read again: the new secret signs
+    assert sessions.verify(token) is not None  # and the previous one still verifies
+    manager.put_secret_value(SecretId=arn, SecretString=new)  # the old secret dropped
+    now[0] = 700.0
+    assert sessions.verify(token) is None
+    fresh, _ = sessions.issue("casey")
+    manager.put_secret_value(SecretId=arn, SecretString="short")  # a bad value: the last good keys stay
+    now[0] = 1100.0
+    with caplog.at_level(logging.ERROR, logger="execintel.aws"):
+        assert sessions.verify(fresh) is not None
+    assert "api.secret_refresh_failed" in caplog.text and "short" not in caplog.text  # never the value

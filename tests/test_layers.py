@@ -61,3 +61,34 @@ def test_the_web_app_imports_no_analysis_stack() -> None:
             "'execintel.render','execintel.pipeline','execintel.service'))))")  # fmt: skip
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert done.stdout.strip() == "[]", f"the web app imports {done.stdout.strip()} (none of {heavy} may be)"
+
+
+AWS_LIGHT = ("execintel.aws.api", "execintel.aws.sns")
+
+
+def test_the_aws_api_and_sns_handlers_import_no_analysis_stack(tmp_path: Path) -> None:
+    # api.zip carries these two handlers without the analysis stack: importing them (the api builds its whole app at
+    # import) and answering a request must not need it
+    portfolio = tmp_path / "portfolio"
+    portfolio.mkdir()
+    (portfolio / "portfolio.yaml").write_text(
+        "version: 1\nportfolio: {name: Light}\nsender: reports@example.com\n"
+        "stakeholders: [{id: a, name: A, email: a@example.com, roles: [admin]}]\nentities: [{id: e, name: E}]\n", encoding="utf-8")  # fmt: skip
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "EXECINTEL_PORTFOLIO": str(portfolio),
+           "EXECINTEL_STORE": f"sqlite:///{tmp_path / 'audit.db'}", "EXECINTEL_MAILER": f"outbox:{tmp_path / 'out'}",
+           "EXECINTEL_JWT_SECRET": "x" * 48, "EXECINTEL_WORKER_FUNCTION": "worker", "EXECINTEL_REPORTS_BUCKET": "b",
+           "EXECINTEL_DATA_DIR": str(tmp_path / "data"), "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_CONFIG_FILE": "/dev/null",
+           "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true"}  # fmt: skip
+    code = ("import sys, execintel.aws.sns, execintel.aws.api as api\n"
+            "answer = api.handler({'version': '2.0', 'routeKey': '$default', 'rawPath': '/healthz', "
+            "'rawQueryString': '', 'headers': {'host': 'x'}, 'requestContext': {'http': {'method': 'GET', "
+            "'path': '/healthz', 'protocol': 'HTTP/1.1', 'sourceIp': '192.0.2.1'}}, 'isBase64Encoded': False}, None)\n"
+            "assert answer['statusCode'] == 200, answer\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in {'numpy','pandas','pyarrow','duckdb',"
+            "'matplotlib','beancount','weasyprint','detect_secrets','jinja2'} or m.startswith(('execintel.analysis',"
+            "'execintel.reports','execintel.render','execintel.pipeline','execintel.service'))))")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env,
+                          check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "[]", f"{AWS_LIGHT} import {done.stdout.strip()}"

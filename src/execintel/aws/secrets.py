@@ -74,7 +74,9 @@ class SecretKeys(Mapping[str, bytes]):
         self.refresh(force=True)  # the first read raises: a cold start without a usable secret answers 503
 
     @classmethod
-    def from_secrets_manager(cls, client: Any, arn: str, ttl: float) -> SecretKeys:
+    def from_secrets_manager(
+        cls, client: Any, arn: str, ttl: float, clock: Callable[[], float] = time.monotonic
+    ) -> SecretKeys:
         """Keys of the secret ``arn`` (its ``AWSCURRENT`` version's ``SecretString``)."""
 
         def fetch() -> str:
@@ -93,7 +95,7 @@ class SecretKeys(Mapping[str, bytes]):
                                                   "store the JWT secret as text"))  # fmt: skip
             return text
 
-        return cls(fetch, ttl)
+        return cls(fetch, ttl, clock)
 
     def refresh(self, *, force: bool = False) -> None:
         """Read the secret again when the keys are older than the TTL (or ``force``); see the module docstring."""
