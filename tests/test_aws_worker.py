@@ -20,7 +20,7 @@ from execintel.config.settings import Settings
 from execintel.delivery.compose import DELIVERY_HEADER
 from execintel.delivery.plan import period_of, plan, schedule_tick
 from execintel.demo import demo_portfolio
-from execintel.store import open_store
+from execintel.store import RunRecord, open_store
 
 TABLE = "execintel-worker-test"
 BUCKET = "execintel-reports-test"
@@ -168,5 +168,28 @@ def test_a_new_instance_opens_a_table_with_history_without_a_marker(aws: dict[st
     store = open_store(None, Settings(data_dir=tmp_path / "fresh"))
     try:
         assert store.identity()[1] > 0 and store.history_problem is None
+    finally:
+        store.close()
+
+
+def test_a_retried_job_whose_run_was_stopped_mid_way_is_recorded_interrupted_and_sends_nothing(
+    aws: dict[str, str],
+) -> None:
+    # Lambda retries an invocation that timed out: its run id is in the store, unfinished, older than any invocation
+    run_id = "20261116T150000Z-dead"
+    store = open_store(None, Settings())
+    try:
+        store.start_run(RunRecord(run_id=run_id, portfolio="Demo", trigger="web:cfo@example.com", schedule_id=None,
+                                  period="2026-11-15", started=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)))  # fmt: skip
+    finally:
+        store.close()
+    before = len(ses_sent())
+    answer = worker.handler({"job": {"run_id": run_id, "report": "cfo", "subject": "cfo@example.com"}}, None)
+    assert answer["status"] == "ignored" and run_id in answer["reason"]
+    assert len(ses_sent()) == before
+    store = open_store(None, Settings(), mode="read")
+    try:
+        run = store.get_run(run_id)
+        assert run is not None and run.status == "interrupted" and "stopped" in run.summary["error"]
     finally:
         store.close()

@@ -27,6 +27,8 @@ from execintel.aws.config import client, describe, log_event, required, setup_lo
 __all__ = ["RETRY", "build", "handler"]
 
 RETRY = 10.0  # seconds between two attempts to build a broken instance's state
+LINK_FLOOR = 1.0  # seconds a sign-in link request takes at least, known address or not (see handler)
+LINK_PATH = "/api/auth/magic-link"
 PORTFOLIO = Path("/var/task/portfolio")
 
 
@@ -114,11 +116,23 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     if _instance.app is None:
         log_event("api.unavailable", error=_instance.error, level=logging.ERROR)
         return _unavailable(event)
+    started = time.monotonic()
     answer: dict[str, Any] = _instance.app(event, context)
-    # A sign-in link is sent by the app's one background thread after the 202: Lambda freezes the instance when the
-    # handler returns, so wait here for what it queued (FIFO, one thread: a no-op's end means theirs).
-    try:
-        _instance.links.submit(lambda: None).result(timeout=30)
-    except Exception as exc:  # the answer went out already; the link's own error is logged by the app
-        log_event("api.link_wait_failed", error=describe(exc), level=logging.WARNING)
+    if _path(event) == LINK_PATH:
+        # The app sends a sign-in link from its one background thread after the 202; Lambda freezes the instance
+        # when the handler returns, so wait here for what it queued (FIFO, one thread: a no-op's end means theirs).
+        try:
+            _instance.links.submit(lambda: None).result(timeout=30)
+        except Exception as exc:  # the link's own error is logged by the app
+            log_event("api.link_wait_failed", error=describe(exc), level=logging.WARNING)
+        # The answer leaves only when the handler returns: without a floor, its time would tell a known address
+        # (an SES call) from an unknown one (nothing to send).
+        time.sleep(max(0.0, started + LINK_FLOOR - time.monotonic()))
     return answer
+
+
+def _path(event: Any) -> str:
+    """The request path of an API Gateway event of either payload version."""
+    if not isinstance(event, dict):
+        return ""
+    return str(event.get("rawPath") or event.get("path") or "")

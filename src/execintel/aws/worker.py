@@ -42,6 +42,8 @@ __all__ = ["handler", "reset"]
 
 OUT = Path("/tmp/out")  # noqa: S108 - Lambda's only writable folder; EXECINTEL_OUT overrides it
 WAIT = 120.0  # seconds to wait for another run of the portfolio to finish delivering, then raise (and retry)
+STOPPED = "the worker stopped before the run ended (a Lambda timeout or crash); what it sent is recorded"
+LONGEST = 900.0  # Lambda's longest invocation: a run unfinished for longer was stopped (a timeout, a crash)
 
 
 @dataclass
@@ -122,6 +124,12 @@ def _schedule(state: State, event: ScheduleEvent) -> dict[str, Any]:
 def _job(state: State, job: JobEvent) -> dict[str, Any]:
     record = state.store.get_run(job.run_id)
     if record is not None:  # a retried invocation: the run id is used; its deliveries are recorded
+        age = (dt.datetime.now(dt.UTC) - record.started).total_seconds()
+        if record.finished is None and age > LONGEST:
+            # the attempt that started it was stopped mid-run: say so, or the dashboard shows it running forever
+            with contextlib.suppress(Exception):  # a copy of this event may have just done the same
+                state.store.finish_run(job.run_id, "interrupted", {"error": STOPPED})
+            record = state.store.get_run(job.run_id) or record
         folder = state.out / job.run_id
         uploaded = _upload(state, folder) if record.finished is not None and folder.is_dir() else []
         reason = f"run {job.run_id} already started ({record.status or 'unfinished'}); nothing is sent again"
