@@ -12,13 +12,13 @@ from typing import Any
 import boto3
 import pytest
 
-from conftest import AWS_TEST_ENV
+from conftest import AWS_TEST_ENV, SHARED
 from execintel.config.settings import Settings
 from execintel.store import open_store
 
 REGION = "us-east-1"
-EVENTS = Path("/work/shared/testdata/events")
-SES_SAMPLES = Path("/work/shared/testdata/ses")
+EVENTS = SHARED / "events"  # the AWS sample events (tests/data/shared/README.md says where they come from)
+SES_SAMPLES = SHARED / "ses"
 
 
 def aws_client(service: str, endpoint: str) -> Any:

@@ -49,14 +49,6 @@ def aws(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         sns.reset()
 
 
-@pytest.fixture(scope="module")
-def first(aws: dict[str, str]) -> tuple[dict[str, Any], list[Any]]:
-    """The weekly schedule's tick run once: the worker's answer and the messages SES received for it."""
-    before = len(ses_sent())
-    answer = worker.handler(scheduler_event(SCHEDULE), None)
-    return answer, ses_sent()[before:]
-
-
 def expected() -> dict[str, str]:
     """Delivery key -> recipient of the weekly schedule's tick, from the manifest (one per stakeholder and role)."""
     from execintel.config import load_portfolio
@@ -68,9 +60,22 @@ def expected() -> dict[str, str]:
     return {p.key: p.recipient for p in planned}
 
 
-def test_a_schedule_tick_sends_one_message_per_stakeholder_and_report(first: tuple[dict[str, Any], list[Any]]) -> None:
-    answer, messages = first
+def test_the_demo_weekly_schedule_on_the_emulator_goes_out_once_and_a_bounce_suppresses_its_address(
+    aws: dict[str, str],
+) -> None:
+    # One test, so that one worker of pytest-xdist makes the demo's run (the costly part) once, in this order.
+    before = len(ses_sent())
+    answer = worker.handler(scheduler_event(SCHEDULE), None)
+    messages = ses_sent()[before:]
     assert answer["status"] == "ok", answer
+    answer_has_one_message_per_stakeholder_and_report(answer, messages)
+    run_is_audited_in_dynamodb_and_its_files_are_in_the_bucket(aws, answer["run_id"])
+    same_event_again_sends_nothing_more()
+    bounce_through_the_sns_handler_suppresses_the_address_on_the_next_run(messages)
+
+
+def answer_has_one_message_per_stakeholder_and_report(answer: dict[str, Any], messages: list[Any]) -> None:
+    """SES got exactly one message per planned delivery key, to that key's recipient."""
     wanted = expected()
     assert len(wanted) == 10  # five reports; each to its role and to the admin
     keys = [parsed(m)[DELIVERY_HEADER] for m in messages]
@@ -79,25 +84,23 @@ def test_a_schedule_tick_sends_one_message_per_stakeholder_and_report(first: tup
     assert answer["deliveries"] == {"sent": 10}
 
 
-def test_the_run_is_audited_in_dynamodb_and_its_files_are_in_the_bucket(
-    aws: dict[str, str], first: tuple[dict[str, Any], list[Any]]
-) -> None:
-    answer, _ = first
+def run_is_audited_in_dynamodb_and_its_files_are_in_the_bucket(aws: dict[str, str], run_id: str) -> None:
+    """The run, its period (the event's tick) and its deliveries are in the table; its reports in the bucket."""
     store = open_store(None, Settings(), mode="read")
     try:
-        run = store.get_run(answer["run_id"])
+        run = store.get_run(run_id)
         assert run is not None and run.status == "ok" and run.schedule_id == SCHEDULE
         assert run.period == "2026-11-16T07:00"  # the period of the event's time, in the portfolio's time zone
-        assert {d.key for d in store.deliveries(run_id=answer["run_id"]) if d.state == "sent"} == set(expected())
+        assert {d.key for d in store.deliveries(run_id=run_id) if d.state == "sent"} == set(expected())
         assert store.verify().ok
     finally:
         store.close()
     keys = {o["Key"] for o in aws_client("s3", aws["AWS_ENDPOINT_URL"]).list_objects_v2(Bucket=BUCKET)["Contents"]}
-    assert {f"runs/{answer['run_id']}/{r}.html" for r in ("ceo", "cto", "cfo", "cmo", "accounting")} <= keys
+    assert {f"runs/{run_id}/{r}.html" for r in ("ceo", "cto", "cfo", "cmo", "accounting")} <= keys
 
 
-def test_the_same_event_again_sends_nothing_more(first: tuple[dict[str, Any], list[Any]]) -> None:
-    # Lambda retries an async invocation; EventBridge may deliver an event twice; detail may come as JSON text
+def same_event_again_sends_nothing_more() -> None:
+    """Lambda's retry, or EventBridge's second delivery, of the same event (detail as JSON text this time)."""
     before = len(ses_sent())
     worker.reset()  # on a fresh instance: an empty /tmp, so no store marker and no earlier files
     again = worker.handler(scheduler_event(SCHEDULE, detail_as_text=True), None)
@@ -105,10 +108,8 @@ def test_the_same_event_again_sends_nothing_more(first: tuple[dict[str, Any], li
     assert len(ses_sent()) == before
 
 
-def test_a_bounce_through_the_sns_handler_suppresses_the_address_on_the_next_run(
-    aws: dict[str, str], first: tuple[dict[str, Any], list[Any]]
-) -> None:
-    _, messages = first
+def bounce_through_the_sns_handler_suppresses_the_address_on_the_next_run(messages: list[Any]) -> None:
+    """An SES permanent bounce of the CFO's message, with SNS's test message beside it in the same event."""
     cfo = next(m for m in messages if parsed(m)["To"].addresses[0].addr_spec == "cfo@example.com")
     note = json.loads((SES_SAMPLES / "bounce-1.json").read_text())
     note["bounce"]["bouncedRecipients"] = [{**note["bounce"]["bouncedRecipients"][0], "emailAddress":
@@ -165,11 +166,13 @@ def test_a_classic_rule_event_names_its_schedule_after_the_execintel_prefix() ->
 
 def test_a_new_instance_opens_a_table_with_history_without_a_marker(aws: dict[str, str], tmp_path: Path) -> None:
     # each Lambda instance starts with an empty /tmp: the store's history guard has no marker to compare
-    store = open_store(None, Settings(data_dir=tmp_path / "fresh"))
-    try:
-        assert store.identity()[1] > 0 and store.history_problem is None
-    finally:
-        store.close()
+    warm = Settings(data_dir=tmp_path / "warm")
+    with open_store(None, warm) as store:
+        store.suppress("someone@example.org", "a test entry", source="test")
+        assert store.identity()[1] > 0
+    for data_dir in ("fresh", "warm"):  # a new instance, then the one that wrote its marker
+        with open_store(None, Settings(data_dir=tmp_path / data_dir)) as store:
+            assert store.identity()[1] > 0 and store.history_problem is None
 
 
 def test_a_retried_job_whose_run_was_stopped_mid_way_is_recorded_interrupted_and_sends_nothing(
