@@ -196,3 +196,29 @@ def test_a_retried_job_whose_run_was_stopped_mid_way_is_recorded_interrupted_and
         assert run is not None and run.status == "interrupted" and "stopped" in run.summary["error"]
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    "case",
+    [({"sender": "reports@unverified.test"}, "unverified.test", True),  # refused by SES: after the run started
+     ({"entities": [{"id": "qosd", "name": "Q", "ledger": "ledger.csv"}]}, "ledger.csv:2", False)],  # before it
+)  # fmt: skip
+def test_a_job_that_cannot_run_answers_failed_with_the_reason_and_its_run_says_why(
+    aws: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: tuple[dict[str, Any], str, bool]
+) -> None:  # fmt: skip
+    change, said, recorded = case
+    from web_helpers import web_manifest, write_web_portfolio
+
+    portfolio = write_web_portfolio(tmp_path / "portfolio", web_manifest(**change))
+    (portfolio.parent / "ledger.csv").write_text("date,account,amount\n2026-10-01,Income:Sales,lots\n")
+    monkeypatch.setenv("EXECINTEL_PORTFOLIO", str(portfolio.parent))
+    run_id = "20261116T150000Z-0bad" + ("1" if recorded else "2")
+    worker.reset()  # an instance of a function deployed with this portfolio
+    try:
+        answer = worker.handler({"job": {"run_id": run_id, "report": "cfo", "subject": "cfo@example.com"}}, None)
+    finally:
+        worker.reset()
+    assert answer["status"] == "failed" and said in answer["reason"]  # answered, not raised: no retries
+    with open_store(None, Settings(), mode="read") as store:
+        run = store.get_run(run_id)
+    assert run is not None and run.status == "failed" and said in run.summary["error"]  # what the dashboard shows
