@@ -24,9 +24,11 @@ import boto3
 import httpx2
 import jwt
 import pytest
+from fastapi import HTTPException
 
 from aws_helpers import EVENTS, aws_client, lambda_env, parsed, ses_sent
 from execintel.aws import worker
+from execintel.aws.reports import S3Files
 from execintel.aws.secrets import SecretKeys
 from execintel.config.settings import Settings
 from execintel.web.auth import Sessions
@@ -259,3 +261,20 @@ def test_a_rotated_secret_signs_after_the_ttl_and_the_previous_one_still_verifie
     with caplog.at_level(logging.ERROR, logger="execintel.aws"):
         assert sessions.verify(fresh) is not None
     assert "api.secret_refresh_failed" in caplog.text and "short" not in caplog.text  # never the value
+
+
+def test_the_bucket_reader_serves_only_report_names_and_at_most_its_limit(aws: dict[str, str]) -> None:
+    s3 = aws_client("s3", aws["AWS_ENDPOINT_URL"])
+    run_id = "20261116T150000Z-beef"
+    for name in ("cfo.html", "cfo-cash-chart.png", "notes.txt"):
+        s3.put_object(Bucket=BUCKET, Key=f"runs/{run_id}/{name}", Body=b"x" * 100)
+    s3.put_object(Bucket=BUCKET, Key="secret.html", Body=b"private")
+    files = S3Files(s3, BUCKET)
+    assert files.has(run_id, "cfo.html") and files.has(run_id, "cfo-cash-chart.png")
+    assert files.read(run_id, "cfo.html", 100) == b"x" * 100
+    assert not files.has(run_id, "notes.txt") and files.read(run_id, "notes.txt", 100) is None  # not a report name
+    assert not files.has(run_id, "../../secret.html") and not files.has("..", "secret.html")
+    assert not files.has(run_id, "ceo.html") and files.read(run_id, "ceo.html", 100) is None  # not there
+    with pytest.raises(HTTPException) as refused:
+        files.read(run_id, "cfo.html", 99)  # one byte over: refused without reading the rest
+    assert refused.value.status_code == 404
