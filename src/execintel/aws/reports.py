@@ -14,20 +14,13 @@ from typing import Any
 
 from fastapi import HTTPException
 
-from execintel.report_ids import TITLES
-from execintel.web.files import CHART, RUN_ID
+from execintel.web.files import report_file
 
 __all__ = ["PREFIX", "S3Files", "object_key", "upload_run"]
 
 PREFIX = "runs"
 KNOWN = 2048  # names known to exist (a run's files never change once uploaded): HEAD requests saved
 UPLOADED = (".html", ".png", ".json", ".pdf", ".txt")  # what a run writes; anything else stays local
-
-
-def _name_ok(run_id: str, name: str) -> bool:
-    """A run id and a file name of the reports (no path, no traversal): ``cfo.html`` or a chart."""
-    html = name.endswith(".html") and name.removesuffix(".html") in TITLES
-    return RUN_ID.fullmatch(run_id) is not None and (html or CHART.fullmatch(name) is not None)
 
 
 def object_key(run_id: str, name: str) -> str:
@@ -49,7 +42,7 @@ class S3Files:
 
     def has(self, run_id: str, name: str) -> bool:
         """True when the bucket holds the run's file (cached once seen: uploaded files are not changed)."""
-        if not _name_ok(run_id, name):
+        if not report_file(run_id, name):
             return False
         key = object_key(run_id, name)
         with self._lock:
@@ -66,7 +59,7 @@ class S3Files:
 
     def read(self, run_id: str, name: str, limit: int) -> bytes | None:
         """The file's bytes, at most ``limit`` (404 when larger: one ranged GET, never the whole of a huge object)."""
-        if not _name_ok(run_id, name):
+        if not report_file(run_id, name):
             return None
         key = object_key(run_id, name)
         try:

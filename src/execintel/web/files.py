@@ -31,12 +31,11 @@ def regular(path: Path) -> bool:
         return False
 
 
-def html_file(out_dir: Path, run_id: str, report: str) -> Path | None:
-    """The rendered HTML of ``report`` in run ``run_id``'s folder, if it is there as a regular file."""
-    if not RUN_ID.fullmatch(run_id) or report not in TITLES:
-        return None
-    path = out_dir / run_id / f"{report}.html"
-    return path if regular(path) else None
+def report_file(run_id: str, name: str) -> bool:
+    """True for a run id of the app's shape and a file name a run writes for the app: ``<report>.html`` of a known
+    report, or a chart (``<report>-<chart>.png``); never a path."""
+    html = name.endswith(".html") and name.removesuffix(".html") in TITLES
+    return RUN_ID.fullmatch(run_id) is not None and (html or CHART.fullmatch(name) is not None)
 
 
 def read_limited(path: Path, limit: int) -> bytes:
@@ -66,7 +65,7 @@ class LocalFiles:
 
     def has(self, run_id: str, name: str) -> bool:
         """True when the run's folder holds ``name`` as a regular file."""
-        return RUN_ID.fullmatch(run_id) is not None and regular(self.out_dir / run_id / name)
+        return report_file(run_id, name) and regular(self.out_dir / run_id / name)
 
     def read(self, run_id: str, name: str, limit: int) -> bytes | None:
         """The file's bytes (see :func:`read_limited`); None when it is not a regular file of the run."""
