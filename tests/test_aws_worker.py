@@ -16,6 +16,7 @@ import pytest
 from aws_helpers import EVENTS, SES_SAMPLES, aws_client, lambda_env, parsed, ses_sent
 from execintel.aws import sns, worker
 from execintel.aws.events import ScheduleEvent, parse_event
+from execintel.aws.reports import fetch_previous
 from execintel.config.settings import Settings
 from execintel.delivery.compose import DELIVERY_HEADER
 from execintel.delivery.plan import period_of, plan, schedule_tick
@@ -61,7 +62,7 @@ def expected() -> dict[str, str]:
 
 
 def test_the_demo_weekly_schedule_on_the_emulator_goes_out_once_and_a_bounce_suppresses_its_address(
-    aws: dict[str, str],
+    aws: dict[str, str], tmp_path: Path
 ) -> None:
     # One test, so that one worker of pytest-xdist makes the demo's run (the costly part) once, in this order.
     before = len(ses_sent())
@@ -70,6 +71,7 @@ def test_the_demo_weekly_schedule_on_the_emulator_goes_out_once_and_a_bounce_sup
     assert answer["status"] == "ok", answer
     answer_has_one_message_per_stakeholder_and_report(answer, messages)
     run_is_audited_in_dynamodb_and_its_files_are_in_the_bucket(aws, answer["run_id"])
+    a_new_instance_gets_the_previous_reports_from_the_bucket(aws, answer["run_id"], tmp_path / "fresh-out")
     same_event_again_sends_nothing_more()
     bounce_through_the_sns_handler_suppresses_the_address_on_the_next_run(messages)
 
@@ -97,6 +99,21 @@ def run_is_audited_in_dynamodb_and_its_files_are_in_the_bucket(aws: dict[str, st
         store.close()
     keys = {o["Key"] for o in aws_client("s3", aws["AWS_ENDPOINT_URL"]).list_objects_v2(Bucket=BUCKET)["Contents"]}
     assert {f"runs/{run_id}/{r}.html" for r in ("ceo", "cto", "cfo", "cmo", "accounting")} <= keys
+
+
+def a_new_instance_gets_the_previous_reports_from_the_bucket(aws: dict[str, str], run_id: str, out: Path) -> None:
+    """An empty /tmp: the run's earlier JSON comes back from the bucket, and the run service accepts it (sha256)."""
+    from execintel.config import load_portfolio
+    from execintel.pipeline import previous_documents
+
+    name = load_portfolio(demo_portfolio()).manifest.portfolio.name
+    s3 = aws_client("s3", aws["AWS_ENDPOINT_URL"])
+    with open_store(None, Settings(), mode="read") as store:
+        fetched = fetch_previous(s3, BUCKET, store.report_history(name), ["ceo", "daily"], out)
+        assert fetched == [f"runs/{run_id}/ceo.json"]  # no run built the daily digest: nothing to fetch
+        assert fetch_previous(s3, BUCKET, store.report_history(name), ["ceo"], out) == []  # here already
+        previous = previous_documents(store, name, out, exclude="this-run")("ceo")
+    assert previous is not None and previous["report"] == "ceo"
 
 
 def same_event_again_sends_nothing_more() -> None:

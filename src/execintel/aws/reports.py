@@ -7,6 +7,7 @@ Imports only the standard library and the web app's file rules (boto3 comes with
 from __future__ import annotations
 
 import mimetypes
+import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -16,7 +17,7 @@ from fastapi import HTTPException
 
 from execintel.web.files import report_file
 
-__all__ = ["PREFIX", "S3Files", "object_key", "upload_run"]
+__all__ = ["PREFIX", "S3Files", "fetch_previous", "object_key", "upload_run"]
 
 PREFIX = "runs"
 KNOWN = 2048  # names known to exist (a run's files never change once uploaded): HEAD requests saved
@@ -101,3 +102,48 @@ def upload_run(client: Any, bucket: str, folder: Path) -> list[str]:
                               ServerSideEncryption="AES256")  # fmt: skip
         keys.append(key)
     return keys
+
+
+MAX_JSON = 64 << 20  # as execintel.pipeline.MAX_REPORT_JSON: an earlier report's JSON is read whole
+ANY_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # as the run service's: a run id is a folder name
+
+
+def fetch_previous(
+    client: Any, bucket: str, history: list[tuple[Any, list[Any]]], reports: list[str], out_dir: Path, *,
+    tries: int = 3,
+) -> list[str]:  # fmt: skip
+    """Download each report's latest earlier JSON into ``out_dir/<run id>/`` when it is not there; the keys fetched.
+
+    ``history`` is the store's :meth:`~execintel.store.Store.report_history` (oldest first). A new Lambda instance
+    starts with an empty ``/tmp``: without this a run would never find the previous report it compares with (the
+    daily digest's "since the last one"). The run checks each file's sha256 against the store before using it.
+    At most ``tries`` runs are asked per report; a file that is not in the bucket is skipped.
+    """
+    fetched = []
+    for report in dict.fromkeys(reports):
+        asked = 0
+        for run, records in reversed(history):
+            if not ANY_RUN_ID.fullmatch(run.run_id) or not any(r.report == report for r in records):
+                continue
+            path = out_dir / run.run_id / f"{report}.json"
+            if path.is_file():
+                break  # the newest earlier copy is here already
+            asked += 1
+            try:
+                answer = client.get_object(Bucket=bucket, Key=object_key(run.run_id, f"{report}.json"),
+                                           Range=f"bytes=0-{MAX_JSON}")  # fmt: skip
+            except Exception as exc:
+                if _code(exc) not in ("404", "NoSuchKey", "NotFound", "InvalidRange") or asked >= tries:
+                    break
+                continue
+            body = answer["Body"]
+            try:
+                data = body.read(MAX_JSON + 1)
+            finally:
+                body.close()
+            if len(data) <= MAX_JSON:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+                fetched.append(object_key(run.run_id, f"{report}.json"))
+            break
+    return fetched

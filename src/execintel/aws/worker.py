@@ -112,8 +112,8 @@ def _schedule(state: State, event: ScheduleEvent) -> dict[str, Any]:
         return {"status": "ignored", "reason": reason}
     log_event("worker.schedule", schedule=schedule.id, time=event.time.isoformat(), source=event.source)
     try:
-        result = _run(state, report_ids=[], schedule_id=schedule.id, trigger=f"aws:scheduler:{schedule.id}",
-                      scheduled=event.time)  # fmt: skip
+        result = _run(state, report_ids=[], builds=list(schedule.reports), schedule_id=schedule.id,
+                      trigger=f"aws:scheduler:{schedule.id}", scheduled=event.time)  # fmt: skip
     except ConfigError as exc:
         log_event("worker.failed", schedule=schedule.id, error=describe(exc), level=logging.ERROR)
         return {"status": "failed", "reason": describe(exc), "schedule": schedule.id}
@@ -137,8 +137,8 @@ def _job(state: State, job: JobEvent) -> dict[str, Any]:
         return {"status": "ignored", "reason": reason, "run_id": job.run_id, "uploaded": len(uploaded)}
     log_event("worker.job", run_id=job.run_id, report=job.report)
     try:
-        result = _run(state, report_ids=[job.report], run_id=job.run_id, trigger=f"web:{job.subject}",
-                      always_build=True)  # fmt: skip
+        result = _run(state, report_ids=[job.report], builds=[job.report], run_id=job.run_id,
+                      trigger=f"web:{job.subject}", always_build=True)  # fmt: skip
     except ConfigError as exc:
         _record_failure(state, job, describe(exc))
         log_event("worker.failed", run_id=job.run_id, error=describe(exc), level=logging.ERROR)
@@ -159,13 +159,31 @@ def _record_failure(state: State, job: JobEvent, why: str) -> None:
     state.store.finish_run(job.run_id, "failed", {"error": why[:500]})
 
 
-def _run(state: State, report_ids: list[str], **fields: Any) -> RunResult:
+def _previous(state: State, reports: list[str]) -> None:
+    """Bring the earlier JSON of ``reports`` from the bucket (best effort: a run without it only compares less)."""
+    from execintel.aws.reports import fetch_previous  # noqa: PLC0415
+
+    bucket = state.settings.reports_bucket
+    if state.s3 is None or bucket is None:
+        return
+    try:
+        history = state.store.report_history(state.portfolio.manifest.portfolio.name)
+        fetched = fetch_previous(state.s3, bucket, history, reports, state.out)
+    except Exception as exc:
+        log_event("worker.previous_failed", error=describe(exc), level=logging.WARNING)
+        return
+    if fetched:
+        log_event("worker.previous_fetched", files=len(fetched))
+
+
+def _run(state: State, report_ids: list[str], builds: list[str], **fields: Any) -> RunResult:
     from execintel.pipeline import load_facts  # noqa: PLC0415
     from execintel.render.pdf import available  # noqa: PLC0415
     from execintel.render.pool import RenderPool  # noqa: PLC0415
     from execintel.service import RunRequest, run_reports  # noqa: PLC0415
 
     loaded = load_facts(state.portfolio, settings=state.settings)
+    _previous(state, builds)
     pdf = available() if state.settings.pdf is None else state.settings.pdf
     request = RunRequest(report_ids, out_dir=state.out, pdf=pdf, wait=WAIT, **fields)
     # One process: Lambda has no /dev/shm, so multiprocessing's queues (a process pool) cannot work there.
