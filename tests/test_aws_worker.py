@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -239,3 +240,23 @@ def test_a_job_that_cannot_run_answers_failed_with_the_reason_and_its_run_says_w
     with open_store(None, Settings(), mode="read") as store:
         run = store.get_run(run_id)
     assert run is not None and run.status == "failed" and said in run.summary["error"]  # what the dashboard shows
+
+
+def test_an_upload_that_fails_is_logged_not_raised_after_the_mail_went_out(
+    aws: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from web_helpers import write_web_portfolio
+
+    monkeypatch.setenv("EXECINTEL_PORTFOLIO", str(write_web_portfolio(tmp_path / "portfolio").parent))
+    monkeypatch.setenv("EXECINTEL_REPORTS_BUCKET", "execintel-no-such-bucket")
+    run_id = "20261116T150000Z-0b0e"
+    before = len(ses_sent())
+    worker.reset()
+    try:
+        with caplog.at_level(logging.ERROR, logger="execintel.aws"):
+            answer = worker.handler({"job": {"run_id": run_id, "report": "cfo", "subject": "cfo@example.com"}}, None)
+    finally:
+        worker.reset()
+    assert answer["status"] == "ok" and answer["uploaded"] == 0  # answered: a retry could neither send nor upload
+    assert "worker.upload_failed" in caplog.text and "execintel-no-such-bucket" in caplog.text
+    assert len(ses_sent()) == before + 2  # the CFO and the admin

@@ -193,11 +193,19 @@ def _run(state: State, report_ids: list[str], builds: list[str], **fields: Any) 
 
 
 def _upload(state: State, folder: Path) -> list[str]:
-    """Upload the run's files, then keep only its JSON locally (the next run's "what changed" reads it)."""
+    """Upload the run's files, then keep only its JSON locally (the next run's "what changed" reads it).
+
+    A failure is logged at ERROR, not raised: the run's mail went out and is recorded, and a retry of the event
+    would send nothing and build nothing, so it could not upload either; the dashboard shows the previous report.
+    """
     bucket = state.settings.reports_bucket
     if state.s3 is None or bucket is None:
         return []
-    keys = upload_run(state.s3, bucket, folder)
+    try:
+        keys = upload_run(state.s3, bucket, folder)
+    except Exception as exc:
+        log_event("worker.upload_failed", run_id=folder.name, bucket=bucket, error=describe(exc), level=logging.ERROR)
+        return []
     for path in folder.iterdir():
         if path.suffix != ".json":
             if path.is_dir() and not path.is_symlink():
