@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from execintel.aws.config import client, describe, log_event, required, setup_logging
+from execintel.aws.config import client, describe, load, log_event, required, setup_logging
 
 __all__ = ["RETRY", "build", "handler"]
 
@@ -64,13 +64,12 @@ def build() -> tuple[Any, Any]:
     from execintel.aws.jobs import LambdaJobs  # noqa: PLC0415
     from execintel.aws.reports import S3Files  # noqa: PLC0415
     from execintel.aws.secrets import SecretKeys  # noqa: PLC0415
-    from execintel.config.settings import load_settings  # noqa: PLC0415
     from execintel.delivery.mailers import open_mailer  # noqa: PLC0415
     from execintel.store import open_store  # noqa: PLC0415
     from execintel.web import create_app  # noqa: PLC0415
     from execintel.web.config import web_config  # noqa: PLC0415
 
-    settings = load_settings()
+    settings = load()
     function = required(settings.worker_function, "EXECINTEL_WORKER_FUNCTION",
                         "the api starts on-demand runs by invoking the worker function")  # fmt: skip
     bucket = required(settings.reports_bucket, "EXECINTEL_REPORTS_BUCKET",

@@ -29,6 +29,22 @@ def log_event(event: str, *, level: int = logging.INFO, **fields: Any) -> None:
     log.log(level, json.dumps({"event": event, **fields}, default=str, sort_keys=True))
 
 
+DATA_DIR = "/tmp/execintel"  # noqa: S108 - Lambda's only writable folder
+
+
+def load() -> Settings:
+    """The function's settings from its environment; the data dir (the store's marker) defaults to /tmp/execintel,
+    since a function's home folder may not exist or be writable (and a missing one would stop the store opening)."""
+    from pathlib import Path  # noqa: PLC0415
+
+    from execintel.config.settings import load_settings  # noqa: PLC0415
+
+    settings = load_settings()
+    if settings.data_dir is None:
+        settings = settings.model_copy(update={"data_dir": Path(DATA_DIR)})
+    return settings
+
+
 def describe(exc: BaseException) -> str:
     """One sentence for a log line or an answer: the message of an execintel error, else the exception's type and
     its first line (never a traceback, which the log shows only with EXECINTEL_DEBUG)."""

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from execintel.aws.config import describe, log_event, setup_logging
+from execintel.aws.config import describe, load, log_event, setup_logging
 
 if TYPE_CHECKING:
     from execintel.store import Store
@@ -25,11 +25,10 @@ __all__ = ["handle_records", "handler", "reset"]
 
 @functools.cache
 def _store() -> Store:
-    from execintel.config.settings import load_settings  # noqa: PLC0415
     from execintel.store import open_store  # noqa: PLC0415
 
     setup_logging()
-    settings = load_settings()
+    settings = load()
     return open_store(settings.store, settings)
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from execintel.aws.config import client, describe, log_event, setup_logging
+from execintel.aws.config import client, describe, load, log_event, setup_logging
 from execintel.aws.events import BadEvent, JobEvent, ScheduleEvent, parse_event
 from execintel.aws.reports import upload_run
 from execintel.errors import ConfigError
@@ -61,12 +61,11 @@ class State:
 @functools.cache
 def _state() -> State:
     """Built on the first invocation (an exception is not cached: the next invocation tries again)."""
-    from execintel.config.settings import load_settings  # noqa: PLC0415
     from execintel.pipeline import open_portfolio  # noqa: PLC0415
     from execintel.service import open_endpoints  # noqa: PLC0415
 
     setup_logging()
-    settings = load_settings()
+    settings = load()
     portfolio = open_portfolio(settings.portfolio, settings=settings)
     # A fresh instance has an empty /tmp: no marker, which the store's history guard accepts (see docs).
     mailer, store = open_endpoints(settings, None, None)
