@@ -278,3 +278,14 @@ def test_the_bucket_reader_serves_only_report_names_and_at_most_its_limit(aws: d
     with pytest.raises(HTTPException) as refused:
         files.read(run_id, "cfo.html", 99)  # one byte over: refused without reading the rest
     assert refused.value.status_code == 404
+
+
+@pytest.mark.parametrize("name", ["EXECINTEL_WORKER_FUNCTION", "EXECINTEL_REPORTS_BUCKET", "EXECINTEL_BASE_URL"])
+def test_a_missing_variable_answers_503_and_the_log_names_it(
+    aws: dict[str, str], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.delenv(name)
+    with caplog.at_level(logging.ERROR, logger="execintel.aws"):
+        answer = fresh_api().handler(v2("GET", "/healthz"), None)
+    assert answer["statusCode"] == 503
+    assert f"{name}: is not set" in caplog.text and "Traceback" not in caplog.text

@@ -76,7 +76,7 @@ def test_the_aws_api_and_sns_handlers_import_no_analysis_stack(tmp_path: Path) -
         "stakeholders: [{id: a, name: A, email: a@example.com, roles: [admin]}]\nentities: [{id: e, name: E}]\n", encoding="utf-8")  # fmt: skip
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "EXECINTEL_PORTFOLIO": str(portfolio),
            "EXECINTEL_STORE": f"sqlite:///{tmp_path / 'audit.db'}", "EXECINTEL_MAILER": f"outbox:{tmp_path / 'out'}",
-           "EXECINTEL_JWT_SECRET": "x" * 48, "EXECINTEL_WORKER_FUNCTION": "worker", "EXECINTEL_REPORTS_BUCKET": "b",
+           "EXECINTEL_JWT_SECRET": "x" * 48, "EXECINTEL_BASE_URL": "https://app.example.com", "EXECINTEL_WORKER_FUNCTION": "worker", "EXECINTEL_REPORTS_BUCKET": "b",
            "EXECINTEL_DATA_DIR": str(tmp_path / "data"), "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_CONFIG_FILE": "/dev/null",
            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true"}  # fmt: skip

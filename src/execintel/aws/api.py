@@ -74,6 +74,8 @@ def build() -> tuple[Any, Any]:
                         "the api starts on-demand runs by invoking the worker function")  # fmt: skip
     bucket = required(settings.reports_bucket, "EXECINTEL_REPORTS_BUCKET",
                       "the api reads the reports the worker wrote to that bucket")  # fmt: skip
+    required(settings.base_url, "EXECINTEL_BASE_URL", "sign-in links point there (https://<the CloudFront "
+             "domain>); without it they would point at this function's own address")  # fmt: skip
     keys = None
     if settings.jwt_secret_arn:
         keys = SecretKeys.from_secrets_manager(client("secretsmanager", settings), settings.jwt_secret_arn,
