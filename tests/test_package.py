@@ -16,7 +16,7 @@ import pytest
 
 from conftest import cli
 from execintel.errors import ConfigError
-from execintel.packaging.build import copy_manifest, copy_portfolio
+from execintel.packaging.build import compile_bytecode, copy_manifest, copy_portfolio
 from execintel.packaging.check import CheckError, find_python, lambda_runtime
 from execintel.packaging.tree import write_zip
 
@@ -167,6 +167,20 @@ def test_zips_are_deterministic(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one.zip", "tree", "two.zip"]  # no temporary left
 
 
+def test_bytecode_is_deterministic_and_names_the_lambda_code_folder(tmp_path: Path) -> None:
+    import marshal
+
+    for name in ("one", "two"):
+        (tmp_path / name / "pkg").mkdir(parents=True)
+        (tmp_path / name / "pkg" / "mod.py").write_text("def f():\n    return 1\n")
+        compile_bytecode(sys.executable, tmp_path / name)
+    [first] = (tmp_path / "one").rglob("*.pyc")
+    [second] = (tmp_path / "two").rglob("*.pyc")
+    assert first.read_bytes() == second.read_bytes()  # no timestamp, no build folder in the bytes
+    code = marshal.loads(first.read_bytes()[16:])  # noqa: S302 - bytecode this test just compiled
+    assert code.co_filename == "/var/task/pkg/mod.py"  # tracebacks on Lambda name the file where it is
+
+
 def test_manifest_only_portfolio_validates_with_placeholders(tmp_path: Path) -> None:
     from execintel.config import load_portfolio
     from execintel.demo import demo_portfolio
@@ -212,6 +226,11 @@ def test_bad_options_fail_with_a_sentence_and_leave_nothing(tmp_path: Path) -> N
     done = cli("package", "--api-only", "--python-version", "twelve", "--out", "out", cwd=tmp_path)
     assert done.returncode == 2 and "--python-version" in done.stderr and "'twelve'" in done.stderr
 
+    # the import check needs the target's interpreter: said before minutes of building, not after
+    done = cli("package", "--api-only", "--check", "--python-version", "3.5", "--out", "out", cwd=tmp_path)
+    assert done.returncode == 1 and "no Python 3.5 interpreter found" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out" / "api.zip").exists()
+
 
 def test_a_pip_failure_shows_pip_and_keeps_the_previous_zip(tmp_path: Path) -> None:
     out = tmp_path / "out"
@@ -232,24 +251,28 @@ def test_a_pip_failure_shows_pip_and_keeps_the_previous_zip(tmp_path: Path) -> N
 
 def test_dockerfile_builds_the_worker_on_the_lambda_base_image() -> None:
     text = (ROOT / "deploy" / "Dockerfile").read_text()
-    instructions = [line.split(None, 1) for line in re.sub(r"\\\n", " ", text).splitlines()
-                    if line.strip() and not line.lstrip().startswith("#")]  # fmt: skip
-    keywords = [parts[0].upper() for parts in instructions]
-    assert keywords[0] == "FROM" or keywords[:2] == ["ARG", "FROM"]
-    froms = [parts[1] for parts in instructions if parts[0].upper() == "FROM"]
-    assert any(image.startswith("public.ecr.aws/lambda/python:3.12") for image in froms)
-    cmd = [parts[1] for parts in instructions if parts[0].upper() == "CMD"]
-    assert [json.loads(c) for c in cmd] == [["execintel.aws.worker.handler"]]
-    # the build context is the repository: every COPY source exists there (.dockerignore keeps the rest out)
+    joined = re.sub(r"\\\n", " ", text)  # continuation lines joined, as Docker reads them
+    instructions = [line.split(None, 1) for line in joined.splitlines() if line.strip() and not line.startswith("#")]
+    assert all(parts[0].isupper() for parts in instructions), instructions  # every line parsed as an instruction
+    froms = [parts[1].split()[0] for parts in instructions if parts[0] == "FROM"]
+    assert froms and all(image == "public.ecr.aws/lambda/python:3.12" for image in froms)
+    assert [json.loads(parts[1]) for parts in instructions if parts[0] == "CMD"] == [["execintel.aws.worker.handler"]]
+    ignored = (ROOT / "deploy" / "Dockerfile.dockerignore").read_text().splitlines()
+    # the build context is the repository's root: every COPY source exists there and is not ignored
     for parts in instructions:
-        if parts[0].upper() == "COPY":
-            args = [a for a in parts[1].split() if not a.startswith("--")]
-            for source in args[:-1]:
+        if parts[0] == "COPY" and "--from=" not in parts[1]:
+            *sources, _ = parts[1].split()
+            for source in sources:
                 assert (ROOT / source).exists(), f"COPY source {source} is missing"
-    assert "boto3" not in text.lower().replace("boto3/botocore come from the base image", "")
-    if not (ROOT / "src" / "execintel" / "aws" / "worker.py").exists():
+                assert f"!{source}" in ignored or f"!{source}/" in ignored, f"{source} is left out of the context"
+    installs = [parts[1] for parts in instructions if parts[0] == "RUN" and "pip install" in parts[1]]
+    assert len(installs) == 1 and "[pdf]" in installs[0] and "aws]" not in installs[0]  # boto3: the base image's
+    assert "pango" in joined and "git-core" in joined
+    assert ".env" in joined  # the portfolio's settings files are removed in a stage of their own
+    handler = ROOT / "src" / "execintel" / "aws" / "worker.py"
+    if not handler.exists():
         pytest.skip("execintel.aws.worker arrives with the worker branch (issue 15)")
-    assert "def handler" in (ROOT / "src" / "execintel" / "aws" / "worker.py").read_text()
+    assert "def handler" in handler.read_text()
 
 
 _RUN = """

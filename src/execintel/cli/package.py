@@ -100,4 +100,10 @@ def _check(out_dir: Path, python: str, python_version: str, *, worker: bool) -> 
     if failed or heavy:
         if failed:
             err.print(f"Over the target: {', '.join(row.what for row in failed)}", style="red", markup=False)
+        if any(row.what.startswith("worker.zip") for row in failed):
+            err.print("worker.zip does not fit a Lambda zip package: deploy the worker as a container image "
+                      "(deploy/Dockerfile; docs/packaging.md).", markup=False)  # fmt: skip
+        if any(row.unit == "ms" for row in failed):
+            err.print("The import time depends on this machine's speed and load; --bytecode ships compiled modules "
+                      "(docs/packaging.md, \"Cold start\").", markup=False)  # fmt: skip
         sys.exit(1)
