@@ -162,6 +162,7 @@ def test_zips_are_deterministic(tmp_path: Path) -> None:
     second = tmp_path / "two.zip"
     write_zip(tree, second)
     assert first.read_bytes() == second.read_bytes()
+    assert first.stat().st_mode & 0o777 == 0o644  # not the private mode of the temporary file it was written as
     with zipfile.ZipFile(first) as archive:
         assert archive.namelist() == ["b.txt", "pkg/a.py", "pkg/empty/"]  # an empty folder survives unpacking
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one.zip", "tree", "two.zip"]  # no temporary left

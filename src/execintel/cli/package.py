@@ -54,8 +54,10 @@ def package(
         python = find_python(python_version) if check or bytecode else None
         built = _build(out_dir, folder, python_version, api_only=api_only, bytecode=python if bytecode else None)
         for artefact in built:
+            heaviest = sorted(artefact.parts.items(), key=lambda item: -item[1])[:4]
+            shown = ", ".join(f"{escape(name)} {_mb(size)}" for name, size in heaviest)
             out.print(f"[green]✓[/green] {escape(artefact.path)}: {_mb(artefact.zipped)} zipped, "
-                      f"{_mb(artefact.unzipped)} unzipped", soft_wrap=True)  # fmt: skip
+                      f"{_mb(artefact.unzipped)} unzipped (largest: {shown})", soft_wrap=True)  # fmt: skip
         if check and python is not None:
             _check(out_dir, python, python_version, worker=not api_only)
     except (PipError, CheckError) as exc:

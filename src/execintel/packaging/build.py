@@ -22,7 +22,6 @@ from execintel.packaging.tree import (
     remove_distributions,
     sizes_by_distribution,
     tree_size,
-    unzipped_size,
     write_zip,
 )
 
@@ -94,6 +93,9 @@ def resolve_portfolio(path: Path | None) -> Path:
     manifest = find_manifest(path)
     if not manifest.is_file():
         raise ConfigError(Problem("--portfolio", f"{str(path)!r} holds no {MANIFEST_NAME}"))
+    if manifest.name != MANIFEST_NAME:  # the functions read EXECINTEL_PORTFOLIO=/var/task/portfolio, a folder
+        problem = f"{str(path)!r}: the Lambda functions read {MANIFEST_NAME} in the portfolio folder; rename it"
+        raise ConfigError(Problem("--portfolio", problem))
     load_portfolio(manifest)  # a package of an invalid portfolio would fail at its first request: refuse it now
     return manifest.parent
 
@@ -157,13 +159,13 @@ def copy_manifest(source: Path, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(manifest, dest / MANIFEST_NAME)
     data, _ = _parse_yaml(manifest, str(manifest))
-    for loc, value in _manifest_paths(data):
+    for _, value in _manifest_paths(data):
         target = (dest / value).resolve()
         if not target.is_relative_to(dest.resolve()):
             continue  # outside the folder: the loader refused it already unless --allow-outside
         if (source / value).is_dir():
             target.mkdir(parents=True, exist_ok=True)
-        elif loc and not target.exists():
+        elif not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(PLACEHOLDER, encoding="utf-8")
 
@@ -233,8 +235,3 @@ def _finish(
     unzipped = tree_size(staging)
     zipped = write_zip(staging, dest)
     return Artefact(dest.name, dest, zipped, unzipped, parts)
-
-
-def describe(path: Path) -> Artefact:
-    """An already built zip's sizes (for ``--check`` of a package built earlier)."""
-    return Artefact(path.name, path, path.stat().st_size, unzipped_size(path))
