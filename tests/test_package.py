@@ -4,6 +4,7 @@ clean interpreter), hold nothing Lambda provides or never runs, and bad options 
 from __future__ import annotations
 
 import copy
+import fcntl
 import json
 import os
 import re
@@ -35,14 +36,23 @@ def _target() -> tuple[str, str]:
         return f"{sys.version_info.major}.{sys.version_info.minor}", sys.executable
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path, str]:
-    """``execintel package --api-only --check`` once for the module (pip's cache makes it quick after the first)."""
+    """``execintel package --api-only --check`` once per session, even across pytest-xdist workers (the first to
+    ask builds it under a lock in the session's shared folder, the others read its record)."""
     version, python = _target()
-    folder = tmp_path_factory.mktemp("package")
-    done = cli("package", "--api-only", "--check", "--out", str(folder / "build"), "--python-version", version,
-               cwd=folder, env={"PATH": f"{Path(python).parent}:/usr/bin:/bin"}, timeout=900)  # fmt: skip
-    return done, folder / "build" / "api.zip", python
+    worker = "PYTEST_XDIST_WORKER" in os.environ
+    shared = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.mktemp("shared")
+    folder, record = shared / "package-api", shared / "package-api.json"
+    with (shared / "package-api.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.exists():
+            folder.mkdir(exist_ok=True)
+            done = cli("package", "--api-only", "--check", "--out", str(folder / "build"), "--python-version",
+                       version, cwd=folder, env={"PATH": f"{Path(python).parent}:/usr/bin:/bin"}, timeout=900)  # fmt: skip
+            record.write_text(json.dumps([done.args, done.returncode, done.stdout, done.stderr]), encoding="utf-8")
+        args, returncode, stdout, stderr = json.loads(record.read_text(encoding="utf-8"))
+    return subprocess.CompletedProcess(args, returncode, stdout, stderr), folder / "build" / "api.zip", python
 
 
 @pytest.fixture(scope="module")
