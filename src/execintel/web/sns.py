@@ -16,7 +16,8 @@ A message is accepted only when every check passes, cheapest first, so junk neve
 6. the ``Signature`` (base64) verifies over the string to sign of the message's type.
 
 A refusal is an :class:`SnsRejected` whose ``reason`` says which check failed; it never holds the message body.
-Imports only the standard library and ``cryptography``: the AWS API package ships this module.
+Imports only the standard library, and ``cryptography`` only when a signature is checked: the AWS API package
+(api.zip) ships this module, for ``parse_topic_arns``, without ``cryptography``.
 """
 
 from __future__ import annotations
@@ -34,15 +35,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import SplitResult, parse_qs, urlsplit
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
 from execintel.errors import AuthError
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 __all__ = [
     "CACHE_SIZE", "FUTURE_SKEW", "MAX_BODY", "MAX_CERTIFICATE", "SnsConfig", "SnsRejected", "SnsVerifier",
@@ -55,7 +55,7 @@ FETCH_TIMEOUT = 5.0
 CACHE_SIZE = 32
 FUTURE_SKEW = timedelta(minutes=5)  # clocks differ a little; a message from further ahead is forged or broken
 MIN_KEY_BITS = 2048
-HASHES: dict[str, type[hashes.HashAlgorithm]] = {"1": hashes.SHA1, "2": hashes.SHA256}
+HASHES = {"1": "SHA1", "2": "SHA256"}  # SignatureVersion -> the cryptography hash class it signs with
 
 # The fields of each type's string to sign, in byte order as AWS lists them; Subject only when the message has one.
 _CONFIRMATION = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
@@ -272,9 +272,14 @@ class SnsVerifier:
             raise SnsRejected("signature", "The Signature is not valid base64.") from None
         if not signature:
             raise SnsRejected("signature", "The Signature is empty.")
+        from cryptography.exceptions import InvalidSignature  # noqa: PLC0415 - see the module's docstring
+        from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
+        from cryptography.hazmat.primitives.asymmetric import padding  # noqa: PLC0415
+
         key = self._public_key(cert_url)
+        algorithm: type[hashes.HashAlgorithm] = getattr(hashes, HASHES[message["SignatureVersion"]])
         try:
-            key.verify(signature, string_to_sign(message), padding.PKCS1v15(), HASHES[message["SignatureVersion"]]())
+            key.verify(signature, string_to_sign(message), padding.PKCS1v15(), algorithm())
         except (InvalidSignature, ValueError):
             raise SnsRejected("signature", f"The signature of SNS message {_quote(message['MessageId'])} does not "
                                            "match its content and signing certificate.") from None  # fmt: skip
@@ -341,6 +346,8 @@ class SnsVerifier:
                     self._cache.popitem(last=False)
         else:
             self._check_validity(certificate, url)  # a cached certificate may have expired since
+        from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: PLC0415 - see the module's docstring
+
         key = certificate.public_key()
         assert isinstance(key, rsa.RSAPublicKey)  # noqa: S101 - _load_certificate refused any other key
         return key
@@ -391,6 +398,9 @@ class SnsVerifier:
 
 def _load_certificate(pem: bytes, url: str) -> x509.Certificate:
     """The X.509 certificate in ``pem`` when its key is RSA of at least 2048 bits; SnsRejected otherwise."""
+    from cryptography import x509  # noqa: PLC0415 - see the module's docstring
+    from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: PLC0415
+
     try:
         certificate = x509.load_pem_x509_certificate(pem)
     except ValueError:
