@@ -29,6 +29,7 @@ from execintel.cli.common import (
     may_send,
 )  # fmt: skip
 from execintel.cli.console import SafeRichHandler, err, escape, line, out, plural
+from execintel.cli.deploy import deploy
 from execintel.cli.run import run
 from execintel.cli.schedule import schedule
 from execintel.cli.serve import serve
@@ -211,6 +212,7 @@ def main() -> None:
 app.command()(run)
 app.command()(schedule)
 app.command()(serve)
+app.command()(deploy)
 
 app.add_typer(store_app, name="store")
 app.add_typer(audit_app, name="audit")
