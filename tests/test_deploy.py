@@ -116,6 +116,33 @@ def test_committed_template_is_the_demo_rendering_and_lints_clean() -> None:
     _lint(COMMITTED)
 
 
+def test_template_has_no_circular_dependency_after_the_sam_transform(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What CloudFormation really gets (the template after SAM's transform, as sam deploy sends it) lints clean:
+    cfn-lint alone checks the SAM resources by schema, so a dependency circle through the resources SAM generates
+    (routes inside the API definition) would only show here."""
+    pytest.importorskip("samtranslator")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # the transform resolves the region's ARN partition
+    from cfnlint.decode import decode
+    from samtranslator.translator.transform import transform
+
+    template, problems = decode(str(COMMITTED))
+    assert not problems
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":  # what sam deploy does: the zip uploaded to S3
+            resource["Properties"]["CodeUri"] = "s3://sam-managed-bucket/code.zip"
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    transformed = transform(template, {"AWS::Region": "us-east-1"}, NoManagedPolicies())
+    out = tmp_path / "transformed.json"
+    out.write_text(json.dumps(transformed, default=str), encoding="utf-8")
+    _lint(out)
+
+
 def test_template_only_renders_every_schedule_in_the_portfolio_zone(
     write_portfolio: WritePortfolio, tmp_path: Path
 ) -> None:
