@@ -226,14 +226,16 @@ def test_least_privilege_and_environment_of_the_functions() -> None:
 def test_dry_run_prints_exactly_the_commands_and_does_nothing(tmp_path: Path) -> None:
     """--dry-run prints the four commands, shell-quoted, outputs as placeholders; it writes and runs nothing."""
     done = cli("deploy", "--dry-run", "--stack", "acme-reports", "--region", "eu-west-1",
-               "--parameter", "AlarmEmail=ops team@example.com", cwd=tmp_path)  # fmt: skip
+               "--parameter", "AlarmEmail=ops@example.com", "--parameter", "WebAclArn=arn:aws:wafv2:us-east-1:111122223333:global/webacl/x/1",
+               cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     sender = open_portfolio(None).manifest.sender
     static = Path(str(__import__("execintel.web", fromlist=["x"]).__file__)).parent / "static"
     assert done.stdout.splitlines() == [
         "sam deploy --template-file build/template.yaml --stack-name acme-reports --region eu-west-1 "
         "--capabilities CAPABILITY_IAM --resolve-s3 --no-confirm-changeset --no-fail-on-empty-changeset "
-        f"--parameter-overrides SenderAddress={sender} 'AlarmEmail=ops team@example.com'",
+        f"--parameter-overrides SenderAddress={sender} AlarmEmail=ops@example.com "
+        "WebAclArn=arn:aws:wafv2:us-east-1:111122223333:global/webacl/x/1",
         "aws cloudformation describe-stacks --stack-name acme-reports --region eu-west-1 "
         "--query 'Stacks[0].Outputs' --output json",
         f"aws s3 sync {shlex.quote(f'{static}/')} 's3://<DashboardBucketName>/' --delete --region eu-west-1",
@@ -248,6 +250,7 @@ def test_dry_run_prints_exactly_the_commands_and_does_nothing(tmp_path: Path) ->
         (["--parameter", "Nope=1"], "'Nope' is not a parameter of the template"),
         (["--parameter", "WebAclArn"], "'WebAclArn' is not KEY=VALUE"),
         (["--stack", "9lives"], "'9lives' is not a stack name"),
+        (["--parameter", "AlarmEmail=ops team@example.com"], "the value holds a space"),
     ],
 )
 def test_bad_options_are_named(tmp_path: Path, args: list[str], message: str) -> None:
@@ -278,7 +281,7 @@ def _stub_zip(path: Path, manifest: Path, files: dict[str, str] | None = None) -
     with zipfile.ZipFile(path, "w") as archive:
         for name, text in stub.items():
             archive.writestr(name, text)
-        archive.writestr(f"portfolio/{manifest.name}", manifest.read_bytes())
+        archive.writestr("portfolio/portfolio.yaml", manifest.read_bytes())
 
 
 def _fake_tools(tmp_path: Path, tools: tuple[str, ...] = ("sam", "aws")) -> Path:

@@ -29,6 +29,9 @@ def _parameters(given: list[str], sender: str) -> dict[str, str]:
         if key not in known:
             raise ConfigError(Problem("--parameter", f"{key!r} is not a parameter of the template; it has "
                                                      f"{', '.join(sorted(known))}"))  # fmt: skip
+        if re.search(r'[\s"\'\\]', value):  # sam deploy would cut the value at a space, and no parameter takes one
+            raise ConfigError(Problem("--parameter", f"{item!r}: the value holds a space, quote or backslash, which "
+                                                     "no parameter of the template takes"))  # fmt: skip
         chosen[key] = value
     return chosen
 

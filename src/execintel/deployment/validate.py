@@ -20,6 +20,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from execintel.config.load import MANIFEST_NAME
 from execintel.errors import ConfigError, ExecintelError, Problem
 
 ARTEFACTS = ("api.zip", "worker.zip")
@@ -62,8 +63,9 @@ def compile_package(path: Path) -> None:
 
 
 def check_manifest(path: Path, manifest: Path) -> None:
-    """The zip at ``path`` holds ``manifest`` as it is now, as ``portfolio/<its name>``."""
-    member = f"portfolio/{manifest.name}"
+    """The zip at ``path`` holds ``manifest`` as it is now, as ``portfolio/portfolio.yaml`` (where the packager and
+    ``EXECINTEL_PORTFOLIO=/var/task/portfolio`` put it)."""
+    member = f"portfolio/{MANIFEST_NAME}"
     with zipfile.ZipFile(path) as archive:
         try:
             packed = archive.read(member)
