@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 from croniter import croniter
 
-from conftest import WritePortfolio, base_manifest, cli
+from conftest import AWS_TEST_ENV, WritePortfolio, base_manifest, cli
+from execintel.config import Settings
 from execintel.deployment import CronTranslationError, render_template, to_eventbridge
 from execintel.deployment.template import load_template
 from execintel.deployment.validate import LINT
 from execintel.pipeline import open_portfolio
+from execintel.store import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "deploy" / "template.yaml"
@@ -238,6 +240,7 @@ def test_dry_run_prints_exactly_the_commands_and_does_nothing(tmp_path: Path) ->
         "WebAclArn=arn:aws:wafv2:us-east-1:111122223333:global/webacl/x/1",
         "aws cloudformation describe-stacks --stack-name acme-reports --region eu-west-1 "
         "--query 'Stacks[0].Outputs' --output json",
+        f"env AWS_REGION=eu-west-1 {shlex.quote(sys.executable)} -m execintel store init --store 'dynamodb://<TableName>'",
         f"aws s3 sync {shlex.quote(f'{static}/')} 's3://<DashboardBucketName>/' --delete --region eu-west-1",
         "aws cloudfront create-invalidation --distribution-id '<DistributionId>' --paths '/*'",
     ]
@@ -269,6 +272,7 @@ esac
 if [ "$1 $2" = "cloudformation describe-stacks" ]; then
   printf '%s' '[{"OutputKey":"DashboardBucketName","OutputValue":"dash-bucket"},
 {"OutputKey":"DistributionId","OutputValue":"E2EXAMPLE"},
+{"OutputKey":"TableName","OutputValue":"acme-Table-X1"},
 {"OutputKey":"DashboardUrl","OutputValue":"https://d111.cloudfront.net"}]'
 fi
 """
@@ -296,7 +300,8 @@ def _fake_tools(tmp_path: Path, tools: tuple[str, ...] = ("sam", "aws")) -> Path
 
 
 def _deploy(tmp_path: Path, portfolio: Path, *args: str, fail: str = "-", tools: tuple[str, ...] = ("sam", "aws"),
-            stale: bool = False, extra: dict[str, str] | None = None) -> tuple[Any, list[str]]:  # fmt: skip
+            stale: bool = False, extra: dict[str, str] | None = None, endpoint: str = "http://127.0.0.1:9"
+            ) -> tuple[Any, list[str]]:  # fmt: skip
     build = tmp_path / "build"
     build.mkdir(exist_ok=True)
     other = tmp_path / "other" / portfolio.name
@@ -305,7 +310,13 @@ def _deploy(tmp_path: Path, portfolio: Path, *args: str, fail: str = "-", tools:
     _stub_zip(build / "api.zip", other if stale else portfolio, extra)
     _stub_zip(build / "worker.zip", portfolio)
     log = tmp_path / "calls.log"
-    env = {"PATH": f"{_fake_tools(tmp_path, tools)}:/usr/bin:/bin", "FAKE_LOG": str(log), "FAKE_FAIL": fail}
+    env = {
+        "PATH": f"{_fake_tools(tmp_path, tools)}:/usr/bin:/bin",
+        "FAKE_LOG": str(log),
+        "FAKE_FAIL": fail,
+        **AWS_TEST_ENV,
+        "AWS_ENDPOINT_URL": endpoint,
+    }  # the store is set up in moto, never in AWS
     done = cli("deploy", str(portfolio), "--build", str(build), "--stack", "acme", "--region", "us-east-1", *args,
                cwd=tmp_path, env=env)  # fmt: skip
     calls = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
@@ -318,10 +329,13 @@ def portfolio(write_portfolio: WritePortfolio) -> Path:
     return write_portfolio(base_manifest(schedules=MULTI_SCHEDULES[:2]))
 
 
-def test_deploy_checks_lints_then_runs_the_commands_in_order(tmp_path: Path, portfolio: Path) -> None:
+def test_deploy_checks_lints_then_runs_the_commands_in_order(
+    tmp_path: Path, portfolio: Path, moto_endpoint: str
+) -> None:
     """A deployment checks the build, renders and lints BUILD/template.yaml, then runs sam deploy, reads the
-    outputs, syncs the dashboard to the bucket the stack made and invalidates the distribution it made."""
-    done, calls = _deploy(tmp_path, portfolio)
+    outputs, sets the stack's table up as a store, syncs the dashboard to the bucket the stack made and
+    invalidates the distribution it made."""
+    done, calls = _deploy(tmp_path, portfolio, endpoint=moto_endpoint)
     assert done.returncode == 0, done.stderr
     assert calls == ["sam deploy --template-file", "aws cloudformation describe-stacks", "aws s3 sync",
                      "aws cloudfront create-invalidation"]  # fmt: skip
@@ -331,14 +345,24 @@ def test_deploy_checks_lints_then_runs_the_commands_in_order(tmp_path: Path, por
     assert "s3://dash-bucket/ --delete" in log
     assert "--distribution-id E2EXAMPLE --paths /*" in log
     assert "https://d111.cloudfront.net" in done.stdout
+    # the functions refuse a table that is not set up as a store: the deployment set it up (here in moto)
+    settings = Settings(aws_endpoint_url=moto_endpoint, aws_region="us-east-1", aws_access_key_id="testing",
+                        aws_secret_access_key="testing")  # fmt: skip
+    opened = open_store("dynamodb://acme-Table-X1", settings, mode="read")
+    try:
+        assert opened.identity()[0] is not None
+    finally:
+        opened.close()
     rendered = load_template((tmp_path / "build" / "template.yaml").read_text(encoding="utf-8"))
     assert rendered["Resources"]["WorkerFunction"]["Properties"]["CodeUri"] == "worker.zip"  # beside the zips
 
 
 @pytest.mark.parametrize(("fail", "ran"), [("sam deploy", 1), ("aws s3", 3)])
-def test_deploy_stops_at_the_first_failing_command(tmp_path: Path, portfolio: Path, fail: str, ran: int) -> None:
+def test_deploy_stops_at_the_first_failing_command(
+    tmp_path: Path, portfolio: Path, moto_endpoint: str, fail: str, ran: int
+) -> None:
     """The first command that fails stops the deployment: its output is shown, nothing after it runs, exit 1."""
-    done, calls = _deploy(tmp_path, portfolio, "--no-lint", fail=fail)
+    done, calls = _deploy(tmp_path, portfolio, "--no-lint", fail=fail, endpoint=moto_endpoint)
     assert done.returncode == 1
     assert len(calls) == ran
     assert calls[-1].startswith(fail)

@@ -1,5 +1,6 @@
-"""The commands of a deployment, in order, and running them: ``sam deploy``, reading the stack's outputs, syncing
-the dashboard to its bucket and invalidating CloudFront's copy.
+"""The commands of a deployment, in order, and running them: ``sam deploy``, reading the stack's outputs, setting
+the table up as a store (``execintel store init``), syncing the dashboard to its bucket and invalidating
+CloudFront's copy.
 
 There is no ``sam build``: the functions' code is the zips ``execintel package`` built for Lambda (Linux x86_64
 wheels for Python 3.12), and ``sam deploy`` uploads a zip ``CodeUri`` as it is. ``sam build`` would rebuild from
@@ -12,6 +13,7 @@ import json
 import shlex
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -20,7 +22,7 @@ from pathlib import Path
 from execintel.deployment.validate import DeployError
 
 # The outputs of the stack that later commands need, written as placeholders until the stack exists.
-NEEDED_OUTPUTS = ("DashboardBucketName", "DistributionId")
+NEEDED_OUTPUTS = ("TableName", "DashboardBucketName", "DistributionId")
 INSTALL = {
     "sam": "install the AWS SAM CLI: https://docs.aws.amazon.com/serverless-application-model/latest/"
            "developerguide/install-sam-cli.html (or: pip install aws-sam-cli)",
@@ -60,6 +62,15 @@ def outputs_command(plan: Plan) -> list[str]:
             "--query", "Stacks[0].Outputs", "--output", "json"]  # fmt: skip
 
 
+def store_init_command(plan: Plan, outputs: Mapping[str, str]) -> list[str]:
+    """Set the stack's table up as an execintel store (its identity; the functions refuse a table without one).
+
+    Run by this very interpreter, so the execintel that deploys is the one that sets up; ``env`` passes the region
+    in a way the printed command keeps."""
+    return ["env", f"AWS_REGION={plan.region}", sys.executable, "-m", "execintel", "store", "init",
+            "--store", f"dynamodb://{outputs['TableName']}"]  # fmt: skip
+
+
 def sync_command(plan: Plan, outputs: Mapping[str, str]) -> list[str]:
     """Copy the dashboard's files to its bucket (and remove files an older version had)."""
     bucket = outputs["DashboardBucketName"]
@@ -80,7 +91,8 @@ def placeholders() -> dict[str, str]:
 def dry_run(plan: Plan) -> list[str]:
     """The commands a deployment runs, shell-quoted, one per line."""
     shown = placeholders()
-    commands = [deploy_command(plan), outputs_command(plan), sync_command(plan, shown), invalidation_command(shown)]
+    commands = [deploy_command(plan), outputs_command(plan), store_init_command(plan, shown), sync_command(plan, shown),
+                invalidation_command(shown)]  # fmt: skip
     return [shlex.join(c) for c in commands]
 
 
@@ -123,10 +135,12 @@ def run_command(argv: list[str], echo: Echo, *, capture: bool = False) -> str:
 
 
 def run_plan(plan: Plan, echo: Echo) -> dict[str, str]:
-    """Deploy: the stack, then its outputs, the dashboard files and the invalidation; stop at the first failure."""
+    """Deploy: the stack, its outputs, the store's set-up, the dashboard files and the invalidation; stop at the first
+    failure."""
     require_tools()
     run_command(deploy_command(plan), echo)
     outputs = parse_outputs(run_command(outputs_command(plan), echo, capture=True), plan.stack)
+    run_command(store_init_command(plan, outputs), echo)
     run_command(sync_command(plan, outputs), echo)
     run_command(invalidation_command(outputs), echo)
     return outputs
