@@ -204,6 +204,9 @@ def test_least_privilege_and_environment_of_the_functions() -> None:
     assert statements["StartRuns"]["Resource"] == "WorkerFunction.Arn"  # !GetAtt, read as its plain value
     assert statements["ReadReports"] == {"Sid": "ReadReports", "Effect": "Allow", "Action": "s3:GetObject",
                                          "Resource": "${ReportsBucket.Arn}/runs/*"}  # fmt: skip
+    for sid in ("SendSignInLinks",):  # SES v2 SendEmail with raw content is authorised as ses:SendRawEmail
+        assert statements[sid]["Action"] == ["ses:SendEmail", "ses:SendRawEmail"]
+        assert statements[sid]["Condition"] == {"StringEquals": {"ses:FromAddress": "SenderAddress"}}
     for name in ("ApiFunction", "WorkerFunction", "SnsFunction"):
         for statement in resources[name]["Properties"]["Policies"][0]["Statement"]:
             assert "*" not in json.dumps(statement["Resource"]).replace("/*", ""), (name, statement)
