@@ -53,7 +53,8 @@ CASES = [
     ("0 7 */2 * *", "cron(0 7 1/2 * ? *)"),
     ("10-50/10 * * * *", "cron(10/10 * * * ? *)"),
     ("15,45 6,18 * * *", "cron(15,45 6,18 * * ? *)"),
-    ("0 9 * * mon#2", "cron(0 9 ? * MON#2 *)"),
+    ("0 9 * * mon#2", "cron(0 9 ? * 2#2 *)"),  # the nth weekday by number, as AWS documents it
+    ("0 9 * * 0#1", "cron(0 9 ? * 1#1 *)"),
     ("0 8 1 jan,apr,jul,oct *", "cron(0 8 1 1/3 ? *)"),  # every third month from January
     ("0 8 1 1-3 *", "cron(0 8 1 1-3 ? *)"),
 ]
@@ -69,6 +70,9 @@ def _back_to_croniter(expression: str) -> str:
             start, step = field.split("/")
             fields[i] = f"{start}-{highs[i]}/{step}"
     fields[2] = "*" if fields[2] == "?" else fields[2]
+    if "#" in dow:
+        day, nth = dow.split("#")
+        dow = f"{int(day) - 1}#{nth}"  # EventBridge counts weekdays from 1 (Sunday), croniter from 0
     return " ".join([*fields, "*" if dow == "?" else dow.lower()])
 
 

@@ -89,9 +89,9 @@ def _day_of_week(field: Sequence[int | str], nth: Mapping[int, Collection[int | 
     pairs = [(day, n) for day, ns in nth.items() for n in ns]
     if len(pairs) != 1 or not isinstance(pairs[0][1], int) or field != [pairs[0][0]]:
         raise CronTranslationError("its day of week names a last weekday ('L') or several nth weekdays ('#'); "
-                                   "EventBridge takes one nth weekday (such as MON#2) and no last weekday")  # fmt: skip
+                                   "EventBridge takes one nth weekday (such as mon#2) and no last weekday")  # fmt: skip
     day, n = pairs[0]
-    return f"{DAY_NAMES[day]}#{n}"
+    return f"{day + 1}#{n}"  # AWS documents the nth weekday with a number (1 is Sunday), e.g. 6#3
 
 
 def to_eventbridge(cron: str) -> str:
