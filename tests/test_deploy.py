@@ -306,20 +306,27 @@ def _stub_zip(path: Path, manifest: Path, files: dict[str, str] | None = None) -
         archive.writestr("portfolio/portfolio.yaml", manifest.read_bytes())
 
 
-def _fake_tools(tmp_path: Path, tools: tuple[str, ...] = ("sam", "aws")) -> Path:
+# a launcher that cannot find its interpreter, as a pyenv shim without a version selected
+BROKEN_SHIM = "#!/bin/sh\necho 'pyenv: python3.12: command not found' >&2\nexit 127\n"
+
+
+def _fake_tools(tmp_path: Path, tools: tuple[str, ...] = ("sam", "aws"), *, shim: bool = False) -> Path:
     folder = tmp_path / "bin"
     folder.mkdir()
     for name in tools:
         (folder / name).write_text(FAKE, encoding="utf-8")
         (folder / name).chmod(0o755)
-    # the import check runs the Lambda's Python; the stub imports on this one just as well
-    (folder / "python3.12").symlink_to(sys.executable)
+    if shim:
+        (folder / "python3.12").write_text(BROKEN_SHIM, encoding="utf-8")
+        (folder / "python3.12").chmod(0o755)
+    else:  # the import check runs the Lambda's Python; the stub imports on this one just as well
+        (folder / "python3.12").symlink_to(sys.executable)
     return folder
 
 
 def _deploy(tmp_path: Path, portfolio: Path, *args: str, fail: str = "-", tools: tuple[str, ...] = ("sam", "aws"),
-            stale: bool = False, extra: dict[str, str] | None = None, endpoint: str = "http://127.0.0.1:9"
-            ) -> tuple[Any, list[str]]:  # fmt: skip
+            stale: bool = False, extra: dict[str, str] | None = None, endpoint: str = "http://127.0.0.1:9",
+            shim: bool = False) -> tuple[Any, list[str]]:  # fmt: skip
     build = tmp_path / "build"
     build.mkdir(exist_ok=True)
     other = tmp_path / "other" / portfolio.name
@@ -329,12 +336,12 @@ def _deploy(tmp_path: Path, portfolio: Path, *args: str, fail: str = "-", tools:
     _stub_zip(build / "worker.zip", portfolio)
     log = tmp_path / "calls.log"
     env = {
-        "PATH": f"{_fake_tools(tmp_path, tools)}:/usr/bin:/bin",
+        "PATH": f"{_fake_tools(tmp_path, tools, shim=shim)}:/usr/bin:/bin",
         "FAKE_LOG": str(log),
         "FAKE_FAIL": fail,
         **AWS_TEST_ENV,
         "AWS_ENDPOINT_URL": endpoint,
-    }  # the store is set up in moto, never in AWS
+    }  # fmt: skip - a store in moto, never AWS
     done = cli("deploy", str(portfolio), "--build", str(build), "--stack", "acme", "--region", "us-east-1", *args,
                cwd=tmp_path, env=env)  # fmt: skip
     calls = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
@@ -399,7 +406,11 @@ def test_deploy_stops_at_the_first_failing_command(
         ({"tools": ("aws",)}, "The `sam` command is not installed or not on PATH; install the AWS SAM CLI"),
         ({"stale": True}, "was built from another version of"),
         ({"extra": {"execintel/broken.py": "def f(:\n"}}, "api.zip/execintel/broken.py does not compile"),
-        ({"extra": {"execintel/aws/api.py": "import nowhere_to_be_found\n"}}, "execintel.aws.api does not import"),
+        (
+            {"extra": {"execintel/aws/api.py": "import nowhere_to_be_found\n"}},
+            "ModuleNotFoundError: No module named 'nowhere_to_be_found'\nError: execintel.aws.api does not import",
+        ),
+        ({"shim": True}, "pyenv: python3.12: command not found\nError: "),  # the launcher's own words, then ours
     ],
 )
 def test_deploy_refuses_a_bad_build_or_missing_tool_before_any_command(

@@ -81,9 +81,44 @@ def deploy(
     ] = False,
     out_file: Annotated[Path | None, typer.Option("--out", help="With --template-only: the file to write.")] = None,
     no_lint: Annotated[bool, typer.Option("--no-lint", help="Skip cfn-lint (not recommended).")] = False,
+    python: Annotated[
+        str | None, typer.Option("--python", help="The Python 3.12 that imports the api package before deploying "
+                                 "(default: python3.12 on PATH).", show_default=False),
+    ] = None,
 ) -> None:  # fmt: skip
     """Deploy the portfolio to AWS with SAM: check the build, render and lint the template, deploy the stack, sync
     the dashboard and invalidate CloudFront (docs/aws.md)."""
+    from execintel.deployment import DeployError  # noqa: PLC0415
+
+    try:
+        _deploy(ctx, path, portfolio, allow_outside=allow_outside, stack=stack, region=region, build=build,
+                parameter=parameter, dry_run=dry_run, template_only=template_only, out_file=out_file,
+                no_lint=no_lint, python=python)  # fmt: skip
+    except DeployError as exc:
+        # the output of a failed check (a traceback, cfn-lint's findings) line by line: the error line that ends
+        # the command is one line, and the console shows a newline inside a line as a visible character
+        head, _, details = str(exc).partition("\n")
+        for text in details.splitlines():
+            err.print(text, markup=False, highlight=False, soft_wrap=True)
+        raise DeployError(head) from None
+
+
+def _deploy(
+    ctx: typer.Context,
+    path: Path | None,
+    portfolio: Path | None,
+    *,
+    allow_outside: bool,
+    stack: str,
+    region: str | None,
+    build: Path,
+    parameter: list[str] | None,
+    dry_run: bool,
+    template_only: bool,
+    out_file: Path | None,
+    no_lint: bool,
+    python: str | None,
+) -> None:
     from execintel.deployment import Plan, render_template, run_plan, validate  # noqa: PLC0415
     from execintel.deployment import dry_run as plan_commands  # noqa: PLC0415
 
@@ -117,7 +152,7 @@ def deploy(
         err.print(f"Checking {name}...", markup=False)
         validate.compile_package(zip_path)
         validate.check_manifest(zip_path, opened.path)
-    validate.check_import(zips["api.zip"])
+    validate.check_import(zips["api.zip"], python=validate.lambda_python(python))
     _write(plan.template, render_template(manifest, where=shown, code_prefix=""), "--build")
     if not no_lint:
         err.print(f"Linting {plan.template}...", markup=False)

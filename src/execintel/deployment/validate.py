@@ -77,17 +77,29 @@ def check_manifest(path: Path, manifest: Path) -> None:
                           f"--portfolio {manifest.parent}")  # fmt: skip
 
 
-def lambda_python() -> str:
-    """An interpreter of the Lambda's Python version: ``python3.12`` on PATH, or this one when it is 3.12."""
-    found = shutil.which(f"python{LAMBDA_PYTHON}")
-    if found:
-        return found
-    if f"{sys.version_info.major}.{sys.version_info.minor}" == LAMBDA_PYTHON:
-        return sys.executable
-    raise DeployError(
-        f"python{LAMBDA_PYTHON} is not on PATH: it is needed to check that the api package imports "
-        f"on Lambda's Python {LAMBDA_PYTHON} (install it, e.g. with pyenv or your package manager)"
-    )
+def lambda_python(given: str | None = None) -> str:
+    """The real executable of the Lambda's Python version: ``given``, else ``python3.12`` on PATH, else this one
+    when it is 3.12.
+
+    ``python3.12`` may be a launcher (a pyenv shim) that finds the interpreter through the user's environment, which
+    the clean environment of the import check does not have: ask it for its real executable once, here."""
+    found = shutil.which(given) if given else shutil.which(f"python{LAMBDA_PYTHON}")
+    if given and not found:
+        raise DeployError(f"--python {given!r} is not an interpreter that can be run")
+    if not found:
+        if f"{sys.version_info.major}.{sys.version_info.minor}" == LAMBDA_PYTHON:
+            return sys.executable
+        raise DeployError(f"python{LAMBDA_PYTHON} is not on PATH: it is needed to check that the api package "
+                          f"imports on Lambda's Python {LAMBDA_PYTHON} (install it, e.g. with pyenv or your package "
+                          "manager)")  # fmt: skip
+    try:
+        done = subprocess.run([found, "-c", "import sys; print(sys.executable)"], capture_output=True, text=True,  # noqa: S603
+                              timeout=IMPORT_TIMEOUT, check=False)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise DeployError(f"{found} does not run: {exc}") from None
+    if done.returncode != 0 or not done.stdout.strip():
+        raise DeployError(f"{found} does not run:\n{(done.stderr or done.stdout).strip()}")
+    return done.stdout.strip()
 
 
 def check_import(path: Path, *, python: str | None = None, module: str = "execintel.aws.api") -> None:
