@@ -288,10 +288,10 @@ case "$(basename "$0") $1 $2" in
   "$FAKE_FAIL"*) echo "boom from $(basename "$0") $1" >&2; exit 3;;
 esac
 if [ "$1 $2" = "cloudformation describe-stacks" ]; then
-  printf '%s' '[{"OutputKey":"DashboardBucketName","OutputValue":"dash-bucket"},
+  printf '[{"OutputKey":"DashboardBucketName","OutputValue":"dash-bucket"},
 {"OutputKey":"DistributionId","OutputValue":"E2EXAMPLE"},
-{"OutputKey":"TableName","OutputValue":"acme-Table-X1"},
-{"OutputKey":"DashboardUrl","OutputValue":"https://d111.cloudfront.net"}]'
+{"OutputKey":"TableName","OutputValue":"%s"},
+{"OutputKey":"DashboardUrl","OutputValue":"https://d111.cloudfront.net"}]' "${FAKE_TABLE:-acme-Table-X1}"
 fi
 """
 
@@ -326,7 +326,7 @@ def _fake_tools(tmp_path: Path, tools: tuple[str, ...] = ("sam", "aws"), *, shim
 
 def _deploy(tmp_path: Path, portfolio: Path, *args: str, fail: str = "-", tools: tuple[str, ...] = ("sam", "aws"),
             stale: bool = False, extra: dict[str, str] | None = None, endpoint: str = "http://127.0.0.1:9",
-            shim: bool = False) -> tuple[Any, list[str]]:  # fmt: skip
+            shim: bool = False, table: str = "acme-Table-X1") -> tuple[Any, list[str]]:  # fmt: skip
     build = tmp_path / "build"
     build.mkdir(exist_ok=True)
     other = tmp_path / "other" / portfolio.name
@@ -339,6 +339,7 @@ def _deploy(tmp_path: Path, portfolio: Path, *args: str, fail: str = "-", tools:
         "PATH": f"{_fake_tools(tmp_path, tools, shim=shim)}:/usr/bin:/bin",
         "FAKE_LOG": str(log),
         "FAKE_FAIL": fail,
+        "FAKE_TABLE": table,
         **AWS_TEST_ENV,
         "AWS_ENDPOINT_URL": endpoint,
     }  # fmt: skip - a store in moto, never AWS
@@ -386,17 +387,20 @@ def test_deploy_checks_lints_then_runs_the_commands_in_order(
     assert len([r for r in rendered["Resources"].values() if r["Type"] == "AWS::Scheduler::Schedule"]) == 5
 
 
-@pytest.mark.parametrize(("fail", "ran"), [("sam deploy", 1), ("aws s3", 3)])
+@pytest.mark.parametrize("case", [("sam deploy", 1, "boom from sam deploy"),
+                                  ("execintel store init", 2, "names no valid DynamoDB table"),
+                                  ("aws s3 sync", 3, "boom from aws s3")], ids=lambda case: case[0])  # fmt: skip
 def test_deploy_stops_at_the_first_failing_command(
-    tmp_path: Path, portfolio: Path, moto_endpoint: str, fail: str, ran: int
+    tmp_path: Path, portfolio: Path, moto_endpoint: str, case: tuple[str, int, str]
 ) -> None:
     """The first command that fails stops the deployment: its output is shown, nothing after it runs, exit 1."""
-    done, calls = _deploy(tmp_path, portfolio, "--no-lint", fail=fail, endpoint=moto_endpoint)
+    fail, ran, said = case
+    done, calls = _deploy(tmp_path, portfolio, "--no-lint", fail=fail, endpoint=moto_endpoint,
+                          table="x" if fail.startswith("execintel") else "acme-Table-X1")  # fmt: skip
     assert done.returncode == 1
-    assert len(calls) == ran
-    assert calls[-1].startswith(fail)
-    assert f"boom from {fail}" in done.stdout + done.stderr
-    assert f"`{fail}" in done.stderr and "failed with exit status 3" in done.stderr
+    assert len(calls) == ran  # the fake sam and aws calls: none after the failure
+    assert said in done.stdout + done.stderr
+    assert f"`{fail}` failed with exit status" in done.stderr
     assert "Traceback" not in done.stderr
 
 

@@ -9,6 +9,7 @@ sources with the machine's own wheels instead. A command that fails stops the de
 
 from __future__ import annotations
 
+import itertools
 import json
 import shlex
 import shutil
@@ -121,6 +122,19 @@ def parse_outputs(text: str, stack: str) -> dict[str, str]:
 Echo = Callable[[str], None]
 
 
+def _label(argv: list[str]) -> str:
+    """A command's first words as a user knows it: ``sam deploy``, ``execintel store init`` (not env, a python path)."""
+    words = argv
+    if words[:1] == ["env"]:
+        words = words[1:]
+        while words and "=" in words[0]:  # the variables env sets
+            words = words[1:]
+    if words[1:2] == ["-m"]:
+        words = words[2:]
+    shown = list(itertools.takewhile(lambda word: not word.startswith("-"), words[:3]))  # up to the first option
+    return shlex.join(shown)
+
+
 def run_command(argv: list[str], echo: Echo, *, capture: bool = False) -> str:
     """Run one command (its output shown as it comes, or captured); a DeployError when it fails."""
     echo(f"$ {shlex.join(argv)}")
@@ -130,7 +144,7 @@ def run_command(argv: list[str], echo: Echo, *, capture: bool = False) -> str:
         raise DeployError(f"`{argv[0]}` could not be started: {exc.strerror or exc}") from None
     if done.returncode != 0:
         shown = f":\n{(done.stdout or '') + (done.stderr or '')}".rstrip() if capture else " (its output is above)"
-        raise DeployError(f"`{shlex.join(argv[:3])}` failed with exit status {done.returncode}{shown}")
+        raise DeployError(f"`{_label(argv)}` failed with exit status {done.returncode}{shown}")
     return done.stdout or ""
 
 
