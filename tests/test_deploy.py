@@ -36,6 +36,16 @@ MULTI_SCHEDULES = [
 ]
 
 
+def multi_manifest() -> dict[str, Any]:
+    """A manifest with the schedules above, in Berlin, whose entities read events from two DynamoDB tables."""
+    manifest = base_manifest(schedules=MULTI_SCHEDULES, entities=[
+        {"id": "qosd", "name": "Queen of San Diego", "events": "dynamodb:qosd-events"},
+        {"id": "shop", "name": "Shop", "events": "dynamodb:shop-events"},
+    ])  # fmt: skip
+    manifest["portfolio"]["timezone"] = "Europe/Berlin"
+    return manifest
+
+
 # --- cron translation ------------------------------------------------------------------------------------------------
 
 CASES = [
@@ -154,9 +164,7 @@ def test_template_only_renders_every_schedule_in_the_portfolio_zone(
 ) -> None:
     """--template-only writes a template with one schedule per manifest schedule, in the portfolio's time zone,
     delivering the contract's event to the worker."""
-    manifest = base_manifest(schedules=MULTI_SCHEDULES)
-    manifest["portfolio"]["timezone"] = "Europe/Berlin"
-    path = write_portfolio(manifest)
+    path = write_portfolio(multi_manifest())
     out = tmp_path / "stack" / "template.yaml"
     done = cli("deploy", str(path), "--template-only", "--out", str(out), "--build", str(tmp_path / "build"),
                cwd=tmp_path)  # fmt: skip
@@ -178,6 +186,11 @@ def test_template_only_renders_every_schedule_in_the_portfolio_zone(
         "detail-type": "Scheduled Event", "source": "execintel.scheduler", "time": "<aws.scheduler.scheduled-time>",
         "detail": {"schedule": "weekday-cash"},
     }  # fmt: skip
+    # the worker may scan the manifest's event tables, and no others
+    worker = {st["Sid"]: st for st in template["Resources"]["WorkerFunction"]["Properties"]["Policies"][0]["Statement"]}
+    assert worker["ReadEventTables"]["Action"] == "dynamodb:Scan"
+    assert [r["Fn::Sub"].rsplit(":", 1)[1] for r in worker["ReadEventTables"]["Resource"]] == [
+        "table/qosd-events", "table/shop-events"]  # fmt: skip
     # SAM reads CodeUri from the template's folder: the zips of --build, wherever the template was written
     assert template["Resources"]["ApiFunction"]["Properties"]["CodeUri"] == "../build/api.zip"
     # cfn-lint checks this rendering in test_deploy_checks_lints_then_runs_the_commands_in_order (once: it is slow)
@@ -351,10 +364,8 @@ def _deploy(tmp_path: Path, portfolio: Path, *args: str, fail: str = "-", tools:
 
 @pytest.fixture
 def portfolio(write_portfolio: WritePortfolio) -> Path:
-    """A portfolio with schedules of several shapes, in Berlin."""
-    manifest = base_manifest(schedules=MULTI_SCHEDULES)
-    manifest["portfolio"]["timezone"] = "Europe/Berlin"
-    return write_portfolio(manifest)
+    """A portfolio with schedules of several shapes, in Berlin, reading events from DynamoDB tables."""
+    return write_portfolio(multi_manifest())
 
 
 def test_deploy_checks_lints_then_runs_the_commands_in_order(

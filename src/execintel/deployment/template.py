@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from execintel.config.load import DYNAMODB_PREFIX
 from execintel.deployment.cron import schedule_expression
 from execintel.errors import ConfigError, Problem
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from execintel.config import Manifest
 
 MARKER = "# @schedules@"
+TABLES_MARKER = "            # @event-tables@\n"  # in the worker's policy statements
 CODE = "@code@"
 HEADER = (
     "# Rendered by `execintel deploy --template-only` from src/execintel/deployment/base.yaml and the\n"
@@ -91,6 +93,26 @@ def schedule_resources(manifest: Manifest, *, where: str) -> dict[str, Any]:
     return out
 
 
+def event_tables(manifest: Manifest) -> list[str]:
+    """The DynamoDB tables the manifest reads events from (``events: dynamodb:TABLE``), in manifest order."""
+    tables = [e.events.removeprefix(DYNAMODB_PREFIX) for e in manifest.entities
+              if e.events and e.events.startswith(DYNAMODB_PREFIX)]  # fmt: skip
+    return list(dict.fromkeys(t for t in tables if t))
+
+
+def event_tables_statement(manifest: Manifest) -> str:
+    """The worker's permission to scan the manifest's event tables (and only those), as template text; empty
+    when the manifest reads none."""
+    tables = event_tables(manifest)
+    if not tables:
+        return ""
+    statement = {"Sid": "ReadEventTables", "Effect": "Allow", "Action": "dynamodb:Scan",
+                 "Resource": [{"Fn::Sub": f"arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:"
+                                          f"table/{table}"} for table in tables]}  # fmt: skip
+    block = yaml.safe_dump([statement], sort_keys=False, default_flow_style=False, width=120)
+    return "".join(f"            {line}" for line in block.splitlines(keepends=True))
+
+
 def render_template(manifest: Manifest, *, where: str, code_prefix: str) -> str:
     """The whole template for ``manifest``; ``code_prefix`` is the folder of api.zip/worker.zip relative to the
     template file (``../build/`` for deploy/template.yaml, empty when the template sits beside the zips)."""
@@ -102,7 +124,10 @@ def render_template(manifest: Manifest, *, where: str, code_prefix: str) -> str:
     indented = "".join(f"  {line}" if line.strip() else line for line in block.splitlines(keepends=True))
     if not rendered:
         indented = "  # (the manifest has no schedules)\n"
-    text = base.replace(f"{MARKER}\n", indented).replace(CODE, code_prefix)
+    if base.count(TABLES_MARKER) != 1:
+        raise AssertionError(f"base.yaml must hold {TABLES_MARKER.strip()!r} exactly once")
+    text = base.replace(f"{MARKER}\n", indented).replace(TABLES_MARKER, event_tables_statement(manifest))
+    text = text.replace(CODE, code_prefix)
     return HEADER.format(name=json.dumps(manifest.portfolio.name)) + text
 
 
