@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -134,7 +135,7 @@ def _deploy(
         target = out_file or build / "template.yaml"
         text = render_template(manifest, where=shown, code_prefix=_relative_prefix(build, target))
         if out_file is None:
-            out.print(text, end="", markup=False, highlight=False, soft_wrap=True)
+            sys.stdout.write(text)  # the template as it is: no console markup, emoji codes or wrapping
         else:
             _write(out_file, text, "--out")
             err.print(f"Wrote the template for {manifest.portfolio.name} to {out_file}", markup=False)
