@@ -21,6 +21,7 @@ from execintel.deployment.template import load_template
 from execintel.deployment.validate import LINT
 from execintel.pipeline import open_portfolio
 from execintel.store import open_store
+from execintel.web.http import APP_CSP
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "deploy" / "template.yaml"
@@ -253,6 +254,19 @@ def test_least_privilege_and_environment_of_the_functions() -> None:
     assert table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
 
 
+def test_dashboard_gets_the_security_headers_the_local_app_sends() -> None:
+    """The dashboard's files come from S3, which sends no security headers: CloudFront adds the ones execintel
+    serve sends (the same Content-Security-Policy, no framing, same-origin referrer, HSTS)."""
+    resources = load_template(COMMITTED.read_text(encoding="utf-8"))["Resources"]
+    config = resources["DashboardHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    assert config["ContentSecurityPolicy"]["ContentSecurityPolicy"] == APP_CSP
+    assert config["FrameOptions"]["FrameOption"] == "DENY"
+    assert config["ReferrerPolicy"]["ReferrerPolicy"] == "same-origin"
+    assert config["StrictTransportSecurity"]["AccessControlMaxAgeSec"] == 31536000
+    behaviour = resources["Distribution"]["Properties"]["DistributionConfig"]["DefaultCacheBehavior"]
+    assert behaviour["ResponseHeadersPolicyId"] == "DashboardHeaders"
+
+
 # --- the commands ----------------------------------------------------------------------------------------------------
 
 
@@ -272,7 +286,8 @@ def test_dry_run_prints_exactly_the_commands_and_does_nothing(tmp_path: Path) ->
         "aws cloudformation describe-stacks --stack-name acme-reports --region eu-west-1 "
         "--query 'Stacks[0].Outputs' --output json",
         f"env AWS_REGION=eu-west-1 {shlex.quote(sys.executable)} -m execintel store init --store 'dynamodb://<TableName>'",
-        f"aws s3 sync {shlex.quote(f'{static}/')} 's3://<DashboardBucketName>/' --delete --region eu-west-1",
+        f"aws s3 sync {shlex.quote(f'{static}/')} 's3://<DashboardBucketName>/static/' --delete --region eu-west-1",
+        f"aws s3 cp {shlex.quote(f'{static}/index.html')} 's3://<DashboardBucketName>/index.html' --region eu-west-1",
         "aws cloudfront create-invalidation --distribution-id '<DistributionId>' --paths '/*'",
     ]
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == []
@@ -376,12 +391,14 @@ def test_deploy_checks_lints_then_runs_the_commands_in_order(
     dashboard to the bucket the stack made and invalidates the distribution it made."""
     done, calls = _deploy(tmp_path, portfolio, endpoint=moto_endpoint)
     assert done.returncode == 0, done.stderr
-    assert calls == ["sam deploy --template-file", "aws cloudformation describe-stacks", "aws s3 sync",
+    assert calls == ["sam deploy --template-file", "aws cloudformation describe-stacks", "aws s3 sync", "aws s3 cp",
                      "aws cloudfront create-invalidation"]  # fmt: skip
     log = (tmp_path / "calls.log").read_text(encoding="utf-8")
     assert f"--template-file {tmp_path}/build/template.yaml --stack-name acme --region us-east-1" in log
     assert "SenderAddress=reports@example.com" in log
-    assert "s3://dash-bucket/ --delete" in log
+    # the page asks for /static/app.js as the local app serves it; the page itself is the root object
+    assert f"{STATIC}/ s3://dash-bucket/static/ --delete" in log
+    assert f"{STATIC}/index.html s3://dash-bucket/index.html" in log
     assert "--distribution-id E2EXAMPLE --paths /*" in log
     assert "https://d111.cloudfront.net" in done.stdout
     # the functions refuse a table that is not set up as a store: the deployment set it up (here in moto)

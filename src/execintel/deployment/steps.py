@@ -73,9 +73,17 @@ def store_init_command(plan: Plan, outputs: Mapping[str, str]) -> list[str]:
 
 
 def sync_command(plan: Plan, outputs: Mapping[str, str]) -> list[str]:
-    """Copy the dashboard's files to its bucket (and remove files an older version had)."""
+    """Copy the dashboard's files to ``static/`` of its bucket, where its page asks for them as the local app
+    serves them (``/static/app.js``), and remove the files an older version had."""
     bucket = outputs["DashboardBucketName"]
-    return ["aws", "s3", "sync", f"{plan.dashboard}/", f"s3://{bucket}/", "--delete", "--region", plan.region]
+    return ["aws", "s3", "sync", f"{plan.dashboard}/", f"s3://{bucket}/static/", "--delete", "--region", plan.region]
+
+
+def index_command(plan: Plan, outputs: Mapping[str, str]) -> list[str]:
+    """Copy the dashboard's page to the bucket's root (the distribution's default root object), after the files
+    it loads are in place."""
+    bucket = outputs["DashboardBucketName"]
+    return ["aws", "s3", "cp", f"{plan.dashboard}/index.html", f"s3://{bucket}/index.html", "--region", plan.region]
 
 
 def invalidation_command(outputs: Mapping[str, str]) -> list[str]:
@@ -93,7 +101,7 @@ def dry_run(plan: Plan) -> list[str]:
     """The commands a deployment runs, shell-quoted, one per line."""
     shown = placeholders()
     commands = [deploy_command(plan), outputs_command(plan), store_init_command(plan, shown), sync_command(plan, shown),
-                invalidation_command(shown)]  # fmt: skip
+                index_command(plan, shown), invalidation_command(shown)]  # fmt: skip
     return [shlex.join(c) for c in commands]
 
 
@@ -156,5 +164,6 @@ def run_plan(plan: Plan, echo: Echo) -> dict[str, str]:
     outputs = parse_outputs(run_command(outputs_command(plan), echo, capture=True), plan.stack)
     run_command(store_init_command(plan, outputs), echo)
     run_command(sync_command(plan, outputs), echo)
+    run_command(index_command(plan, outputs), echo)
     run_command(invalidation_command(outputs), echo)
     return outputs
