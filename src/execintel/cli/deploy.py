@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -44,15 +45,13 @@ def _relative_prefix(build: Path, template: Path) -> str:
 
 
 def _write(path: Path, text: str, option: str) -> None:
+    from execintel.deployment.service import write_atomically  # noqa: PLC0415
+
     if path.is_dir():
         raise ConfigError(Problem(option, f"{str(path)!r} is a folder; give a file name such as template.yaml"))
-    temporary = path.with_name(f".{path.name}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(path)  # never a half-written template
+        write_atomically(path, text)  # never a half-written template
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
         raise ConfigError(Problem(option, f"{str(path)!r} cannot be written: {exc.strerror or exc}")) from None
 
 
@@ -120,8 +119,9 @@ def _deploy(
     no_lint: bool,
     python: str | None,
 ) -> None:
-    from execintel.deployment import Plan, render_template, run_plan, validate  # noqa: PLC0415
+    from execintel.deployment import Plan, render_template  # noqa: PLC0415
     from execintel.deployment import dry_run as plan_commands  # noqa: PLC0415
+    from execintel.deployment.service import deploy_portfolio  # noqa: PLC0415
 
     if out_file is not None and not template_only:
         raise ConfigError(Problem("--out", "is only for --template-only (a deployment writes BUILD/template.yaml)"))
@@ -148,17 +148,8 @@ def _deploy(
         for command in plan_commands(plan):
             out.print(command, markup=False, highlight=False, soft_wrap=True)
         return
-    zips = validate.artefact_paths(build)
-    for name, zip_path in zips.items():
-        err.print(f"Checking {name}...", markup=False)
-        validate.compile_package(zip_path)
-        validate.check_manifest(zip_path, opened.path)
-    validate.check_import(zips["api.zip"], python=validate.lambda_python(python))
-    _write(plan.template, render_template(manifest, where=shown, code_prefix=""), "--build")
-    if not no_lint:
-        err.print(f"Linting {plan.template}...", markup=False)
-        validate.lint_template(plan.template)
-    outputs = run_plan(plan, lambda text: err.print(text, markup=False, highlight=False, soft_wrap=True))
+    echo = partial(err.print, markup=False, highlight=False, soft_wrap=True)
+    outputs = deploy_portfolio(opened, plan, build=build, echo=echo, python=python, lint=not no_lint)
     url = outputs.get("DashboardUrl", "")
     out.print(f"Deployed {manifest.portfolio.name} to stack {stack} in {chosen_region}" + (f": {url}" if url else ""),
               markup=False, soft_wrap=True)  # fmt: skip

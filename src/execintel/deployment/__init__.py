@@ -1,5 +1,6 @@
 """Deploying execintel to AWS: the SAM template rendered from a portfolio's manifest (:mod:`.template`, its
-schedules through :mod:`.cron`), the checks of the build (:mod:`.validate`) and the commands (:mod:`.steps`)."""
+schedules through :mod:`.cron`), the checks of the build (:mod:`.validate`), the commands (:mod:`.steps`) and the
+whole deployment as one call (:mod:`.service`)."""
 
 from __future__ import annotations
 
