@@ -254,6 +254,22 @@ def test_least_privilege_and_environment_of_the_functions() -> None:
     assert table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
 
 
+def test_buckets_are_private_and_only_the_distribution_reads_the_dashboard() -> None:
+    """Both buckets block every kind of public access and refuse plain HTTP; the dashboard's files can be read by
+    this stack's CloudFront distribution only (Origin Access Control)."""
+    resources = load_template(COMMITTED.read_text(encoding="utf-8"))["Resources"]
+    for bucket in ("DashboardBucket", "ReportsBucket"):
+        block = resources[bucket]["Properties"]["PublicAccessBlockConfiguration"]
+        assert block == {"BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
+                         "RestrictPublicBuckets": True}  # fmt: skip
+    [allow, tls] = resources["DashboardBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"} and allow["Action"] == "s3:GetObject"
+    assert allow["Condition"]["StringEquals"]["AWS:SourceArn"].endswith(":distribution/${Distribution}")
+    assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": False}}
+    origin = resources["Distribution"]["Properties"]["DistributionConfig"]["Origins"][0]
+    assert origin["OriginAccessControlId"] == "DashboardOriginAccessControl.Id"
+
+
 def test_dashboard_gets_the_security_headers_the_local_app_sends() -> None:
     """The dashboard's files come from S3, which sends no security headers: CloudFront adds the ones execintel
     serve sends (the same Content-Security-Policy, no framing, same-origin referrer, HSTS)."""
