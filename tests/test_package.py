@@ -95,6 +95,7 @@ def _invoke(python: str, folder: Path, runtime: Path, scratch: Path, *events: di
     env = {"PATH": "/usr/bin:/bin", "HOME": str(scratch), "EXECINTEL_PORTFOLIO": str(folder / "portfolio"),
            "EXECINTEL_STORE": f"sqlite:///{scratch / 'audit.db'}", "EXECINTEL_MAILER": f"outbox:{scratch / 'outbox'}",
            "EXECINTEL_JWT_SECRET": os.urandom(32).hex(), "EXECINTEL_BASE_URL": "https://execintel.example.test",
+           "EXECINTEL_WORKER_FUNCTION": "execintel-test-worker", "EXECINTEL_REPORTS_BUCKET": "execintel-test-reports",
            "EXECINTEL_DATA_DIR": str(scratch / "data"), "AWS_REGION": "us-east-1"}  # fmt: skip
     done = subprocess.run([python, "-I", "-S", "-B", "-c", _INVOKE, str(folder), str(runtime), *map(json.dumps, events)],
                           capture_output=True, text=True, env=env, cwd=scratch, timeout=300, check=False)  # fmt: skip

@@ -29,6 +29,7 @@ from execintel.cli.common import (
     may_send,
 )  # fmt: skip
 from execintel.cli.console import SafeRichHandler, err, escape, line, out, plural
+from execintel.cli.deploy import deploy
 from execintel.cli.package import package
 from execintel.cli.run import run
 from execintel.cli.schedule import schedule
@@ -213,6 +214,7 @@ app.command()(run)
 app.command()(schedule)
 app.command()(serve)
 app.command()(package)
+app.command()(deploy)
 
 app.add_typer(store_app, name="store")
 app.add_typer(audit_app, name="audit")

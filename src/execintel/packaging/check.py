@@ -113,6 +113,9 @@ def harmless_env(scratch: Path, portfolio: Path) -> dict[str, str]:
         EXECINTEL_OUT=str(scratch / "out"),
         EXECINTEL_JWT_SECRET=secrets.token_urlsafe(48),  # made now, never stored: only the import needs one
         EXECINTEL_BASE_URL="https://execintel.example.test",
+        # names only: nothing is invoked or read while the handler imports
+        EXECINTEL_WORKER_FUNCTION="execintel-check-worker",
+        EXECINTEL_REPORTS_BUCKET="execintel-check-reports",
         AWS_REGION="us-east-1",
         AWS_DEFAULT_REGION="us-east-1",
     )

@@ -1,0 +1,142 @@
+"""Check the built artefacts and the rendered template before anything is sent to AWS.
+
+Three checks, each a user error with the file it is about: every module of execintel in ``api.zip`` and
+``worker.zip`` compiles (what ``compileall`` checks, without writing ``.pyc`` files), the api handler imports in a
+clean interpreter of the Lambda's Python with only the unpacked ``api.zip`` on its path (a harmless local
+environment, so the import measures the package, not AWS), and cfn-lint finds nothing in the template. The zips
+must also hold the portfolio's current manifest: a build made before the manifest changed would run schedules the
+template no longer has.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from execintel.config.load import MANIFEST_NAME
+from execintel.errors import ConfigError, ExecintelError, Problem
+
+ARTEFACTS = ("api.zip", "worker.zip")
+LAMBDA_PYTHON = "3.12"
+IMPORT_TIMEOUT = 120.0
+LINT_TIMEOUT = 300.0
+# cfn-lint's command line, run by this interpreter (its console script may not be on PATH in a venv)
+LINT = "import sys; from cfnlint.runner import main; sys.argv[0] = 'cfn-lint'; sys.exit(main())"
+
+
+class DeployError(ExecintelError):
+    """A deployment step failed: a check of the build, or a command (its output was shown)."""
+
+
+def artefact_paths(build: Path) -> dict[str, Path]:
+    """``api.zip`` and ``worker.zip`` in ``build``; a ConfigError naming what is missing."""
+    paths = {name: build / name for name in ARTEFACTS}
+    missing = [name for name, path in paths.items() if not path.is_file()]
+    if missing:
+        raise ConfigError(Problem("--build", f"{str(build)!r} holds no {' and no '.join(missing)}; build them "
+                                             f"first: execintel package --out {build}"))  # fmt: skip
+    return paths
+
+
+def compile_package(path: Path) -> None:
+    """Byte-compile every ``execintel/**.py`` in the zip at ``path`` (in memory); a DeployError for the first
+    that does not compile."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if n.startswith("execintel/") and n.endswith(".py")]
+            if not names:
+                raise DeployError(f"{path} holds no execintel package; build it again: execintel package")
+            for name in names:
+                try:
+                    compile(archive.read(name), f"{path.name}/{name}", "exec", dont_inherit=True)
+                except (SyntaxError, ValueError) as exc:
+                    raise DeployError(f"{path.name}/{name} does not compile: {exc}") from None
+    except zipfile.BadZipFile as exc:
+        raise DeployError(f"{path} is not a zip file ({exc}); build it again: execintel package") from None
+
+
+def check_manifest(path: Path, manifest: Path) -> None:
+    """The zip at ``path`` holds ``manifest`` as it is now, as ``portfolio/portfolio.yaml`` (where the packager and
+    ``EXECINTEL_PORTFOLIO=/var/task/portfolio`` put it)."""
+    member = f"portfolio/{MANIFEST_NAME}"
+    with zipfile.ZipFile(path) as archive:
+        try:
+            packed = archive.read(member)
+        except KeyError:
+            raise DeployError(f"{path} holds no {member}; build it from this portfolio: execintel package "
+                              f"--portfolio {manifest.parent}") from None  # fmt: skip
+    if packed != manifest.read_bytes():
+        raise DeployError(f"{path} was built from another version of {manifest}; build it again: execintel package "
+                          f"--portfolio {manifest.parent}")  # fmt: skip
+
+
+def lambda_python(given: str | None = None) -> str:
+    """The real executable of the Lambda's Python version: ``given``, else ``python3.12`` on PATH, else this one
+    when it is 3.12.
+
+    ``python3.12`` may be a launcher (a pyenv shim) that finds the interpreter through the user's environment, which
+    the clean environment of the import check does not have: ask it for its real executable once, here."""
+    found = shutil.which(given) if given else shutil.which(f"python{LAMBDA_PYTHON}")
+    if given and not found:
+        raise DeployError(f"--python {given!r} is not an interpreter that can be run")
+    if not found:
+        if f"{sys.version_info.major}.{sys.version_info.minor}" == LAMBDA_PYTHON:
+            return sys.executable
+        raise DeployError(f"python{LAMBDA_PYTHON} is not on PATH: it is needed to check that the api package "
+                          f"imports on Lambda's Python {LAMBDA_PYTHON} (install it, e.g. with pyenv or your package "
+                          "manager)")  # fmt: skip
+    try:
+        done = subprocess.run([found, "-c", "import sys; print(sys.executable)"], capture_output=True, text=True,  # noqa: S603
+                              timeout=IMPORT_TIMEOUT, check=False)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise DeployError(f"{found} does not run: {exc}") from None
+    if done.returncode != 0 or not done.stdout.strip():
+        raise DeployError(f"{found} does not run:\n{(done.stderr or done.stdout).strip()}")
+    return done.stdout.strip()
+
+
+def check_import(path: Path, *, python: str | None = None, module: str = "execintel.aws.api") -> None:
+    """Import ``module`` from the unpacked zip at ``path`` in a clean interpreter; a DeployError with its output."""
+    interpreter = python or lambda_python()
+    with tempfile.TemporaryDirectory(prefix="execintel-deploy-") as tmp:
+        folder = Path(tmp) / "task"
+        with zipfile.ZipFile(path) as archive:
+            archive.extractall(folder)
+        # only the package on the path (-I ignores PYTHONPATH and the user's site-packages), a local store and
+        # outbox instead of DynamoDB and SES, and a throwaway signing key: the import must not reach AWS
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": tmp, "LANG": "C.UTF-8",
+               "EXECINTEL_PORTFOLIO": str(folder / "portfolio"), "EXECINTEL_DATA_DIR": str(Path(tmp) / "data"),
+               "EXECINTEL_STORE": f"sqlite://{Path(tmp) / 'store.db'}", "EXECINTEL_MAILER": f"outbox:{tmp}/outbox",
+               "EXECINTEL_JWT_SECRET": secrets.token_urlsafe(48)}  # fmt: skip
+        code = f"import sys; sys.path.insert(0, {str(folder)!r}); import {module}; {module}.handler"
+        try:
+            done = subprocess.run([interpreter, "-I", "-c", code],  # noqa: S603 - fixed argv, no shell
+                                  cwd=tmp, env=env, capture_output=True, text=True,
+                                  timeout=IMPORT_TIMEOUT, check=False)  # fmt: skip
+        except subprocess.TimeoutExpired:
+            raise DeployError(f"importing {module} from {path} took over {IMPORT_TIMEOUT:.0f} s") from None
+    if done.returncode != 0:
+        output = (done.stderr or done.stdout).strip()
+        raise DeployError(f"{module} does not import from {path} (on {interpreter}):\n{output}")
+
+
+def lint_template(path: Path) -> None:
+    """Run cfn-lint on the template at ``path``; a DeployError with its findings when it finds anything."""
+    if importlib.util.find_spec("cfnlint") is None:  # tell a missing cfn-lint from a failing one
+        raise DeployError("cfn-lint is not installed, so the template cannot be checked: pip install cfn-lint "
+                          "(or pass --no-lint)")  # fmt: skip
+    try:
+        done = subprocess.run([sys.executable, "-c", LINT, str(path)],  # noqa: S603 - fixed argv
+                              capture_output=True, text=True,
+                              timeout=LINT_TIMEOUT, check=False)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise DeployError(f"cfn-lint took over {LINT_TIMEOUT:.0f} s on {path}") from None
+    if done.returncode != 0:
+        raise DeployError(f"cfn-lint found problems in {path}:\n{(done.stdout + done.stderr).strip()}")
