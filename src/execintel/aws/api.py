@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from execintel.aws.config import client, describe, load, log_event, required, setup_logging
+from execintel.aws.config import LazyClient, client, describe, load, log_event, required, setup_logging
 
 __all__ = ["RETRY", "build", "handler"]
 
@@ -90,8 +90,8 @@ def build() -> tuple[Any, Any]:
         config = dataclasses.replace(config, keys=keys)
     store = open_store(settings.store, settings)
     mailer = open_mailer(settings.mailer, settings)
-    jobs = LambdaJobs(store, client("lambda", settings), function)
-    files = S3Files(client("s3", settings), bucket)
+    jobs = LambdaJobs(store, LazyClient("lambda", settings), function)
+    files = S3Files(LazyClient("s3", settings), bucket)
     app = create_app(config, store=store, mailer=mailer, settings=settings, jobs=jobs, files=files)
     return Mangum(app, lifespan="off"), app.state.links
 

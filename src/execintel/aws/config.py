@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -63,6 +64,23 @@ def client(service: str, settings: Settings) -> Any:
     import boto3  # noqa: PLC0415 - from the Lambda runtime, imported when first needed
 
     return boto3.client(service, **settings.aws_client_kwargs())  # type: ignore[call-overload]
+
+
+class LazyClient:
+    """A boto3 client made on first use: an instance answering requests that need no S3 or Lambda call (most do
+    not) never pays for importing boto3 and loading those services' models at its cold start."""
+
+    def __init__(self, service: str, settings: Settings) -> None:
+        self._service, self._settings = service, settings
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = client(self._service, self._settings)
+        return getattr(self._client, name)
 
 
 def required(value: str | None, name: str, why: str) -> str:
