@@ -12,6 +12,7 @@ behaviour.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from execintel.delivery.mailers.base import (
@@ -23,24 +24,43 @@ from execintel.delivery.mailers.base import (
     SendOutcome,
     url_error,
 )
-from execintel.delivery.mailers.outbox import OutboxMailer
-from execintel.delivery.mailers.ses import SesMailer
-from execintel.delivery.mailers.smtp import SmtpMailer
 
 if TYPE_CHECKING:
     from execintel.config.settings import Settings
+    from execintel.delivery.mailers.outbox import OutboxMailer
+    from execintel.delivery.mailers.ses import SesMailer
+    from execintel.delivery.mailers.smtp import SmtpMailer
 
 __all__ = [
     "MAILERS", "Commit", "Mailer", "MailerError", "OutboxMailer", "Reconciled", "Reconciliation", "SendOutcome",
     "SesMailer", "SmtpMailer", "open_mailer",
 ]  # fmt: skip
 
-MAILERS: dict[str, type[Mailer]] = {
-    "outbox": OutboxMailer,
-    "smtp": SmtpMailer,
-    "smtps": SmtpMailer,
-    "ses": SesMailer,
+# scheme -> (module, class): a mailer's module is imported only when a URL names it (the AWS api handler sends
+# through SES and never pays for smtplib, ssl and the message composer at its cold start)
+MAILERS: dict[str, tuple[str, str]] = {
+    "outbox": ("execintel.delivery.mailers.outbox", "OutboxMailer"),
+    "smtp": ("execintel.delivery.mailers.smtp", "SmtpMailer"),
+    "smtps": ("execintel.delivery.mailers.smtp", "SmtpMailer"),
+    "ses": ("execintel.delivery.mailers.ses", "SesMailer"),
 }
+_CLASSES = {name: module for module, name in MAILERS.values()}
+
+
+def __getattr__(name: str) -> Any:
+    """The mailer classes (``OutboxMailer``, ``SmtpMailer``, ``SesMailer``), imported when first asked for."""
+    if name in _CLASSES:
+        return getattr(importlib.import_module(_CLASSES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def mailer_class(scheme: str) -> type[Mailer] | None:
+    """The mailer class of a URL scheme (any case), or None for an unknown one."""
+    found = MAILERS.get(scheme.lower())
+    if found is None:
+        return None
+    cls: type[Mailer] = getattr(importlib.import_module(found[0]), found[1])
+    return cls
 
 
 def open_mailer(
@@ -54,13 +74,13 @@ def open_mailer(
     Raises :class:`~execintel.errors.ConfigError` for an unknown scheme, a malformed URL or a missing setting.
     """
     scheme, colon, _ = url.partition(":")
-    mailer_class = MAILERS.get(scheme.lower()) if colon else None
-    if mailer_class is None:
+    chosen = mailer_class(scheme) if colon else None
+    if chosen is None:
         raise url_error(url, "unknown mailer", source)
     if settings is None:
         from execintel.config.settings import load_settings  # noqa: PLC0415
 
         settings = load_settings()
-    mailer = mailer_class.from_url(url, settings, client=client, source=source)
+    mailer = chosen.from_url(url, settings, client=client, source=source)
     mailer.source = source
     return mailer
