@@ -953,3 +953,19 @@ def test_a_session_is_revoked_once(backend: Backend, clock: Clock) -> None:
     revoked = store.session("j-1")
     assert revoked is not None and revoked.revoked is not None
     assert [e.kind for e in store.entries()] == ["auth.session_started", "auth.session_revoked"]
+
+
+def test_sign_in_items_carry_the_ttl_attribute_the_table_expires_them_by(backend: Backend, clock: Clock) -> None:
+    """deploy/template.yaml turns DynamoDB's TTL on for ``ttl``: a link's and a session's items carry it, in epoch
+    seconds a day after they expire, so the table drops them without a sweeper."""
+    if backend.name != "dynamodb":
+        pytest.skip("TTL is DynamoDB's (SQLite keeps the column for the same record)")
+    link = backend.store.add_login("t" * 64, "cfo", ttl=900)
+    session = backend.store.start_session("j-ttl", "cfo", clock() + timedelta(hours=12))
+    table = backend.url.removeprefix("dynamodb://")
+    items = backend.client.scan(TableName=table)["Items"]
+    ttls = {item["pk"]["S"].split("#")[0]: int(item["ttl"]["N"]) for item in items if "ttl" in item}
+    assert ttls == {
+        "LOGIN": int(link.expires.timestamp()) + 86_400,
+        "SESSION": int(session.expires.timestamp()) + 86_400,
+    }
