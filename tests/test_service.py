@@ -21,9 +21,10 @@ from execintel.config import Portfolio, Settings
 from execintel.delivery.compose import OutgoingMessage
 from execintel.delivery.mailers import Mailer, OutboxMailer, SmtpMailer
 from execintel.errors import ConfigError
-from execintel.pipeline import load_facts, new_run_id, open_portfolio
+from execintel.pipeline import load_facts, open_portfolio
 from execintel.render.pool import RenderPool
 from execintel.report_ids import REPORTS, TITLES
+from execintel.run_ids import new_run_id
 from execintel.service import RunEvent, RunRequest, RunResult, run_reports
 from execintel.sources import LoadResult
 from execintel.store import SqliteStore

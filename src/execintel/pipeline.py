@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import secrets
 import stat
 import sys
 from collections.abc import Callable
@@ -85,12 +84,6 @@ def load_facts(
     if result.errors and not keep_going:
         raise ConfigError(result.errors)
     return result
-
-
-def new_run_id(now: dt.datetime | None = None) -> str:
-    """A sortable run id: ``20261115T070000Z-3f9a``."""
-    moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    return f"{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
 
 
 MAX_REPORT_JSON = 64 << 20  # an earlier report's JSON is read whole to be hashed: refuse anything absurd

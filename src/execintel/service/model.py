@@ -72,7 +72,7 @@ class RunRequest:
     trigger: str | None = None
     """Who started the run (``web:cfo@example.com``); None: ``EXECINTEL_TRIGGER``, else ``cli:USER@HOST``."""
     run_id: str | None = None
-    """The run's id, when the caller made it (:func:`execintel.pipeline.new_run_id`); None: a new one."""
+    """The run's id, when the caller made it (:func:`execintel.run_ids.new_run_id`); None: a new one."""
     always_build: bool = False
     """Build, render and record the reports even when every delivery already went out for the period."""
     scheduled: dt.datetime | None = None

@@ -67,9 +67,10 @@ def run_reports(
     :mod:`execintel.service.model`). User errors are :class:`ConfigError`; any exception after the run was recorded
     is recorded as its end (``failed``, or ``interrupted`` for a signal) and raised again.
     """
-    from execintel.pipeline import check_as_of, make_context, new_run_id, previous_documents  # noqa: PLC0415
+    from execintel.pipeline import check_as_of, make_context, previous_documents  # noqa: PLC0415
     from execintel.render.pdf import available  # noqa: PLC0415
     from execintel.render.pool import RenderPool  # noqa: PLC0415
+    from execintel.run_ids import new_run_id  # noqa: PLC0415
 
     manifest = portfolio.manifest
     schedule, report_ids = resolve_reports(manifest, request)

@@ -7,7 +7,6 @@ What each route guarantees is in docs/web.md and docs/security.md.
 import contextlib
 import hashlib
 import logging
-import secrets
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from execintel.report_ids import TITLES
+from execintel.run_ids import new_run_id
 from execintel.web import models as m
 from execintel.web.auth import COOKIE, Claims, RateLimiter, Sessions, new_link_token, same_token, token_hash
 from execintel.web.config import LINK_SECONDS, WebConfig
@@ -52,11 +52,6 @@ class User:
     def may_read(self, report: str) -> bool:
         """Role name = report id; ``admin`` reads and runs every report."""
         return report in self.person.roles or "admin" in self.person.roles
-
-
-def new_run_id() -> str:
-    """A sortable run id (the same shape as the CLI's): ``20261115T070000Z-3f9a``."""
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
 
 
 class ManifestCache:
