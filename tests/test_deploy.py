@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shlex
 import sys
 import zipfile
@@ -19,7 +20,7 @@ from conftest import AWS_TEST_ENV, WritePortfolio, base_manifest, cli
 from execintel.config import Manifest, Settings
 from execintel.deployment import CronTranslationError, render_template, to_eventbridge
 from execintel.deployment.template import load_template
-from execintel.deployment.validate import LINT
+from execintel.deployment.validate import LINT, DeployError, check_context
 from execintel.packaging import build_image_context
 from execintel.pipeline import open_portfolio
 from execintel.store import open_store
@@ -485,15 +486,6 @@ def test_deploy_stops_at_the_first_failing_command(
             {"spoil": lambda c: (c / "portfolio" / "portfolio.yaml").write_text("version: 1\n")},
             "worker-image was built from another version of",
         ),
-        ({"spoil": lambda c: (c / "constraints.txt").unlink()}, "lacks constraints.txt, which its Dockerfile copies"),
-        (
-            {"spoil": lambda c: (c / "portfolio" / "repos.env").write_text("AWS_SECRET_ACCESS_KEY=x\n")},
-            "holds settings files (repos.env), which may hold credentials and never go into an image",
-        ),
-        (
-            {"spoil": lambda c: (c / "src" / "execintel" / "broken.py").write_text("def f(:\n")},
-            "worker-image/src/execintel/broken.py does not compile",
-        ),
         ({"stale": True}, "was built from another version of"),
         ({"extra": {"execintel/broken.py": "def f(:\n"}}, "api.zip/execintel/broken.py does not compile"),
         (
@@ -513,6 +505,36 @@ def test_deploy_refuses_a_bad_build_or_missing_tool_before_any_command(
     assert calls == []
     assert "Internal error" not in done.stderr
     assert "execintel/deployment/" not in done.stderr  # the import's own error is shown, never a trace of deploy
+
+
+@pytest.mark.parametrize(
+    ("spoil", "message"),
+    [
+        (lambda c: (c / "constraints.txt").unlink(), "lacks constraints.txt, which its Dockerfile copies"),
+        (lambda c: (c / "Dockerfile").unlink(), "holds no Dockerfile"),
+        (
+            lambda c: (c / "portfolio" / "repos.env").write_text("AWS_SECRET_ACCESS_KEY=x\n"),
+            "holds settings files (repos.env), which may hold credentials and never go into an image",
+        ),
+        (
+            lambda c: (c / "src" / "execintel" / "broken.py").write_text("def f(:\n"),
+            "worker-image/src/execintel/broken.py does not compile",
+        ),
+    ],
+    ids=["copy-source", "dockerfile", "settings", "compile"],
+)
+def test_an_image_context_sam_build_would_build_wrong_is_refused(
+    tmp_path: Path, portfolio: Path, spoil: Callable[[Path], None], message: str
+) -> None:
+    """An image context that misses a file its Dockerfile copies, holds a settings file or a module that does not
+    compile is refused with what is wrong and the command that builds it again (the CLI shows it as the stale case
+    above shows it)."""
+    context = build_image_context(tmp_path, portfolio.parent).path
+    check_context(context, portfolio)  # as built: accepted
+    spoil(context)
+    with pytest.raises(DeployError, match=re.escape(message)) as raised:
+        check_context(context, portfolio)
+    assert f"execintel package --portfolio {portfolio.parent} --out {tmp_path}" in str(raised.value)
 
 
 def test_deploy_without_a_build_says_how_to_make_one(tmp_path: Path, portfolio: Path) -> None:

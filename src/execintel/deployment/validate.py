@@ -107,7 +107,7 @@ def check_context(folder: Path, manifest: Path) -> None:
         try:
             compile(source.read_bytes(), str(source.relative_to(folder.parent)), "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as exc:
-            raise DeployError(f"{source.relative_to(folder.parent)} does not compile: {exc}") from None
+            raise DeployError(f"{source.relative_to(folder.parent)} does not compile: {exc}; {again}") from None
     packed = folder / "portfolio" / MANIFEST_NAME
     if not packed.is_file():
         raise DeployError(f"{folder} holds no portfolio/{MANIFEST_NAME}; {again}")
