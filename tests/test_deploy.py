@@ -21,7 +21,8 @@ from execintel.config import Manifest, Settings
 from execintel.deployment import CronTranslationError, render_template, to_eventbridge
 from execintel.deployment.template import load_template
 from execintel.deployment.validate import LINT, DeployError, check_context
-from execintel.packaging import build_image_context
+from execintel.packaging import IMAGE_DIR, build_image_context
+from execintel.packaging.image import DOCKERFILE
 from execintel.pipeline import open_portfolio
 from execintel.store import open_store
 from execintel.web.http import APP_CSP
@@ -260,6 +261,25 @@ def test_least_privilege_and_environment_of_the_functions() -> None:
     table = resources["Table"]["Properties"]
     assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]  # execintel.store.dynamodb's key
     assert table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+
+
+def test_the_worker_is_a_container_image_built_from_the_package_context() -> None:
+    """The worker (332 MB of code, over Lambda's 250 MB zip limit) is an image SAM builds from the context folder
+    execintel package writes; it has no zip code, handler or runtime (SAM refuses an image function with them,
+    Globals included), while the api and sns functions stay python3.12 zips; everything is x86_64."""
+    template = load_template(COMMITTED.read_text(encoding="utf-8"))
+    worker = template["Resources"]["WorkerFunction"]
+    assert worker["Properties"]["PackageType"] == "Image"
+    assert not {"CodeUri", "Handler", "Runtime", "Layers"} & set(worker["Properties"])
+    assert "Runtime" not in template["Globals"]["Function"]
+    assert template["Globals"]["Function"]["Architectures"] == ["x86_64"]
+    metadata = worker["Metadata"]
+    assert metadata["Dockerfile"] == DOCKERFILE and metadata["DockerTag"]
+    # relative to the template's folder: deploy/../build/worker-image, where `execintel package --out build` writes
+    assert (COMMITTED.parent / metadata["DockerContext"]).resolve() == (ROOT / "build" / IMAGE_DIR).resolve()
+    for name in ("ApiFunction", "SnsFunction"):
+        properties = template["Resources"][name]["Properties"]
+        assert (properties["Runtime"], properties["CodeUri"]) == ("python3.12", "../build/api.zip")
 
 
 def test_buckets_are_private_and_only_the_distribution_reads_the_dashboard() -> None:
