@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shlex
 import sys
 import zipfile
 import zoneinfo
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,9 @@ from conftest import AWS_TEST_ENV, WritePortfolio, base_manifest, cli
 from execintel.config import Manifest, Settings
 from execintel.deployment import CronTranslationError, render_template, to_eventbridge
 from execintel.deployment.template import load_template
-from execintel.deployment.validate import LINT
+from execintel.deployment.validate import LINT, DeployError, check_context
+from execintel.packaging import IMAGE_DIR, build_image_context
+from execintel.packaging.image import DOCKERFILE
 from execintel.pipeline import open_portfolio
 from execintel.store import open_store
 from execintel.web.http import APP_CSP
@@ -147,7 +151,12 @@ def test_template_has_no_circular_dependency_after_the_sam_transform(
     template, problems = decode(str(COMMITTED))
     assert not problems
     for resource in template["Resources"].values():
-        if resource["Type"] == "AWS::Serverless::Function":  # what sam deploy does: the zip uploaded to S3
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        # what sam build and sam deploy do: the image pushed to ECR, the zip uploaded to S3
+        if resource["Properties"].get("PackageType") == "Image":
+            resource["Properties"]["ImageUri"] = "111122223333.dkr.ecr.us-east-1.amazonaws.com/worker:python3.12"
+        else:
             resource["Properties"]["CodeUri"] = "s3://sam-managed-bucket/code.zip"
 
     class NoManagedPolicies:
@@ -254,6 +263,25 @@ def test_least_privilege_and_environment_of_the_functions() -> None:
     assert table["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
 
 
+def test_the_worker_is_a_container_image_built_from_the_package_context() -> None:
+    """The worker (332 MB of code, over Lambda's 250 MB zip limit) is an image SAM builds from the context folder
+    execintel package writes; it has no zip code, handler or runtime (SAM refuses an image function with them,
+    Globals included), while the api and sns functions stay python3.12 zips; everything is x86_64."""
+    template = load_template(COMMITTED.read_text(encoding="utf-8"))
+    worker = template["Resources"]["WorkerFunction"]
+    assert worker["Properties"]["PackageType"] == "Image"
+    assert not {"CodeUri", "Handler", "Runtime", "Layers"} & set(worker["Properties"])
+    assert "Runtime" not in template["Globals"]["Function"]
+    assert template["Globals"]["Function"]["Architectures"] == ["x86_64"]
+    metadata = worker["Metadata"]
+    assert metadata["Dockerfile"] == DOCKERFILE and metadata["DockerTag"]
+    # relative to the template's folder: deploy/../build/worker-image, where `execintel package --out build` writes
+    assert (COMMITTED.parent / metadata["DockerContext"]).resolve() == (ROOT / "build" / IMAGE_DIR).resolve()
+    for name in ("ApiFunction", "SnsFunction"):
+        properties = template["Resources"][name]["Properties"]
+        assert (properties["Runtime"], properties["CodeUri"]) == ("python3.12", "../build/api.zip")
+
+
 def test_buckets_are_private_and_only_the_distribution_reads_the_dashboard() -> None:
     """Both buckets block every kind of public access and refuse plain HTTP; the dashboard's files can be read by
     this stack's CloudFront distribution only (Origin Access Control)."""
@@ -287,7 +315,9 @@ def test_dashboard_gets_the_security_headers_the_local_app_sends() -> None:
 
 
 def test_dry_run_prints_exactly_the_commands_and_does_nothing(tmp_path: Path) -> None:
-    """--dry-run prints the four commands, shell-quoted, outputs as placeholders; it writes and runs nothing."""
+    """--dry-run prints the commands, shell-quoted, outputs as placeholders: sam build (the worker's image) first,
+    then sam deploy of the template it built, pushing the image to SAM's ECR repository; it writes and runs
+    nothing."""
     done = cli("deploy", "--dry-run", "--stack", "acme-reports", "--region", "eu-west-1",
                "--parameter", "AlarmEmail=ops@example.com", "--parameter", "WebAclArn=arn:aws:wafv2:us-east-1:111122223333:global/webacl/x/1",
                cwd=tmp_path)  # fmt: skip
@@ -295,8 +325,10 @@ def test_dry_run_prints_exactly_the_commands_and_does_nothing(tmp_path: Path) ->
     sender = open_portfolio(None).manifest.sender
     static = Path(str(__import__("execintel.web", fromlist=["x"]).__file__)).parent / "static"
     assert done.stdout.splitlines() == [
-        "sam deploy --template-file build/template.yaml --stack-name acme-reports --region eu-west-1 "
-        "--capabilities CAPABILITY_IAM --resolve-s3 --no-confirm-changeset --no-fail-on-empty-changeset "
+        "sam build --template-file build/template.yaml --build-dir build/.aws-sam/build",
+        "sam deploy --template-file build/.aws-sam/build/template.yaml --stack-name acme-reports --region eu-west-1 "
+        "--capabilities CAPABILITY_IAM --resolve-s3 --resolve-image-repos --no-confirm-changeset "
+        "--no-fail-on-empty-changeset "
         f"--parameter-overrides SenderAddress={sender} AlarmEmail=ops@example.com "
         "WebAclArn=arn:aws:wafv2:us-east-1:111122223333:global/webacl/x/1",
         "aws cloudformation describe-stacks --stack-name acme-reports --region eu-west-1 "
@@ -354,7 +386,10 @@ def _stub_zip(path: Path, manifest: Path, files: dict[str, str] | None = None) -
 BROKEN_SHIM = "#!/bin/sh\necho 'pyenv: python3.12: command not found' >&2\nexit 127\n"
 
 
-def _fake_tools(tmp_path: Path, tools: tuple[str, ...] = ("sam", "aws"), *, shim: bool = False) -> Path:
+TOOLS = ("sam", "aws", "docker")
+
+
+def _fake_tools(tmp_path: Path, tools: tuple[str, ...] = TOOLS, *, shim: bool = False) -> Path:
     folder = tmp_path / "bin"
     folder.mkdir()
     for name in tools:
@@ -368,16 +403,19 @@ def _fake_tools(tmp_path: Path, tools: tuple[str, ...] = ("sam", "aws"), *, shim
     return folder
 
 
-def _deploy(tmp_path: Path, portfolio: Path, *args: str, fail: str = "-", tools: tuple[str, ...] = ("sam", "aws"),
+def _deploy(tmp_path: Path, portfolio: Path, *args: str, fail: str = "-", tools: tuple[str, ...] = TOOLS,
             stale: bool = False, extra: dict[str, str] | None = None, endpoint: str = "http://127.0.0.1:9",
-            shim: bool = False, table: str = "acme-Table-X1") -> tuple[Any, list[str]]:  # fmt: skip
+            shim: bool = False, table: str = "acme-Table-X1",
+            spoil: Callable[[Path], None] | None = None) -> tuple[Any, list[str]]:  # fmt: skip
     build = tmp_path / "build"
     build.mkdir(exist_ok=True)
     other = tmp_path / "other" / portfolio.name
     other.parent.mkdir(exist_ok=True)
     other.write_text(portfolio.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
     _stub_zip(build / "api.zip", other if stale else portfolio, extra)
-    _stub_zip(build / "worker.zip", portfolio)
+    context = build_image_context(build, portfolio.parent)  # the real one: it takes a second, no pip
+    if spoil is not None:
+        spoil(context.path)
     log = tmp_path / "calls.log"
     env = {
         "PATH": f"{_fake_tools(tmp_path, tools, shim=shim)}:/usr/bin:/bin",
@@ -407,10 +445,14 @@ def test_deploy_checks_lints_then_runs_the_commands_in_order(
     dashboard to the bucket the stack made and invalidates the distribution it made."""
     done, calls = _deploy(tmp_path, portfolio, endpoint=moto_endpoint)
     assert done.returncode == 0, done.stderr
-    assert calls == ["sam deploy --template-file", "aws cloudformation describe-stacks", "aws s3 sync", "aws s3 cp",
-                     "aws cloudfront create-invalidation"]  # fmt: skip
+    assert calls == ["sam build --template-file", "sam deploy --template-file", "aws cloudformation describe-stacks",
+                     "aws s3 sync", "aws s3 cp", "aws cloudfront create-invalidation"]  # fmt: skip
     log = (tmp_path / "calls.log").read_text(encoding="utf-8")
-    assert f"--template-file {tmp_path}/build/template.yaml --stack-name acme --region us-east-1" in log
+    built = f"{tmp_path}/build/.aws-sam/build"
+    assert f"sam build --template-file {tmp_path}/build/template.yaml --build-dir {built}\n" in log
+    # sam deploy sends what sam build wrote (the image's URI in it), pushing the image to SAM's ECR repository
+    assert f"--template-file {built}/template.yaml --stack-name acme --region us-east-1" in log
+    assert "--resolve-s3 --resolve-image-repos" in log
     assert "SenderAddress=reports@example.com" in log
     # the page asks for /static/app.js as the local app serves it; the page itself is the root object
     assert f"{STATIC}/ s3://dash-bucket/static/ --delete" in log
@@ -426,14 +468,17 @@ def test_deploy_checks_lints_then_runs_the_commands_in_order(
     finally:
         opened.close()
     rendered = load_template((tmp_path / "build" / "template.yaml").read_text(encoding="utf-8"))
-    assert rendered["Resources"]["WorkerFunction"]["Properties"]["CodeUri"] == "worker.zip"  # beside the zips
+    # sam build reads the worker's context beside the template, in the build folder
+    assert rendered["Resources"]["WorkerFunction"]["Metadata"]["DockerContext"] == "worker-image"
+    assert rendered["Resources"]["ApiFunction"]["Properties"]["CodeUri"] == "api.zip"
     assert "Linting" in done.stderr  # and cfn-lint found nothing (else the deployment stops before sam)
     assert len([r for r in rendered["Resources"].values() if r["Type"] == "AWS::Scheduler::Schedule"]) == 5
 
 
-@pytest.mark.parametrize("case", [("sam deploy", 1, "boom from sam deploy"),
-                                  ("execintel store init", 2, "names no valid DynamoDB table"),
-                                  ("aws s3 sync", 3, "boom from aws s3")], ids=lambda case: case[0])  # fmt: skip
+@pytest.mark.parametrize("case", [("sam build", 1, "boom from sam build"),
+                                  ("sam deploy", 2, "boom from sam deploy"),
+                                  ("execintel store init", 3, "names no valid DynamoDB table"),
+                                  ("aws s3 sync", 4, "boom from aws s3")], ids=lambda case: case[0])  # fmt: skip
 def test_deploy_stops_at_the_first_failing_command(
     tmp_path: Path, portfolio: Path, moto_endpoint: str, case: tuple[str, int, str]
 ) -> None:
@@ -451,7 +496,16 @@ def test_deploy_stops_at_the_first_failing_command(
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"tools": ("aws",)}, "The `sam` command is not installed or not on PATH; install the AWS SAM CLI"),
+        ({"tools": ("aws", "docker")}, "The `sam` command is not installed or not on PATH; install the AWS SAM CLI"),
+        (
+            {"tools": ("sam", "aws")},
+            "The `docker` command is not installed or not on PATH; the worker function is a container image, which "
+            "`sam build` builds with a Docker engine",
+        ),
+        (
+            {"spoil": lambda c: (c / "portfolio" / "portfolio.yaml").write_text("version: 1\n")},
+            "worker-image was built from another version of",
+        ),
         ({"stale": True}, "was built from another version of"),
         ({"extra": {"execintel/broken.py": "def f(:\n"}}, "api.zip/execintel/broken.py does not compile"),
         (
@@ -473,8 +527,40 @@ def test_deploy_refuses_a_bad_build_or_missing_tool_before_any_command(
     assert "execintel/deployment/" not in done.stderr  # the import's own error is shown, never a trace of deploy
 
 
+@pytest.mark.parametrize(
+    ("spoil", "message"),
+    [
+        (lambda c: (c / "constraints.txt").unlink(), "lacks constraints.txt, which its Dockerfile copies"),
+        (lambda c: (c / "Dockerfile").unlink(), "holds no Dockerfile"),
+        (
+            lambda c: (c / "portfolio" / "repos.env").write_text("AWS_SECRET_ACCESS_KEY=x\n"),
+            "holds settings files (repos.env), which may hold credentials and never go into an image",
+        ),
+        (
+            lambda c: (c / "src" / "execintel" / "broken.py").write_text("def f(:\n"),
+            "worker-image/src/execintel/broken.py does not compile",
+        ),
+    ],
+    ids=["copy-source", "dockerfile", "settings", "compile"],
+)
+def test_an_image_context_sam_build_would_build_wrong_is_refused(
+    tmp_path: Path, portfolio: Path, spoil: Callable[[Path], None], message: str
+) -> None:
+    """An image context that misses a file its Dockerfile copies, holds a settings file or a module that does not
+    compile is refused with what is wrong and the command that builds it again (the CLI shows it as the stale case
+    above shows it)."""
+    context = build_image_context(tmp_path, portfolio.parent).path
+    check_context(context, portfolio)  # as built: accepted
+    spoil(context)
+    with pytest.raises(DeployError, match=re.escape(message)) as raised:
+        check_context(context, portfolio)
+    assert f"execintel package --portfolio {portfolio.parent} --out {tmp_path}" in str(raised.value)
+
+
 def test_deploy_without_a_build_says_how_to_make_one(tmp_path: Path, portfolio: Path) -> None:
-    """No api.zip/worker.zip: the --build folder is named with the command that builds them."""
+    """No api.zip/worker-image: the --build folder is named with the command that builds them."""
     done = cli("deploy", str(portfolio), "--build", "nowhere", "--region", "us-east-1", cwd=tmp_path)
     assert done.returncode == 2
-    assert "--build: 'nowhere' holds no api.zip and no worker.zip; build them first: execintel package" in done.stderr
+    assert "--build: 'nowhere' holds no api.zip and no worker-image/; build them first: execintel package" in (
+        done.stderr
+    )

@@ -39,7 +39,8 @@ def _parameters(given: list[str], sender: str) -> dict[str, str]:
 
 
 def _relative_prefix(build: Path, template: Path) -> str:
-    """The folder of the zips as the template at ``template`` reaches it (SAM reads CodeUri from there)."""
+    """The build folder as the template at ``template`` reaches it (SAM reads the api's CodeUri and the worker's
+    DockerContext from there)."""
     relative = os.path.relpath(build.resolve(), template.resolve().parent)
     return "" if relative == "." else f"{Path(relative).as_posix()}/"
 
@@ -65,7 +66,7 @@ def deploy(
         str | None, typer.Option("--region", help="AWS region (default: AWS_REGION, then AWS_DEFAULT_REGION).",
                                  show_default=False),
     ] = None,
-    build: Annotated[Path, typer.Option("--build", help="Folder of api.zip and worker.zip (execintel package).")] = (
+    build: Annotated[Path, typer.Option("--build", help="Folder of api.zip and worker-image/ (execintel package).")] = (
         Path("build")
     ),
     parameter: Annotated[
@@ -86,8 +87,8 @@ def deploy(
                                  "(default: python3.12 on PATH).", show_default=False),
     ] = None,
 ) -> None:  # fmt: skip
-    """Deploy the portfolio to AWS with SAM: check the build, render and lint the template, deploy the stack, sync
-    the dashboard and invalidate CloudFront (docs/aws.md)."""
+    """Deploy the portfolio to AWS with SAM: check the build, render and lint the template, build the worker's image
+    (Docker), deploy the stack, sync the dashboard and invalidate CloudFront (docs/aws.md)."""
     from execintel.deployment import DeployError  # noqa: PLC0415
 
     try:

@@ -17,14 +17,17 @@ if TYPE_CHECKING:
 def deploy_portfolio(
     portfolio: Portfolio, plan: Plan, *, build: Path, echo: Echo, python: str | None = None, lint: bool = True
 ) -> dict[str, str]:
-    """Deploy ``portfolio`` as ``plan`` says, from the zips in ``build``; the stack's outputs. Nothing reaches AWS
-    unless every check passed; a :class:`~execintel.deployment.validate.DeployError` says what failed."""
-    zips = validate.artefact_paths(build)
-    for name, path in zips.items():
-        echo(f"Checking {name}...")
-        validate.compile_package(path)
-        validate.check_manifest(path, portfolio.path)
-    validate.check_import(zips["api.zip"], python=validate.lambda_python(python))
+    """Deploy ``portfolio`` as ``plan`` says, from ``api.zip`` and the worker's image context in ``build``; the
+    stack's outputs. Nothing reaches AWS unless every check passed; a
+    :class:`~execintel.deployment.validate.DeployError` says what failed."""
+    paths = validate.artefact_paths(build)
+    api = paths[validate.API_ZIP]
+    echo(f"Checking {validate.API_ZIP}...")
+    validate.compile_package(api)
+    validate.check_manifest(api, portfolio.path)
+    echo(f"Checking {validate.IMAGE_CONTEXT}/...")
+    validate.check_context(paths[validate.IMAGE_CONTEXT], portfolio.path)
+    validate.check_import(api, python=validate.lambda_python(python))
     text = render_template(portfolio.manifest, where=portfolio.display(portfolio.path), code_prefix="")
     try:
         write_atomically(plan.template, text)

@@ -1,10 +1,13 @@
-"""The commands of a deployment, in order, and running them: ``sam deploy``, reading the stack's outputs, setting
-the table up as a store (``execintel store init``), syncing the dashboard to its bucket and invalidating
-CloudFront's copy.
+"""The commands of a deployment, in order, and running them: ``sam build`` (the worker's container image),
+``sam deploy``, reading the stack's outputs, setting the table up as a store (``execintel store init``), syncing
+the dashboard to its bucket and invalidating CloudFront's copy.
 
-There is no ``sam build``: the functions' code is the zips ``execintel package`` built for Lambda (Linux x86_64
-wheels for Python 3.12), and ``sam deploy`` uploads a zip ``CodeUri`` as it is. ``sam build`` would rebuild from
-sources with the machine's own wheels instead. A command that fails stops the deployment with its output shown.
+``sam build`` builds only the worker's image, with Docker, from the context folder ``execintel package`` wrote
+(the template's ``Metadata``): it skips a function whose ``CodeUri`` is a zip (aws-sam-cli #2737), so the api and
+sns functions keep ``api.zip`` as ``execintel package`` built it for Lambda (Linux x86_64 wheels for Python 3.12),
+and its template points at that zip unchanged. ``sam deploy --resolve-image-repos`` pushes the image to an ECR
+repository SAM manages; ``--resolve-s3`` uploads the zip to SAM's bucket. A command that fails stops the
+deployment with its output shown.
 """
 
 from __future__ import annotations
@@ -29,7 +32,10 @@ INSTALL = {
            "developerguide/install-sam-cli.html (or: pip install aws-sam-cli)",
     "aws": "install the AWS CLI: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html "
            "(or: pip install awscli)",
+    "docker": "the worker function is a container image, which `sam build` builds with a Docker engine: install "
+              "Docker (https://docs.docker.com/get-docker/) and start it",
 }  # fmt: skip
+TOOLS = ("sam", "aws", "docker")
 
 
 def dashboard_folder() -> Path:
@@ -48,11 +54,22 @@ class Plan:
     dashboard: Path = field(default_factory=dashboard_folder)
 
 
+def built_template(plan: Plan) -> Path:
+    """Where ``sam build`` writes the template ``sam deploy`` sends: beside the rendered one, in the build folder."""
+    return plan.template.parent / ".aws-sam" / "build" / "template.yaml"
+
+
+def build_command(plan: Plan) -> list[str]:
+    """``sam build`` of the rendered template: the worker's image (Docker); the zip functions are left as they are."""
+    return ["sam", "build", "--template-file", str(plan.template), "--build-dir", str(built_template(plan).parent)]
+
+
 def deploy_command(plan: Plan) -> list[str]:
-    """``sam deploy`` of the rendered template (the zips are uploaded to SAM's managed bucket)."""
+    """``sam deploy`` of the built template (the image pushed to an ECR repository SAM manages, the zip uploaded to
+    SAM's managed bucket)."""
     overrides = [f"{key}={value}" for key, value in plan.parameters.items()]
-    return ["sam", "deploy", "--template-file", str(plan.template), "--stack-name", plan.stack,
-            "--region", plan.region, "--capabilities", "CAPABILITY_IAM", "--resolve-s3",
+    return ["sam", "deploy", "--template-file", str(built_template(plan)), "--stack-name", plan.stack,
+            "--region", plan.region, "--capabilities", "CAPABILITY_IAM", "--resolve-s3", "--resolve-image-repos",
             "--no-confirm-changeset", "--no-fail-on-empty-changeset",
             *(["--parameter-overrides", *overrides] if overrides else [])]  # fmt: skip
 
@@ -100,12 +117,12 @@ def placeholders() -> dict[str, str]:
 def dry_run(plan: Plan) -> list[str]:
     """The commands a deployment runs, shell-quoted, one per line."""
     shown = placeholders()
-    commands = [deploy_command(plan), outputs_command(plan), store_init_command(plan, shown), sync_command(plan, shown),
-                index_command(plan, shown), invalidation_command(shown)]  # fmt: skip
+    commands = [build_command(plan), deploy_command(plan), outputs_command(plan), store_init_command(plan, shown),
+                sync_command(plan, shown), index_command(plan, shown), invalidation_command(shown)]  # fmt: skip
     return [shlex.join(c) for c in commands]
 
 
-def require_tools(names: Sequence[str] = ("sam", "aws")) -> None:
+def require_tools(names: Sequence[str] = TOOLS) -> None:
     """Every command line tool the deployment runs is installed; a DeployError naming the first that is not."""
     for name in names:
         if shutil.which(name) is None:
@@ -157,9 +174,10 @@ def run_command(argv: list[str], echo: Echo, *, capture: bool = False) -> str:
 
 
 def run_plan(plan: Plan, echo: Echo) -> dict[str, str]:
-    """Deploy: the stack, its outputs, the store's set-up, the dashboard files and the invalidation; stop at the first
-    failure."""
+    """Deploy: the worker's image, the stack, its outputs, the store's set-up, the dashboard files and the
+    invalidation; stop at the first failure."""
     require_tools()
+    run_command(build_command(plan), echo)
     run_command(deploy_command(plan), echo)
     outputs = parse_outputs(run_command(outputs_command(plan), echo, capture=True), plan.stack)
     run_command(store_init_command(plan, outputs), echo)

@@ -114,8 +114,9 @@ def event_tables_statement(manifest: Manifest) -> str:
 
 
 def render_template(manifest: Manifest, *, where: str, code_prefix: str) -> str:
-    """The whole template for ``manifest``; ``code_prefix`` is the folder of api.zip/worker.zip relative to the
-    template file (``../build/`` for deploy/template.yaml, empty when the template sits beside the zips)."""
+    """The whole template for ``manifest``; ``code_prefix`` is the folder of api.zip and the worker's image context
+    relative to the template file (``../build/`` for deploy/template.yaml, empty when the template sits beside
+    them)."""
     base = base_template()
     if base.count(MARKER) != 1:
         raise AssertionError(f"base.yaml must hold {MARKER!r} exactly once")

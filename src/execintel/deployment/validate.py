@@ -1,9 +1,10 @@
 """Check the built artefacts and the rendered template before anything is sent to AWS.
 
-Three checks, each a user error with the file it is about: every module of execintel in ``api.zip`` and
-``worker.zip`` compiles (what ``compileall`` checks, without writing ``.pyc`` files), the api handler imports in a
-clean interpreter of the Lambda's Python with only the unpacked ``api.zip`` on its path (a harmless local
-environment, so the import measures the package, not AWS), and cfn-lint finds nothing in the template. The zips
+Four checks, each a user error with the file it is about: every module of execintel in ``api.zip`` and in the
+worker's image context (``worker-image/src/``) compiles (what ``compileall`` checks, without writing ``.pyc``
+files); the api handler imports in a clean interpreter of the Lambda's Python with only the unpacked ``api.zip`` on
+its path (a harmless local environment, so the import measures the package, not AWS); the image context holds
+every file its Dockerfile copies and no settings file; and cfn-lint finds nothing in the template. Both artefacts
 must also hold the portfolio's current manifest: a build made before the manifest changed would run schedules the
 template no longer has.
 """
@@ -18,12 +19,17 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from execintel.config.load import MANIFEST_NAME
 from execintel.errors import ConfigError, ExecintelError, Problem
+from execintel.packaging.build import SETTINGS_FILES
+from execintel.packaging.image import DOCKERFILE, IMAGE_DIR, dockerfile_copies
 
-ARTEFACTS = ("api.zip", "worker.zip")
+API_ZIP = "api.zip"
+IMAGE_CONTEXT = IMAGE_DIR
+ARTEFACTS = (API_ZIP, IMAGE_CONTEXT)
 LAMBDA_PYTHON = "3.12"
 IMPORT_TIMEOUT = 120.0
 LINT_TIMEOUT = 300.0
@@ -36,9 +42,14 @@ class DeployError(ExecintelError):
 
 
 def artefact_paths(build: Path) -> dict[str, Path]:
-    """``api.zip`` and ``worker.zip`` in ``build``; a ConfigError naming what is missing."""
+    """``api.zip`` and the worker's image context ``worker-image/`` in ``build``; a ConfigError naming what is
+    missing."""
     paths = {name: build / name for name in ARTEFACTS}
-    missing = [name for name, path in paths.items() if not path.is_file()]
+    missing = []
+    if not paths[API_ZIP].is_file():
+        missing.append(API_ZIP)
+    if not paths[IMAGE_CONTEXT].is_dir():
+        missing.append(f"{IMAGE_CONTEXT}/")
     if missing:
         raise ConfigError(Problem("--build", f"{str(build)!r} holds no {' and no '.join(missing)}; build them "
                                              f"first: execintel package --out {build}"))  # fmt: skip
@@ -75,6 +86,38 @@ def check_manifest(path: Path, manifest: Path) -> None:
     if packed != manifest.read_bytes():
         raise DeployError(f"{path} was built from another version of {manifest}; build it again: execintel package "
                           f"--portfolio {manifest.parent}")  # fmt: skip
+
+
+def check_context(folder: Path, manifest: Path) -> None:
+    """The worker's image context at ``folder`` can be built into the worker's image as it should be: its
+    Dockerfile is there with every file it copies, execintel's modules compile, it holds ``manifest`` as it is now
+    (as ``portfolio/portfolio.yaml``) and none of the portfolio's settings files; a DeployError saying what is
+    wrong and how to build it again."""
+    again = f"build it again: execintel package --portfolio {manifest.parent} --out {folder.parent}"
+    dockerfile = folder / DOCKERFILE
+    if not dockerfile.is_file():
+        raise DeployError(f"{folder} holds no {DOCKERFILE}; {again}")
+    missing = [s for s in dockerfile_copies(dockerfile.read_text(encoding="utf-8")) if not (folder / s).exists()]
+    if missing:
+        raise DeployError(f"{folder} lacks {', '.join(missing)}, which its {DOCKERFILE} copies; {again}")
+    sources = sorted((folder / "src" / "execintel").rglob("*.py"))
+    if not sources:
+        raise DeployError(f"{folder} holds no execintel package (src/execintel); {again}")
+    for source in sources:
+        try:
+            compile(source.read_bytes(), str(source.relative_to(folder.parent)), "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as exc:
+            raise DeployError(f"{source.relative_to(folder.parent)} does not compile: {exc}; {again}") from None
+    packed = folder / "portfolio" / MANIFEST_NAME
+    if not packed.is_file():
+        raise DeployError(f"{folder} holds no portfolio/{MANIFEST_NAME}; {again}")
+    if packed.read_bytes() != manifest.read_bytes():
+        raise DeployError(f"{folder} was built from another version of {manifest}; {again}")
+    settings = sorted(p.name for p in (folder / "portfolio").iterdir()
+                      if p.is_file() and any(fnmatchcase(p.name, glob) for glob in SETTINGS_FILES))  # fmt: skip
+    if settings:
+        raise DeployError(f"{folder}/portfolio holds settings files ({', '.join(settings)}), which may hold "
+                          f"credentials and never go into an image; {again}")  # fmt: skip
 
 
 def lambda_python(given: str | None = None) -> str:

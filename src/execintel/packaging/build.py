@@ -1,5 +1,5 @@
-"""Building ``api.zip`` and ``worker.zip``: wheels installed into a staging folder, execintel and the portfolio
-copied in, the rest pruned, then one deterministic zip each (docs/packaging.md).
+"""Building ``api.zip`` (and, for measuring, ``worker.zip``): wheels installed into a staging folder, execintel
+and the portfolio copied in, the rest pruned, then one deterministic zip each (docs/packaging.md).
 """
 
 from __future__ import annotations
@@ -145,7 +145,9 @@ def copy_portfolio(source: Path, dest: Path) -> list[str]:
     return left_out
 
 
-PLACEHOLDER = "execintel package: a placeholder; the api package holds only the manifest, the data is in worker.zip\n"
+PLACEHOLDER = (
+    "execintel package: a placeholder; the api package holds only the manifest, the data is in the worker's image\n"
+)
 
 
 def copy_manifest(source: Path, dest: Path) -> None:
