@@ -153,15 +153,23 @@ def test_api_handler_answers_from_the_unpacked_zip_alone(
     assert str(ROOT / "src") not in answer["path"]  # type: ignore[operator]
 
 
-def test_api_zip_holds_no_bytecode_runtime_copies_or_analysis_stack(
+def test_api_zip_holds_target_bytecode_and_no_runtime_copies_or_analysis_stack(
     built: tuple[subprocess.CompletedProcess[str], Path, str],
 ) -> None:
-    _, zip_path, _ = built
+    _, zip_path, python = built
+    tag = subprocess.run([python, "-c", "import sys; print(sys.implementation.cache_tag)"], capture_output=True,
+                         text=True, check=True).stdout.strip()  # fmt: skip
     with zipfile.ZipFile(zip_path) as archive:
         infos = archive.infolist()
     names = [info.filename for info in infos]
     tops = {name.split("/")[0] for name in names}
-    assert not [n for n in names if n.endswith((".pyc", ".pyo")) or "/__pycache__/" in f"/{n}"]
+    # bytecode of the target Python only (Lambda cannot write its own into the read-only code folder): execintel
+    # keeps its sources with their bytecode beside, the dependencies ship bytecode instead of sources
+    compiled = [n for n in names if n.endswith((".pyc", ".pyo"))]
+    assert [n for n in compiled if "/__pycache__/" in f"/{n}" and not n.endswith(f".{tag}.pyc")] == []
+    assert [n for n in compiled if "/__pycache__/" in f"/{n}" and not n.startswith("execintel/")] == []
+    assert "execintel/aws/__pycache__/api." + tag + ".pyc" in names and "fastapi/applications.pyc" in names
+    assert [n for n in names if n.endswith(".py") and not n.startswith(("execintel/", "portfolio/"))] == []
     assert not [n for n in names if re.search(r"(^|/)tests?/", n) and not n.startswith("portfolio/")]
     assert not [t for t in tops if t.split("-")[0].lower() in RUNTIME_PROVIDED or t in RUNTIME_PROVIDED]
     assert not [t for t in tops if t.split("-")[0].lower() in ANALYSIS_STACK or t in ANALYSIS_STACK]
@@ -193,12 +201,18 @@ def test_bytecode_is_deterministic_and_names_the_lambda_code_folder(tmp_path: Pa
     import marshal
 
     for name in ("one", "two"):
-        (tmp_path / name / "pkg").mkdir(parents=True)
-        (tmp_path / name / "pkg" / "mod.py").write_text("def f():\n    return 1\n")
+        for package in ("pkg", "execintel"):
+            (tmp_path / name / package).mkdir(parents=True)
+            (tmp_path / name / package / "mod.py").write_text("def f():\n    return 1\n")
         compile_bytecode(sys.executable, tmp_path / name)
-    [first] = (tmp_path / "one").rglob("*.pyc")
-    [second] = (tmp_path / "two").rglob("*.pyc")
+    first, second = (tmp_path / "one" / "pkg" / "mod.pyc"), (tmp_path / "two" / "pkg" / "mod.pyc")
     assert first.read_bytes() == second.read_bytes()  # no timestamp, no build folder in the bytes
+    # a dependency ships its bytecode instead of its source; execintel keeps its source, its bytecode beside
+    assert sorted(p.relative_to(tmp_path / "one").as_posix() for p in (tmp_path / "one").rglob("*.py*")) == [
+        "execintel/__pycache__/mod." + sys.implementation.cache_tag + ".pyc",
+        "execintel/mod.py",
+        "pkg/mod.pyc",
+    ]
     code = marshal.loads(first.read_bytes()[16:])  # noqa: S302 - bytecode this test just compiled
     assert code.co_filename == "/var/task/pkg/mod.py"  # tracebacks on Lambda name the file where it is
 

@@ -43,9 +43,11 @@ def package(
                            "limit: the worker is deployed as the container image).")
     ] = False,
     bytecode: Annotated[
-        bool, typer.Option("--bytecode", help="Ship api.zip with .pyc compiled by the target Python (a faster cold "
-                           "start; needs that interpreter here).")
-    ] = False,
+        bool, typer.Option("--bytecode/--no-bytecode", help="Ship api.zip's modules compiled by the target Python "
+                           "(Lambda cannot cache bytecode in its read-only code folder: without it every cold start "
+                           "compiles them); needs that interpreter here. The dependencies ship bytecode instead of "
+                           "source, execintel both.")
+    ] = True,
 ) -> None:  # fmt: skip
     """Build the AWS Lambda packages: api.zip (web app) and the worker's container-image context; see
     docs/packaging.md."""
@@ -131,6 +133,6 @@ def _check(out_dir: Path, python: str, python_version: str, *, worker_zip: bool)
         if failed:
             err.print(f"Over the target: {', '.join(row.what for row in failed)}", style="red", markup=False)
         if any(row.unit == "ms" for row in failed):
-            err.print("The import time depends on this machine's speed and load; --bytecode ships compiled modules "
-                      "(docs/packaging.md, \"Cold start\").", markup=False)  # fmt: skip
+            err.print("The import time depends on this machine's speed and load (docs/packaging.md, \"Cold start\").",
+                      markup=False)  # fmt: skip
         sys.exit(1)

@@ -15,6 +15,7 @@ from pathlib import Path
 from execintel.config.load import MANIFEST_NAME, _manifest_paths, _parse_yaml, find_manifest, load_portfolio
 from execintel.errors import ConfigError, Problem
 from execintel.packaging import pip
+from execintel.packaging.sourceless import make_sourceless
 from execintel.packaging.tree import (
     copy_execintel,
     drop_library_copies,
@@ -195,7 +196,8 @@ def build_api(
 
 def compile_bytecode(python: str, staging: Path) -> None:
     """Compile every module under ``staging`` with ``python``: unchecked-hash ``.pyc`` (no timestamps, so the zip
-    stays deterministic; Lambda's code never changes under them) whose file names read ``/var/task/...``."""
+    stays deterministic; Lambda's code never changes under them) whose file names read ``/var/task/...``; then the
+    dependencies keep only their bytecode (:mod:`execintel.packaging.sourceless`), execintel both."""
     done = subprocess.run(  # noqa: S603 - the target interpreter found by find_python
         [python, "-I", "-m", "compileall", "-q", "-r", "100", "--invalidation-mode", "unchecked-hash",
          "-s", str(staging), "-p", LAMBDA_TASK_ROOT, str(staging)],
@@ -204,6 +206,11 @@ def compile_bytecode(python: str, staging: Path) -> None:
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-20:])
         raise pip.PipError(f"{python} -m compileall failed on the api package (its last lines are above)", tail)
+    tag = subprocess.run(  # noqa: S603 - the same interpreter
+        [python, "-I", "-c", "import sys; print(sys.implementation.cache_tag)"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout.strip()  # fmt: skip
+    make_sourceless(staging, tag)
 
 
 def build_worker(out: Path, portfolio: Path, python_version: str, progress: Progress | None = None) -> Artefact:

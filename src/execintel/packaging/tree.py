@@ -178,6 +178,8 @@ def sizes_by_distribution(root: Path) -> dict[str, int]:
     for dist_info in sorted(root.glob("*.dist-info")):
         total = 0
         for path in _record(root, dist_info):
+            if path.suffix == ".py" and not path.exists():  # shipped as bytecode instead (packaging.sourceless)
+                path = path.with_suffix(".pyc")  # noqa: PLW2901
             with contextlib.suppress(OSError):
                 total += path.lstat().st_size
         sizes[_dist_name(dist_info)] = total
