@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from execintel.errors import ConfigError, Problem
 
@@ -26,13 +26,8 @@ class CronTranslationError(ValueError):
     """A cron expression that EventBridge Scheduler cannot express; the message says why."""
 
 
-def _compress(values: Sequence[int], low: int, high: int) -> str:
-    """A field's sorted values as EventBridge text: ``start/step`` for a step running to the end, else ranges."""
-    if len(values) >= 3:
-        step = values[1] - values[0]
-        steady = all(b - a == step for a, b in itertools.pairwise(values))
-        if steady and step > 1 and values[-1] + step > high:
-            return f"{values[0]}/{step}"
+def _ranges(values: Sequence[int], name: Callable[[int], str]) -> str:
+    """Sorted values, each run of three or more consecutive ones as ``first-last``, the others listed."""
     parts: list[str] = []
     start = previous = values[0]
     for value in [*values[1:], None]:
@@ -40,28 +35,28 @@ def _compress(values: Sequence[int], low: int, high: int) -> str:
             previous = value
             continue
         # a run of three or more reads best as a range; two neighbours as a list
-        parts.append(f"{start}-{previous}" if previous - start >= 2 else
-                     ",".join(str(v) for v in range(start, previous + 1)))  # fmt: skip
+        if previous - start >= 2:
+            parts.append(f"{name(start)}-{name(previous)}")
+        else:
+            parts.extend(name(v) for v in range(start, previous + 1))
         if value is not None:
             start = previous = value
     return ",".join(parts)
+
+
+def _compress(values: Sequence[int], low: int, high: int) -> str:
+    """A field's sorted values as EventBridge text: ``start/step`` for a step running to the end, else ranges."""
+    if len(values) >= 3:
+        step = values[1] - values[0]
+        steady = all(b - a == step for a, b in itertools.pairwise(values))
+        if steady and step > 1 and values[-1] + step > high:
+            return f"{values[0]}/{step}"
+    return _ranges(values, str)
 
 
 def _days_of_week(values: Sequence[int]) -> str:
     """Days of the week (croniter's 0-6 from Sunday) as EventBridge names, consecutive days as a range."""
-    parts: list[str] = []
-    start = previous = values[0]
-    for value in [*values[1:], None]:
-        if value is not None and value == previous + 1:
-            previous = value
-            continue
-        if previous - start >= 2:
-            parts.append(f"{DAY_NAMES[start]}-{DAY_NAMES[previous]}")
-        else:
-            parts.extend(DAY_NAMES[v] for v in range(start, previous + 1))
-        if value is not None:
-            start = previous = value
-    return ",".join(parts)
+    return _ranges(values, DAY_NAMES.__getitem__)
 
 
 def _ints(field: Sequence[int | str], name: str) -> list[int]:
