@@ -513,6 +513,15 @@ def test_deploy_stops_at_the_first_failing_command(
             "ModuleNotFoundError: No module named 'nowhere_to_be_found'\nError: execintel.aws.api does not import",
         ),
         ({"shim": True}, "pyenv: python3.12: command not found\nError: "),  # the launcher's own words, then ours
+        (  # it imports, but a broken configuration would make every request a 503: refused as well
+            {
+                "extra": {
+                    "execintel/aws/api.py": "import types\n_instance = types.SimpleNamespace(error="
+                    "'RuntimeError: no job queue in this build')\ndef handler(event, context):\n    return {}\n"
+                }
+            },
+            "the handler would answer 503: RuntimeError: no job queue in this build",
+        ),
     ],
 )
 def test_deploy_refuses_a_bad_build_or_missing_tool_before_any_command(

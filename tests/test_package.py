@@ -438,3 +438,20 @@ def test_worker_zip_runs_a_report(runtime: Path, tmp_path: Path) -> None:
     assert all((run_dir / f"{report}.html").stat().st_size > 1000 for report in reports)
     charts = list(run_dir.rglob("*.png"))
     assert charts, "matplotlib drew no chart from the trimmed tree"
+
+
+def test_the_check_refuses_a_handler_that_imports_but_would_answer_503(tmp_path: Path) -> None:
+    """A broken configuration does not crash the api's import (it answers 503 instead): the check says so rather
+    than time an import that built nothing."""
+    from execintel.packaging.check import harmless_env, time_import
+
+    module = tmp_path / "task" / "execintel" / "aws"
+    module.mkdir(parents=True)
+    (module.parent / "__init__.py").write_text("")
+    (module / "__init__.py").write_text("")
+    (module / "api.py").write_text(
+        "import types\n_instance = types.SimpleNamespace(error='EXECINTEL_BASE_URL: is not "
+        "set')\ndef handler(event, context):\n    return {}\n"
+    )
+    with pytest.raises(CheckError, match="would answer 503: EXECINTEL_BASE_URL: is not set"):
+        time_import(sys.executable, tmp_path / "task", harmless_env(tmp_path, tmp_path / "task" / "portfolio"), runs=1)

@@ -12,8 +12,6 @@ template no longer has.
 from __future__ import annotations
 
 import importlib.util
-import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -25,6 +23,7 @@ from pathlib import Path
 from execintel.config.load import MANIFEST_NAME
 from execintel.errors import ConfigError, ExecintelError, Problem
 from execintel.packaging.build import SETTINGS_FILES
+from execintel.packaging.check import harmless_env
 from execintel.packaging.image import DOCKERFILE, IMAGE_DIR, dockerfile_copies
 
 API_ZIP = "api.zip"
@@ -153,12 +152,13 @@ def check_import(path: Path, *, python: str | None = None, module: str = "execin
         with zipfile.ZipFile(path) as archive:
             archive.extractall(folder)
         # only the package on the path (-I ignores PYTHONPATH and the user's site-packages), a local store and
-        # outbox instead of DynamoDB and SES, and a throwaway signing key: the import must not reach AWS
-        env = {"PATH": os.environ.get("PATH", ""), "HOME": tmp, "LANG": "C.UTF-8",
-               "EXECINTEL_PORTFOLIO": str(folder / "portfolio"), "EXECINTEL_DATA_DIR": str(Path(tmp) / "data"),
-               "EXECINTEL_STORE": f"sqlite://{Path(tmp) / 'store.db'}", "EXECINTEL_MAILER": f"outbox:{tmp}/outbox",
-               "EXECINTEL_JWT_SECRET": secrets.token_urlsafe(48)}  # fmt: skip
-        code = f"import sys; sys.path.insert(0, {str(folder)!r}); import {module}; {module}.handler"
+        # outbox instead of DynamoDB and SES, and a throwaway signing key: the import must not reach AWS. The
+        # handler answers 503 instead of failing when its configuration is broken (a manifest it cannot load, a
+        # variable it needs): that is a failed check too.
+        env = harmless_env(Path(tmp), folder / "portfolio")
+        code = (f"import sys; sys.path.insert(0, {str(folder)!r}); import {module}; {module}.handler; "
+                f"error = getattr(getattr({module}, '_instance', None), 'error', None); "
+                "error and sys.exit(f'the handler would answer 503: {error}')")  # fmt: skip
         try:
             done = subprocess.run([interpreter, "-I", "-c", code],  # noqa: S603 - fixed argv, no shell
                                   cwd=tmp, env=env, capture_output=True, text=True,

@@ -48,7 +48,8 @@ start = time.perf_counter()
 import importlib
 importlib.import_module(sys.argv[2])
 elapsed = (time.perf_counter() - start) * 1000
-print(json.dumps({"ms": elapsed, "modules": sorted({name.split(".")[0] for name in sys.modules})}))
+error = getattr(getattr(sys.modules[sys.argv[2]], "_instance", None), "error", None)
+print(json.dumps({"ms": elapsed, "modules": sorted({name.split(".")[0] for name in sys.modules}), "error": error}))
 """
 
 
@@ -165,6 +166,8 @@ def time_import(
             raise CheckError(f"the api handler ({HANDLER_MODULE}) does not import from the unpacked api.zip (its "
                              "traceback is above)", tail)  # fmt: skip
         answer = json.loads(done.stdout.strip().splitlines()[-1])
+        if answer.get("error"):  # a broken configuration: the handler would answer 503, and built nothing to time
+            raise CheckError(f"the api handler ({HANDLER_MODULE}) imports but would answer 503: {answer['error']}")
         times.append(float(answer["ms"]))
         modules = set(answer["modules"])
     return statistics.median(times), modules
