@@ -258,6 +258,9 @@ def test_bad_options_fail_with_a_sentence_and_leave_nothing(tmp_path: Path) -> N
     done = cli("package", "--api-only", "--portfolio", str(tmp_path / "missing"), "--out", "out", cwd=tmp_path)
     assert done.returncode == 2
     assert "--portfolio" in done.stderr and "does not exist" in done.stderr and "Traceback" not in done.stderr
+    done = cli("package", str(tmp_path / "elsewhere"), "--api-only", "--out", "out", cwd=tmp_path)  # as PATH too
+    assert done.returncode == 2
+    assert f"PATH: '{tmp_path / 'elsewhere'}' does not exist" in done.stderr and "Traceback" not in done.stderr
 
     done = cli("package", "--api-only", "--worker-zip", "--out", "out", cwd=tmp_path)
     assert done.returncode == 2 and "--worker-zip" in done.stderr and "--api-only" in done.stderr

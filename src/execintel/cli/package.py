@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from execintel.cli.common import PathArg, PortfolioOpt, _portfolio
 from execintel.cli.console import err, escape, line, out
 from execintel.errors import ConfigError, ExecintelError, Problem
 
@@ -25,11 +26,9 @@ def _mb(size: float) -> str:
 
 
 def package(
-    portfolio: Annotated[
-        Path | None,
-        typer.Option("--portfolio", "-p", help="The portfolio folder (or its portfolio.yaml) to package; default: "
-                     "the bundled demo.", show_default=False),
-    ] = None,
+    ctx: typer.Context,
+    path: PathArg = None,
+    portfolio: PortfolioOpt = None,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder to write api.zip and the worker's image context (worker-image/) to.")
     ] = Path("build"),
@@ -59,7 +58,8 @@ def package(
         raise ConfigError(Problem("--python-version", f"{python_version!r} is not a Python version like 3.12"))
     if api_only and worker_zip:
         raise ConfigError(Problem("--worker-zip", "builds the worker's zip, which --api-only leaves out; give one"))
-    folder = resolve_portfolio(portfolio)
+    given, option = _portfolio(ctx, path, portfolio)
+    folder = resolve_portfolio(given, option or "--portfolio")
     check_out(out_dir)
     try:
         # the interpreter is looked for before minutes of building, not after

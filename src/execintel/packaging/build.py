@@ -83,20 +83,21 @@ class Artefact:
     parts: dict[str, int] = field(default_factory=dict)
 
 
-def resolve_portfolio(path: Path | None) -> Path:
-    """The portfolio folder to package: ``path`` (a folder or its portfolio.yaml), else the bundled demo's."""
+def resolve_portfolio(path: Path | None, option: str = "--portfolio") -> Path:
+    """The portfolio folder to package: ``path`` (a folder or its portfolio.yaml; errors name ``option``, how it was
+    given), else the bundled demo's."""
     if path is None:
         from execintel.demo import demo_portfolio  # noqa: PLC0415 - only when no portfolio is given
 
         return demo_portfolio().parent
     if not path.exists():
-        raise ConfigError(Problem("--portfolio", f"{str(path)!r} does not exist"))
+        raise ConfigError(Problem(option, f"{str(path)!r} does not exist"))
     manifest = find_manifest(path)
     if not manifest.is_file():
-        raise ConfigError(Problem("--portfolio", f"{str(path)!r} holds no {MANIFEST_NAME}"))
+        raise ConfigError(Problem(option, f"{str(path)!r} holds no {MANIFEST_NAME}"))
     if manifest.name != MANIFEST_NAME:  # the functions read EXECINTEL_PORTFOLIO=/var/task/portfolio, a folder
         problem = f"{str(path)!r}: the Lambda functions read {MANIFEST_NAME} in the portfolio folder; rename it"
-        raise ConfigError(Problem("--portfolio", problem))
+        raise ConfigError(Problem(option, problem))
     load_portfolio(manifest)  # a package of an invalid portfolio would fail at its first request: refuse it now
     return manifest.parent
 
