@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cli
+from conftest import SHARED, cli
 from execintel.demo import demo_portfolio
 from execintel.errors import ConfigError
 from execintel.packaging.build import compile_bytecode, copy_manifest, copy_portfolio
 from execintel.packaging.check import CheckError, find_python, lambda_runtime
 from execintel.packaging.tree import write_zip
 
-EVENTS = Path(os.environ.get("EXECINTEL_SHARED", "/work/shared")) / "testdata" / "events"
+EVENTS = SHARED / "events"  # the shared test data, kept byte for byte in tests/data/shared
 ROOT = Path(__file__).parent.parent
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3")
 ANALYSIS_STACK = ("duckdb", "pyarrow", "numpy", "matplotlib", "beancount", "detect_secrets", "weasyprint", "jinja2",
