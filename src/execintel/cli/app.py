@@ -35,7 +35,6 @@ from execintel.cli.run import run
 from execintel.cli.schedule import schedule
 from execintel.cli.serve import serve
 from execintel.cli.store import audit_app, store_app, suppression_app
-from execintel.config import load_settings
 from execintel.errors import ConfigError, ExecintelError, Problem
 
 
@@ -60,6 +59,8 @@ def _main(
     ] = None,
 ) -> None:
     """Executive briefings from the data a small portfolio of businesses already has."""
+    from execintel.config.settings import load_settings  # noqa: PLC0415 - not for --version and --help
+
     ctx.obj = load_settings(env_file, debug=debug or None)
     ctx.meta["env_file"] = env_file
     if ctx.obj.debug:

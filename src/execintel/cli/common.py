@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from execintel.cli.console import err, escape, line, plural
-from execintel.config import Settings, load_settings
 from execintel.errors import ConfigError, Problem
 
 if TYPE_CHECKING:
-    from execintel.config import Portfolio
+    from rich.table import Table
+
+    from execintel.config import Portfolio, Settings
     from execintel.sources import LoadResult, SourceSpec
 
 app = typer.Typer(
@@ -66,6 +66,8 @@ KeepGoing = Annotated[bool, typer.Option("--keep-going", help="Go on with the go
 
 
 def _settings(ctx: typer.Context) -> Settings:
+    from execintel.config import Settings, load_settings  # noqa: PLC0415 - pydantic only when a command needs it
+
     settings = ctx.find_root().obj
     return settings if isinstance(settings, Settings) else load_settings()
 
@@ -132,6 +134,8 @@ def _load(
 
 
 def _sources_table(result: LoadResult) -> Table:
+    from rich.table import Table  # noqa: PLC0415
+
     table = Table(title=f"Sources of {escape(result.portfolio.manifest.portfolio.name)}", title_justify="left")
     for name, justify in (("kind", "left"), ("path", "left"), ("entity", "left"), ("rows loaded", "right"),
                           ("rows rejected", "right"), ("date range", "left"), ("status", "left")):  # fmt: skip

@@ -7,16 +7,17 @@ import getpass
 import json
 import socket
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
+from execintel.cli.common import _settings
 from execintel.cli.console import err, escape, line, out, plural
-from execintel.config import Settings, load_settings
-from execintel.config.models import is_valid_email
 from execintel.errors import ConfigError, Problem, StoreError
-from execintel.store import Delivery, Entry, Mode, RunRecord, Store, StoreMissing, default_url, open_store
+
+if TYPE_CHECKING:
+    from execintel.store import Delivery, Entry, Mode, RunRecord, Store
 
 StoreOpt = Annotated[
     str | None,
@@ -42,18 +43,17 @@ STATUS_STYLE = {"ok": "green", "sent": "green", "failed": "red", "held": "yellow
                 "interrupted": "yellow", "unknown": "red"}  # fmt: skip
 
 
-def _settings(ctx: typer.Context) -> Settings:
-    settings = ctx.find_root().obj
-    return settings if isinstance(settings, Settings) else load_settings()
-
-
 def _open(ctx: typer.Context, url: str | None, mode: Mode = "write", *, new_store: bool = False) -> Store:
     """The store ``--store`` names (None: EXECINTEL_STORE, else the default); "read" never creates one."""
+    from execintel.store import open_store  # noqa: PLC0415 - the store's modules only when a command needs them
+
     return open_store(url, _settings(ctx), mode=mode, new_store=new_store)
 
 
 def _open_existing(ctx: typer.Context, url: str | None) -> Store | None:
     """The store, opened to read; None (after saying so) when it is the default one and nothing has run yet."""
+    from execintel.store import StoreMissing  # noqa: PLC0415
+
     try:
         return _open(ctx, url, "read")
     except StoreMissing:
@@ -64,6 +64,8 @@ def _open_existing(ctx: typer.Context, url: str | None) -> Store | None:
 
 def _missing_default(ctx: typer.Context, url: str | None) -> bool:
     """True (after saying so) when the store that is missing is the default one: nothing has run here yet."""
+    from execintel.store import default_url  # noqa: PLC0415
+
     settings = _settings(ctx)
     if url or settings.store:
         return False
@@ -241,6 +243,8 @@ def suppression_add(
     store: StoreOpt = None,
 ) -> None:
     """Stop sending anything to ADDRESS (or update its reason)."""
+    from execintel.config.models import is_valid_email  # noqa: PLC0415
+
     if not is_valid_email(address.strip()):
         raise ConfigError(Problem("ADDRESS", f"{address!r} is not an email address like name@example.com"))
     with _open(ctx, store) as opened:
