@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -34,7 +35,7 @@ def _start(*args: str) -> tuple[str, dict[str, object]]:
                           timeout=60, env={"COLUMNS": "120", "NO_COLOR": "1", "PATH": "/usr/bin:/bin"})  # fmt: skip
     assert done.returncode == 0, done.stderr
     output, _, last = done.stdout.rstrip("\n").rpartition("\n")
-    return output, json.loads(last)
+    return output + done.stderr, json.loads(last)
 
 
 @pytest.mark.parametrize(
@@ -55,3 +56,10 @@ def test_version_and_help_import_no_analysis_stack_and_no_settings(args: list[st
         # a command's own options are coerced by Typer (through pydantic since Typer 0.2x), the root's are not
         # parsed at all for --version and --help
         assert "pydantic" not in modules
+
+
+def test_preview_imports_no_analysis_stack(tmp_path: Path) -> None:
+    """``preview`` only finds a file: it reads the report ids without the report builders behind them."""
+    output, state = _start("preview", "ceo", "--out", str(tmp_path / "runs"))
+    assert state["status"] == 2 and "holds no ceo.html yet" in output
+    assert [m for m in HEAVY if m in state["modules"]] == []  # type: ignore[operator]

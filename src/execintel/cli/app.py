@@ -118,7 +118,7 @@ def preview(
     """Open the newest run's HTML of REPORT in the browser (or print its path when there is none)."""
     import webbrowser  # noqa: PLC0415
 
-    from execintel.reports import parse_report_id  # noqa: PLC0415
+    from execintel.report_ids import parse_report_id  # noqa: PLC0415 - not execintel.reports: the analysis stack
 
     report_id = parse_report_id(report, "REPORT")
     if out_dir.exists() and not out_dir.is_dir():
