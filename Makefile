@@ -54,16 +54,7 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/mypy
 
 bench: $(VENV)/.installed-dev
-	$(PY) benchmarks/bench_load.py --ledger-rows 1000000 --events 200000 --contacts 100000
-	$(PY) benchmarks/bench_reports.py demo
-	$(PY) benchmarks/bench_reports.py demo --no-pdf
-	$(PY) benchmarks/bench_reports.py synth --entities 50 --ledger-rows 1000000
-	$(PY) benchmarks/bench_delivery.py
-	$(PY) benchmarks/bench_store.py
-	$(PY) benchmarks/bench_api.py
-	$(PY) benchmarks/bench_git.py --commits 100000 --blob-mb 200
-	$(PY) benchmarks/bench_secrets.py recall
-	$(PY) benchmarks/bench_secrets.py lines
+	$(PY) benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) out outbox .pytest_cache .mypy_cache .ruff_cache

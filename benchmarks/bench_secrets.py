@@ -17,8 +17,16 @@ recall on other people's leaks (the gitleaks sample in ``tests/test_security.py`
 ``lines`` times the scan of one file holding a single long line (minified JavaScript, a JSON list of URLs, a
 quoted base64 blob) at several lengths, each in a fresh process, and reports CPU seconds and peak RSS.
 
+Figures (``harness.report``, the verdict on the median): ``recall`` reports ``secrets.missed_pct`` (the planted
+secrets execintel missed, one sample per seed: target 10 %, i.e. recall of at least 90 %) and
+``secrets.clean_findings`` (secret findings on the clean look-alike files, per seed: target 0); ``lines`` reports,
+per kind of line, ``secrets.growth_<kind>``, the exponent b of time ~ length^b between the shortest and the longest
+line (one sample per ``--repeat``; 1 is linear, 2 quadratic: target 1.2), and the scan's peak RSS on the longest
+line (no target). ``make bench`` runs ``recall --no-detect-secrets`` and ``lines`` with their defaults.
+
     .venv/bin/python benchmarks/bench_secrets.py recall --seeds 3
-    .venv/bin/python benchmarks/bench_secrets.py lines --sizes 100000,1000000,4000000
+    .venv/bin/python benchmarks/bench_secrets.py lines --kinds minified-js,url-list,base64 \
+        --sizes 100000,1000000,4000000 --repeat 1
     .venv/bin/python benchmarks/bench_secrets.py lines --baseline-src ../main/src --sizes 25000,50000,100000
 """
 
@@ -26,9 +34,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import resource
+import shlex
+import statistics
 import string
 import subprocess
 import sys
@@ -44,6 +55,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import harness  # noqa: E402
 from secret_corpus import Corpus, Place, Score, build_repository, make_corpus, score  # noqa: E402
 from secret_corpus_files import CLEAN, LEAKS  # noqa: E402
 
@@ -107,18 +121,22 @@ def _rate(found: int, total: int) -> str:
     return f"{found}/{total} ({100 * found / max(1, total):.0f} %)"
 
 
-def recall(args: argparse.Namespace) -> None:
-    """Score plain detect-secrets, execintel and (optionally) a baseline on ``args.seeds`` corpora."""
-    engines = ["plain detect-secrets", *(["execintel (baseline)"] if args.baseline_src else []), "execintel"]
+def recall(args: argparse.Namespace) -> bool:
+    """Score plain detect-secrets, execintel and (optionally) a baseline on ``args.seeds`` corpora; report
+    execintel's figures; False when one misses its target."""
+    engines = [*(["plain detect-secrets"] if args.detect_secrets else []),
+               *(["execintel (baseline)"] if args.baseline_src else []), "execintel"]  # fmt: skip
     totals: dict[str, Counter[str]] = {e: Counter() for e in engines}
     times: dict[str, float] = Counter()
+    missed: list[float] = []
+    clean: list[float] = []
     for n in range(args.seeds):
         with tempfile.TemporaryDirectory() as folder:
             manifest, corpus = _portfolio(Path(folder) / "portfolio", f"bench-{n}")
             repo = manifest.parent / REPO
-            runs: dict[str, tuple[set[Place], str]] = {
-                "plain detect-secrets": (detect_secrets_places(repo, corpus), "")
-            }
+            runs: dict[str, tuple[set[Place], str]] = {}
+            if args.detect_secrets:
+                runs["plain detect-secrets"] = (detect_secrets_places(repo, corpus), "")
             if args.baseline_src:
                 places, seconds = execintel_places(manifest, args.baseline_src)
                 runs["execintel (baseline)"], times["execintel (baseline)"] = (places, f"{REPO}/"), seconds
@@ -127,8 +145,27 @@ def recall(args: argparse.Namespace) -> None:
             times["execintel"] += seconds
             for engine, (places, prefix) in runs.items():
                 _count(totals[engine], score(corpus, places, prefix), places, prefix)
+            seed = Counter[str]()
+            _count(seed, score(corpus, runs["execintel"][0], f"{REPO}/"), runs["execintel"][0], f"{REPO}/")
+            missed.append(100 * (1 - seed["all:found"] / max(1, seed["all:n"])))
+            clean.append(seed["clean"])
+            print(f"seed {n}: execintel found {seed['all:found']}/{seed['all:n']}, {seed['clean']} findings on "
+                  f"clean files, in {seconds:.1f} s", flush=True)  # fmt: skip
     _print_recall(engines, totals, args.seeds)
     print(f"\nexecintel CTO dry run (no PDF): {times['execintel'] / args.seeds:.1f} s per corpus on average")
+    command = shlex.join([".venv/bin/python", "benchmarks/bench_secrets.py", *sys.argv[1:]])
+    planted = totals["execintel"]["all:n"] // max(1, args.seeds)
+    ok = harness.report(harness.Figure(
+        "secrets.missed_pct",
+        f"Secrets: planted secrets the CTO scan missed, of {planted} per seed (our generated corpus: a "
+        "regression check, not recall on unseen leaks)",
+        "%", missed, 10.0, command, detail="target: recall of at least 90 %",
+    ))  # fmt: skip
+    ok &= harness.report(harness.Figure(
+        "secrets.clean_findings", f"Secrets: findings on the {len(CLEAN)} clean look-alike files, per seed",
+        "", clean, 0.0, command,
+    ))  # fmt: skip
+    return ok
 
 
 def _count(total: Counter[str], result: Score, places: set[Place], prefix: str) -> None:
@@ -212,35 +249,75 @@ def _one(args: argparse.Namespace) -> None:
     print(json.dumps({"seconds": seconds, "peak_mib": peak, "found": found}))
 
 
-def lines(args: argparse.Namespace) -> None:
-    """Time each engine on each kind of long line at each size, each measurement in a fresh process."""
+def lines(args: argparse.Namespace) -> bool:
+    """Time each engine on each kind of long line at each size, each measurement in a fresh process (``--repeat``
+    times); report execintel's growth exponent per kind; False when one misses its target."""
     engines = {"execintel": None, **({"baseline": args.baseline_src} if args.baseline_src else {})}
     if args.detect_secrets:
         engines["detect-secrets"] = None
+    sizes = [int(s) for s in args.sizes.split(",")]
     print(f"\nOne long line, CPU seconds (peak RSS MiB), each in a fresh process; over {args.timeout:.0f} s: stopped\n")
     print("| line | size | " + " | ".join(engines) + " |")
     print("|---|---|" + "---|" * len(engines))
+    ok = True
+    command = shlex.join([".venv/bin/python", "benchmarks/bench_secrets.py", *sys.argv[1:]])
     for kind in args.kinds.split(","):
         stopped: set[str] = set()
-        for size in (int(s) for s in args.sizes.split(",")):
+        ours: dict[int, list[dict[str, float]]] = {}
+        for size in sizes:
             cells = []
             for engine, src in engines.items():
-                cells.append(_measure(engine, src, kind, size, args.timeout) if engine not in stopped else "-")
+                results = (
+                    []
+                    if engine in stopped
+                    else [
+                        _run_one(engine, src, kind, size, args.timeout)
+                        for _ in range(args.repeat if engine == "execintel" else 1)
+                    ]
+                )
+                if engine == "execintel":
+                    ours[size] = [r for r in results if r is not None]
+                cells.append(_cell(results, args.timeout) if engine not in stopped else "-")
                 if cells[-1].startswith(">"):
                     stopped.add(engine)  # longer lines would take longer still
             print(f"| {kind} | {size:,} | " + " | ".join(cells) + " |", flush=True)
+        small, large = min(sizes), max(sizes)
+        if small == large or len(ours.get(large, [])) != args.repeat or len(ours.get(small, [])) != args.repeat:
+            continue
+        growth = [math.log(max(b["seconds"], 1e-6) / max(a["seconds"], 1e-6)) / math.log(large / small)
+                  for a, b in zip(ours[small], ours[large], strict=True)]  # fmt: skip
+        ok &= harness.report(harness.Figure(
+            f"secrets.growth_{kind.replace('-', '_')}",
+            f"Secrets: scan time growth on one {kind} line, {small:,} to {large:,} characters (time ~ length^b; "
+            "1 is linear)", "", growth, 1.2, command,
+            detail=f"{statistics.median(r['seconds'] for r in ours[large]):.2f} s CPU at {large:,}",
+        ))  # fmt: skip
+        harness.report(harness.Figure(
+            f"secrets.peak_mib_{kind.replace('-', '_')}", f"Secrets: peak RSS scanning one {kind} line of "
+            f"{large:,} characters", "MiB", [r["peak_mib"] for r in ours[large]], None, command,
+        ))  # fmt: skip
+    return ok
 
 
-def _measure(engine: str, src: Path | None, kind: str, size: int, timeout: float) -> str:
+def _run_one(engine: str, src: Path | None, kind: str, size: int, timeout: float) -> dict[str, float] | None:
+    """One measurement in a fresh process: CPU seconds, peak RSS MiB, findings; None when it timed out."""
     env = {**os.environ, **({"PYTHONPATH": str(src)} if src else {})}
     command = [sys.executable, __file__, "_one", "--engine", "baseline" if src else engine, "--kind", kind,
                "--size", str(size)]  # fmt: skip
     try:
         done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout, check=True)
     except subprocess.TimeoutExpired:
+        return None
+    result: dict[str, float] = json.loads(done.stdout)
+    return result
+
+
+def _cell(results: list[dict[str, float] | None], timeout: float) -> str:
+    if any(r is None for r in results):
         return f"> {timeout:.0f} s"
-    result = json.loads(done.stdout)
-    return f"{result['seconds']:.2f} s ({result['peak_mib']:.0f})"
+    seconds = statistics.median(r["seconds"] for r in results if r)
+    peak = max(r["peak_mib"] for r in results if r)
+    return f"{seconds:.2f} s ({peak:.0f})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,12 +325,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     commands = parser.add_subparsers(dest="command", required=True)
     r = commands.add_parser("recall", help="recall and precision on the generated corpus")
-    r.add_argument("--seeds", type=int, default=3, help="how many corpora (each with other fake secrets)")
+    r.add_argument("--seeds", type=int, default=5, help="how many corpora (each with other fake secrets)")
     r.add_argument("--baseline-src", type=Path, default=None, help="another execintel src folder to compare")
+    r.add_argument("--detect-secrets", action=argparse.BooleanOptionalAction, default=True,
+                   help="also score plain detect-secrets on the corpus")  # fmt: skip
     r.set_defaults(run=recall)
     lg = commands.add_parser("lines", help="scan time on one long line")
-    lg.add_argument("--sizes", default="100000,1000000,4000000", help="line lengths, comma-separated")
-    lg.add_argument("--kinds", default="minified-js,url-list,base64", help="kinds of line, comma-separated")
+    lg.add_argument("--sizes", default="100000,1000000", help="line lengths, comma-separated")
+    lg.add_argument("--kinds", default="url-list", help="kinds of line, comma-separated: minified-js,url-list,base64")
+    lg.add_argument("--repeat", type=int, default=5, help="measurements of execintel per kind and size")
     lg.add_argument("--baseline-src", type=Path, default=None, help="another execintel src folder to compare")
     lg.add_argument("--detect-secrets", action="store_true", help="also time plain detect-secrets on the file")
     lg.add_argument("--timeout", type=float, default=300, help="stop a measurement after this many seconds")
@@ -264,8 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     one.add_argument("--size", type=int, required=True)
     one.set_defaults(run=_one)
     args = parser.parse_args(argv)
-    args.run(args)
-    return 0
+    ok = args.run(args)
+    return 1 if ok is False else 0
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@ then those of :mod:`execintel.cli.run`, :mod:`execintel.cli.schedule` and :mod:`
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from pathlib import Path
@@ -24,11 +23,13 @@ from execintel.cli.common import (
     _fail,
     _load,
     _print_problems,
+    _settings,
     _sources_table,
     app,
+    debug_logging,
     may_send,
 )  # fmt: skip
-from execintel.cli.console import SafeRichHandler, err, escape, line, out, plural
+from execintel.cli.console import err, escape, line, out, plural
 from execintel.cli.deploy import deploy
 from execintel.cli.package import package
 from execintel.cli.run import run
@@ -59,14 +60,15 @@ def _main(
     ] = None,
 ) -> None:
     """Executive briefings from the data a small portfolio of businesses already has."""
-    from execintel.config.settings import load_settings  # noqa: PLC0415 - not for --version and --help
-
-    ctx.obj = load_settings(env_file, debug=debug or None)
     ctx.meta["env_file"] = env_file
-    if ctx.obj.debug:
-        logger = logging.getLogger("execintel")
-        logger.setLevel(logging.DEBUG)
-        logger.addHandler(SafeRichHandler(console=err, show_path=False))
+    ctx.meta["debug"] = debug or None
+    if debug:
+        debug_logging(ctx)
+    # The settings (pydantic-settings, the manifest models) are read when a command first needs them
+    # (common._settings), so a command's --help, and the commands that need none, start without them. A dotenv
+    # file given is read now: a problem with it is reported whatever the command.
+    if env_file is not None:
+        _settings(ctx)
 
 
 @app.command()
@@ -116,7 +118,7 @@ def preview(
     """Open the newest run's HTML of REPORT in the browser (or print its path when there is none)."""
     import webbrowser  # noqa: PLC0415
 
-    from execintel.reports import parse_report_id  # noqa: PLC0415
+    from execintel.report_ids import parse_report_id  # noqa: PLC0415 - not execintel.reports: the analysis stack
 
     report_id = parse_report_id(report, "REPORT")
     if out_dir.exists() and not out_dir.is_dir():

@@ -5,6 +5,7 @@ portfolio and loading its sources, and how errors are printed. The command modul
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import sys
 from contextvars import ContextVar
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from execintel.cli.console import err, escape, line, plural
+from execintel.cli.console import SafeRichHandler, err, escape, line, plural
 from execintel.errors import ConfigError, Problem
 
 if TYPE_CHECKING:
@@ -66,10 +67,26 @@ KeepGoing = Annotated[bool, typer.Option("--keep-going", help="Go on with the go
 
 
 def _settings(ctx: typer.Context) -> Settings:
+    """The settings (environment, ``--env-file``, ``--debug``), read on first use and kept on the root context."""
     from execintel.config import Settings, load_settings  # noqa: PLC0415 - pydantic only when a command needs it
 
-    settings = ctx.find_root().obj
-    return settings if isinstance(settings, Settings) else load_settings()
+    root = ctx.find_root()
+    if not isinstance(root.obj, Settings):
+        root.obj = load_settings(root.meta.get("env_file"), debug=root.meta.get("debug"))
+        if root.obj.debug:  # EXECINTEL_DEBUG in the dotenv file
+            debug_logging(ctx)
+    return root.obj
+
+
+def debug_logging(ctx: typer.Context) -> None:
+    """Log execintel's debug messages to stderr (``--debug``), once per invocation."""
+    root = ctx.find_root()
+    if root.meta.get("debug_logging"):
+        return
+    root.meta["debug_logging"] = True
+    logger = logging.getLogger("execintel")
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(SafeRichHandler(console=err, show_path=False))
 
 
 def given_by(ctx: typer.Context, name: str, flag: str, variable: str) -> str:
