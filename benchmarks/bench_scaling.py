@@ -239,6 +239,9 @@ def plot(series: str, points: list[Point], fits: tuple[Growth, Growth], path: Pa
                         ha="right" if last else "left", va="top", fontsize=10)  # fmt: skip
         ax.set_xscale("log")
         ax.set_yscale("log")
+        shown = np.concatenate([medians - low, medians + high, growth(xs), linear])
+        ax.set_ylim(shown.min() / 1.25, shown.max() * 1.25)  # room for the end points and their labels
+        ax.set_xlim(sizes.min() / 1.6, sizes.max() * 1.6)
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _short(v)))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _short(v)))
         ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: _short(v) if str(int(v))[0] in "25" else ""))

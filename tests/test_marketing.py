@@ -238,3 +238,33 @@ def test_attribution_says_what_is_missing_without_costs(write_portfolio: WritePo
         "channel's commission)",
         "needed_for": "customer acquisition cost (CAC) per channel",
     } in document.missing
+
+
+def test_attribution_cites_each_channels_rows_with_queries_that_do_not_grow_with_the_channels(
+    write_portfolio: WritePortfolio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A query per channel of each entity cost entities x channels scans of the events: the provenance of every
+    # channel is one pass now, so a portfolio with four times the channels asks the facts as many times.
+    lead = '{{"ts": "2026-10-0{d}T18:00:00Z", "type": "lead", "customer": "l{d}"{channel}}}\n'
+
+    def run(channels: list[str]) -> tuple[int, dict[str, tuple[str, ...]]]:
+        events = "".join(lead.format(d=1 + i % 9, channel=f', "channel": "{c}"' if c else "")
+                         for i, c in enumerate(channels))  # fmt: skip
+        ledger = "date,account,amount,description,counterparty\n2026-10-01,Expenses:Marketing,-200,fee,Sailo\n"
+        entity = {"id": "q", "name": "Q", "events": "q.jsonl", "ledger": "ledger.csv",
+                  "channels": [{"name": "Sailo", "kind": "ota", "status": "live", "commission": 0.15}]}  # fmt: skip
+        ctx = context(write_portfolio(base_manifest(entities=[entity]), {"q.jsonl": events, "ledger.csv": ledger}))
+        asked: list[str] = []
+        query = ctx.facts.query
+        monkeypatch.setattr(ctx.facts, "query", lambda sql, params=None: (asked.append(sql), query(sql, params))[1])
+        figures = ctx.results("marketing").figures
+        return len(asked), {k: f.sources for k, f in figures.items() if k.endswith(".leads") or k.endswith(".cost")}
+
+    few, sources = run([" Sailo ", "email", "", "sailo", "email"])
+    many, _ = run([" Sailo ", "email", "", "sailo", "email", "seo", "ads", "tv", "radio", "print", "fair", "walk"])
+
+    assert many == few
+    assert sources["attribution.q.sailo.leads"] == ("q.jsonl:1,4",)  # " Sailo " and "sailo": one channel
+    assert sources["attribution.q.email.leads"] == ("q.jsonl:2,5",)
+    assert sources["attribution.q.unattributed.leads"] == ("q.jsonl:3",)
+    assert sources["attribution.q.sailo.cost"] == ("q.jsonl:1,4", "portfolio.yaml:entities[0].channels", "ledger.csv:2")
