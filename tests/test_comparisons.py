@@ -156,3 +156,30 @@ def test_rules_cover_the_contract_figures_and_never_match_month_end_series() -> 
     for figure_id in ("cash.month_end.2026-10.portfolio", "runway.days.month_end.2026-10.portfolio", "assets.entities"):
         assert rule_for(figure_id) is None, figure_id
     assert len({r.pattern for r in RULES}) == len(RULES)
+
+
+def test_the_first_day_of_each_entity_is_read_once_not_once_per_compared_figure(
+    write_portfolio: WritePortfolio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every compared figure needs the first day of its entity's data; asking the facts once per figure scanned the
+    # whole table each time, entities x rows. Two entities, one whose ledger starts later: each keeps its own day.
+    late = "date,account,amount\n" + "\n".join(line for line in LEDGER.splitlines()[1:] if line >= "2026-05")
+    manifest = base_manifest(entities=[{"id": "shop", "name": "The Shop", "ledger": "shop.csv"},
+                                       {"id": "late", "name": "Late Shop", "ledger": "late.csv"}])  # fmt: skip
+    ctx = context(write_portfolio(manifest, {"shop.csv": LEDGER, "late.csv": late}), as_of="2026-11-15")
+    figures = ctx.results("finance").figures
+    scans: list[str] = []
+    query = ctx.facts.query
+    monkeypatch.setattr(ctx.facts, "query", lambda sql, params=None: (scans.append(sql), query(sql, params))[1])
+
+    found = {fid: {c.basis: c for c in compare(ctx, figures[fid])} for fid in
+             ("revenue.ttm.shop", "revenue.ttm.late", "revenue.ttm.portfolio", "cash.shop", "cash.late")}  # fmt: skip
+
+    assert found["revenue.ttm.shop"]["year_ago"].reason == "the transactions data starts 2025-01-01, after 2024-11-16"
+    assert found["revenue.ttm.late"]["year_ago"].reason == "the transactions data starts 2026-05-10, after 2024-11-16"
+    assert found["revenue.ttm.portfolio"]["year_ago"].reason == (
+        "the transactions data starts 2025-01-01, after 2024-11-16"
+    )
+    assert found["cash.late"]["previous"].figure is not None  # 2026-10-15: the late ledger covers it
+    assert found["cash.late"]["year_ago"].figure is None  # 2025-11-15: it does not
+    assert len([sql for sql in scans if "FROM transactions" in sql]) == 1

@@ -238,3 +238,66 @@ def test_attribution_says_what_is_missing_without_costs(write_portfolio: WritePo
         "channel's commission)",
         "needed_for": "customer acquisition cost (CAC) per channel",
     } in document.missing
+
+
+def test_attribution_cites_each_channels_rows_with_queries_that_do_not_grow_with_the_channels(
+    write_portfolio: WritePortfolio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A query per channel of each entity cost entities x channels scans of the events: the provenance of every
+    # channel is one pass now, so a portfolio with four times the channels asks the facts as many times.
+    lead = '{{"ts": "2026-10-0{d}T18:00:00Z", "type": "lead", "customer": "l{d}"{channel}}}\n'
+
+    def run(channels: list[str]) -> tuple[int, dict[str, tuple[str, ...]]]:
+        events = "".join(lead.format(d=1 + i % 9, channel=f', "channel": "{c}"' if c else "")
+                         for i, c in enumerate(channels))  # fmt: skip
+        ledger = "date,account,amount,description,counterparty\n2026-10-01,Expenses:Marketing,-200,fee,Sailo\n"
+        entity = {"id": "q", "name": "Q", "events": "q.jsonl", "ledger": "ledger.csv",
+                  "channels": [{"name": "Sailo", "kind": "ota", "status": "live", "commission": 0.15}]}  # fmt: skip
+        ctx = context(write_portfolio(base_manifest(entities=[entity]), {"q.jsonl": events, "ledger.csv": ledger}))
+        asked: list[str] = []
+        query = ctx.facts.query
+        monkeypatch.setattr(ctx.facts, "query", lambda sql, params=None: (asked.append(sql), query(sql, params))[1])
+        figures = ctx.results("marketing").figures
+        return len(asked), {k: f.sources for k, f in figures.items() if k.endswith(".leads") or k.endswith(".cost")}
+
+    few, sources = run([" Sailo ", "email", "", "sailo", "email"])
+    many, _ = run([" Sailo ", "email", "", "sailo", "email", "seo", "ads", "tv", "radio", "print", "fair", "walk"])
+
+    assert many == few
+    assert sources["attribution.q.sailo.leads"] == ("q.jsonl:1,4",)  # " Sailo " and "sailo": one channel
+    assert sources["attribution.q.email.leads"] == ("q.jsonl:2,5",)
+    assert sources["attribution.q.unattributed.leads"] == ("q.jsonl:3",)
+    assert sources["attribution.q.sailo.cost"] == ("q.jsonl:1,4", "portfolio.yaml:entities[0].channels", "ledger.csv:2")
+
+
+def test_funnel_and_campaign_sources_are_each_entitys_events_read_in_one_pass_for_all_entities(
+    write_portfolio: WritePortfolio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A provenance query per entity cost entities x events on small tables (one row group: every query reads
+    # every row); the event queries of the marketing analysis no longer grow with the entities.
+    def run(count: int) -> tuple[int, dict[str, tuple[str, ...]]]:
+        entities, files = [], {}
+        for i in range(count):
+            entities.append({"id": f"e{i}", "name": f"E{i}", "events": f"e{i}.jsonl", "contacts": f"e{i}.csv",
+                             "unit_economics": {"price": 100, "variable_cost": 40, "capacity_per_month": 50}})  # fmt: skip
+            files[f"e{i}.jsonl"] = (_booking("2026-10-05T18:00:00Z", f"c{i}", "email", 100)
+                                    + _booking("2025-01-05T18:00:00Z", f"d{i}", "email", 100)  # before the window
+                                    + '{"ts": "2026-10-06T18:00:00Z", "type": "lead", "customer": "x"}\n')  # fmt: skip
+            files[f"e{i}.csv"] = HEADER + f"p{i}@example.com,P,web,true,2026-11-01,local\n"
+        ctx = context(write_portfolio(base_manifest(entities=entities), files))
+        asked: list[str] = []
+        query = ctx.facts.query
+        monkeypatch.setattr(ctx.facts, "query", lambda sql, params=None: (asked.append(sql), query(sql, params))[1])
+        figures = ctx.results("marketing").figures
+        wanted = ("funnel.e1.leads", "campaign.e1.capacity", "campaign.e1.history.bookings")
+        return len([sql for sql in asked if "FROM ev" in sql]), {k: figures[k].sources for k in wanted}
+
+    few, sources = run(2)
+    many, _ = run(6)
+
+    assert many == few
+    assert sources == {
+        "funnel.e1.leads": ("e1.jsonl:1,3",),  # the lead and the booking in the 12 months, not the older booking
+        "campaign.e1.capacity": ("portfolio.yaml:entities[1].unit_economics", "e1.jsonl:1-2"),
+        "campaign.e1.history.bookings": ("e1.jsonl:1",),
+    }

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from execintel.analysis.context import Context
 from execintel.analysis.model import Figure, Results
+from execintel.analysis.recurring import grouped_sources
 from execintel.config.models import Entity
 
 ZERO = Decimal(0)
@@ -86,25 +87,33 @@ def _spare(ctx: Context, entity: Entity) -> tuple[Decimal, Decimal] | None:
     if entity.unit_economics is None or entity.unit_economics.capacity_per_month is None:
         return None
     months = list(ctx.complete_months(3))
-    [(units,)] = ctx.query(
-        "SELECT coalesce(sum(coalesce(units, 1)), 0) FROM ev WHERE entity = ? AND type = 'booking' "
-        "AND strftime(ts, '%Y-%m') IN (?, ?, ?)",
-        [entity.id, *months],
-    )
-    booked = Decimal(units) / 3
+    # Every entity's units in one pass (memoised): a query per entity read every booking each time. An entity with
+    # no booking in those months gets the sum of no rows, as the facts type it (a decimal zero with its scale).
+    by_entity, none = ctx.memo(f"campaign.units.{months}", lambda: (dict(ctx.query(
+        "SELECT entity, coalesce(sum(coalesce(units, 1)), 0) FROM ev WHERE type = 'booking' "
+        "AND strftime(ts, '%Y-%m') IN (?, ?, ?) GROUP BY entity", months,
+    )), ctx.query("SELECT coalesce(sum(coalesce(units, 1)), 0) FROM ev WHERE false")[0][0]))  # fmt: skip
+    booked = Decimal(by_entity.get(entity.id, none)) / 3
     return max(ZERO, Decimal(entity.unit_economics.capacity_per_month) - booked), booked
 
 
 def _history(ctx: Context, entity: Entity) -> int | None:
     """Booking events from the email list in the 12 months ending at as_of (None: no booking events at all)."""
-    names = ["email", *(c.name.lower() for c in entity.channels if c.kind == "email")]
-    marks = ", ".join("?" * len(names))
-    [(any_booking, from_list)] = ctx.query(
-        "SELECT count(*), count(*) FILTER (WHERE lower(channel) IN (" + marks + ")) FROM ev "
-        "WHERE entity = ? AND type = 'booking' AND CAST(ts AS DATE) > ?",
-        [*names, entity.id, ctx.window_start],
-    )
-    return int(from_list) if any_booking else None
+    names = {"email", *(c.name.lower() for c in entity.channels if c.kind == "email")}
+    # Bookings by entity and lower-cased channel, for every entity in one pass (memoised).
+    counts: dict[str, list[tuple[str | None, int]]] = ctx.memo("campaign.bookings_by_channel", lambda: _by_channel(ctx))
+    found = counts.get(entity.id, [])
+    return sum(n for channel, n in found if channel in names) if found else None
+
+
+def _by_channel(ctx: Context) -> dict[str, list[tuple[str | None, int]]]:
+    out: dict[str, list[tuple[str | None, int]]] = {}
+    for entity, channel, count in ctx.query(
+        "SELECT entity, lower(channel), count(*) FROM ev WHERE type = 'booking' AND CAST(ts AS DATE) > ? GROUP BY ALL",
+        [ctx.window_start],
+    ):
+        out.setdefault(entity, []).append((channel, int(count)))
+    return out
 
 
 def model(
@@ -129,6 +138,15 @@ def model(
     return campaign
 
 
+def _bookings(ctx: Context, after: object = None) -> dict[str, tuple[str, ...]]:
+    """Provenance of the booking events (dated after ``after`` when given) by entity: one pass, once per context."""
+    where = "type = 'booking'" + ("" if after is None else " AND CAST(ts AS DATE) > ?")
+    return ctx.memo(f"campaign.bookings.{after}", lambda: grouped_sources(
+        ctx, f"SELECT entity AS k, source_file AS f, source_line AS l FROM ev WHERE {where}",
+        [] if after is None else [after],
+    ))  # fmt: skip
+
+
 def _figures(ctx: Context, entity: Entity, c: Campaign, out: Results, *, price_source: str,
              spare: tuple[Decimal, Decimal] | None, contact_sources: tuple[str, ...]) -> None:  # fmt: skip
     e, name = entity.id, entity.name
@@ -143,7 +161,7 @@ def _figures(ctx: Context, entity: Entity, c: Campaign, out: Results, *, price_s
         out.add(Figure(f"campaign.{e}.capacity", spare[0], "count",
                        f"max(0, unit_economics.capacity_per_month ({capacity}) - units of booking events a month on "
                        f"average over {', '.join(ctx.complete_months(3))} ({spare[1]}; 1 per event without units))",
-                       (units_key, *ctx.provenance("FROM ev WHERE entity = ? AND type = 'booking'", [e])),
+                       (units_key, *_bookings(ctx).get(e, ())),
                        f"Spare capacity a month, {name}", e))  # fmt: skip
         model_formula = f"min({model_formula}, campaign.{e}.capacity)"
     bookings_sources = (*contact_sources, *((units_key,) if spare is not None else ()))
@@ -167,6 +185,5 @@ def _figures(ctx: Context, entity: Entity, c: Campaign, out: Results, *, price_s
         channels = ", ".join(["email", *(ch.name for ch in entity.channels if ch.kind == "email")])
         out.add(Figure(f"campaign.{e}.history.bookings", c.history, "count",
                        f"booking events with channel {channels} (case-insensitive) in the 12 months ending at as_of",
-                       ctx.provenance("FROM ev WHERE entity = ? AND type = 'booking' AND CAST(ts AS DATE) > ?",
-                                      [e, ctx.window_start]),
+                       _bookings(ctx, ctx.window_start).get(e, ()),
                        f"Bookings from the email list, last 12 months, {name}", e))  # fmt: skip

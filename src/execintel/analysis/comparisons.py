@@ -133,13 +133,20 @@ def _first_day(window: Window, as_of: dt.date, month: str | None) -> dt.date:
 
 def _earliest(ctx: Context, table: Table, entity: str | None) -> dt.date | None:
     """The first dated row of ``table`` (of ``entity`` when it has rows of its own)."""
+    firsts = ctx.memo(f"comparisons.first_day.{table}", lambda: _first_days(ctx, table))
+    if entity is not None and entity != "portfolio" and firsts.get(entity) is not None:
+        return firsts[entity]
+    return min((first for first in firsts.values() if first is not None), default=None)
+
+
+def _first_days(ctx: Context, table: Table) -> dict[str | None, dt.date | None]:
+    """The first dated row of ``table`` by entity (None: rows of no entity), in one pass over the table.
+
+    Every compared figure asks for the first day of its entity's data: one query per figure scanned the whole
+    table each time (entities x rows); the portfolio's first day is the least of the entities'.
+    """
     column = _FIRST_DAY[table]
-    if entity is not None and entity != "portfolio":
-        [(first,)] = ctx.query(f"SELECT min({column}) FROM {table} WHERE entity = ?", [entity])
-        if first is not None:
-            return first  # type: ignore[no-any-return]
-    [(first,)] = ctx.query(f"SELECT min({column}) FROM {table}")
-    return first  # type: ignore[no-any-return]
+    return dict(ctx.query(f"SELECT entity, min({column}) FROM {table} GROUP BY entity"))
 
 
 def _earlier(ctx: Context, figure: Figure, rule: Rule, basis: Basis, back: tuple[int, int]) -> Comparison:

@@ -7,7 +7,7 @@ import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -18,6 +18,8 @@ from execintel.config import Portfolio
 from execintel.config.models import Entity, Manifest
 from execintel.errors import ConfigError, Problem
 from execintel.facts import Facts
+
+T = TypeVar("T")
 
 # Analysis modules by name; each has ``analyze(ctx: Context) -> Results``. Imported on first use.
 ANALYSES: dict[str, str] = {
@@ -87,6 +89,7 @@ class Context:
     history: History = field(default_factory=History)  # earlier runs of the portfolio (findings lifecycle)
     _results: dict[str, Results] = field(default_factory=dict, repr=False)
     _earlier: dict[dt.date, Context] = field(default_factory=dict, repr=False)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         zone = self.timezone.replace("'", "''")  # an IANA name (the config checks it); quoted all the same
@@ -192,6 +195,12 @@ class Context:
         if as_of not in self._earlier:
             self._earlier[as_of] = Context(self.portfolio, Facts(self.facts.con.cursor()), as_of)
         return self._earlier[as_of]
+
+    def memo(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()``, once per context and ``key``: a fact many figures ask for is read from the facts once."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]  # type: ignore[no-any-return]
 
     def results(self, name: str) -> Results:
         """The results of analysis ``name`` (memoised: each analysis runs once per context)."""
