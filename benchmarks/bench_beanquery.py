@@ -1,4 +1,4 @@
-"""Benchmark: the income statement by month of a 100,000-transaction ``bean-example`` ledger, execintel against beanquery.
+"""Benchmark: income statement by month of a 100,000-transaction bean-example ledger, execintel against beanquery.
 
 Both sides start from the ledger's text in a fresh process and end with the monthly Income and Expenses totals:
 

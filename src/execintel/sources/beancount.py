@@ -20,12 +20,14 @@ are converted at their cost or price when one is in that currency, otherwise ski
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import importlib
 import io
 import os
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -41,6 +43,29 @@ CASH_SIDE_ROOTS = ("Income", "Expenses", "Equity", "Liabilities")
 MAX_LEDGER_FILES = 10_000
 """A ledger and everything it includes: more files than this is refused (a glob gone wrong)."""
 _ENCRYPTED = (".gpg", ".asc")
+GC_THRESHOLD = 100_000
+"""Allocations between two young-generation garbage collections while a ledger loads (Python's default: 700)."""
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run the block with Python's cyclic garbage collector waking up rarely, then restore its settings.
+
+    Parsing and booking a ledger allocates millions of small objects (entries, postings, amounts, decimals) and
+    keeps them: with the default thresholds the collector runs every 700 allocations and re-scans the growing
+    heap again and again, about a fifth of beancount's parse and booking time on a 100,000-transaction ledger,
+    for almost nothing to free (these objects hold no reference cycles; reference counting frees the rest).
+    The objects that existed before (modules, the manifest) are frozen out of those scans meanwhile. Collection
+    stays on, just rarer, so garbage with cycles (a plugin's, say) is still freed.
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 @dataclass
@@ -212,11 +237,15 @@ class BeancountLedger(Source):
 
     def rows(self) -> Iterator[tuple[Any, ...]]:
         """Yield one row per cash-side posting of every transaction (Assets postings are kept for :meth:`write`)."""
-        from beancount.core import data  # noqa: PLC0415
-
         self._assets = []
         if self.spec.path is None:
             raise self.fail("is not a local file")
+        with fewer_collections():
+            yield from self._rows()
+
+    def _rows(self) -> Iterator[tuple[Any, ...]]:
+        from beancount.core import data  # noqa: PLC0415
+
         loaded = self._load()
         if loaded is None:
             return
