@@ -39,6 +39,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -167,33 +168,47 @@ class Month:
     expenses: Decimal
 
 
-def beanquery_totals(output: str) -> dict[str, Month]:
-    """``YYYY-MM`` -> USD income and expenses, from ``bean-query -f csv`` output of :data:`QUERY`."""
+def beanquery_totals(rows: Iterable[Sequence[object]]) -> dict[str, Month]:
+    """``YYYY-MM`` -> USD income and expenses, from the rows of :data:`QUERY` (year, month, type, inventory).
+
+    The inventory is read from its text (``-9279.40 USD, -10 VACHR``): only its USD amount counts, as execintel
+    keeps only postings in the portfolio currency (or with a cost or price in it: bean-example has none on
+    Income and Expenses postings, which :func:`compare` would show as a difference).
+    """
     months: dict[str, dict[str, Decimal]] = {}
-    rows = csv.reader(io.StringIO(output))
     for row in rows:
-        if len(row) != 4 or not row[0].strip().isdigit():
-            continue  # the header, and beancount's error lines (on stderr, merged into the output)
-        year, month, kind, total = (cell.strip() for cell in row)
+        if len(row) != 4 or not str(row[0]).strip().isdigit():
+            continue  # the CSV header, and beancount's error lines (on stderr, merged into the output)
+        year, month, kind, total = (str(cell).strip() for cell in row)
         amounts = [Decimal(value.replace(",", "")) for value in _USD.findall(total)]
         month_totals = months.setdefault(f"{int(year):04d}-{int(month):02d}", {})
         month_totals[kind] = month_totals.get(kind, Decimal(0)) + sum(amounts, Decimal(0))
     return {key: Month(-v.get("Income", Decimal(0)), v.get("Expenses", Decimal(0))) for key, v in months.items()}
 
 
-def execintel_totals(report: Path) -> dict[str, Month]:
-    """``YYYY-MM`` -> USD income and expenses, from the CFO report's ``pnl.portfolio.<month>.*`` figures."""
-    figures = json.loads(report.read_text(encoding="utf-8"))["figures"]
+def csv_rows(output: str) -> list[list[str]]:
+    """The rows of ``bean-query -f csv`` output."""
+    return list(csv.reader(io.StringIO(output)))
+
+
+def execintel_totals(values: Mapping[str, object]) -> dict[str, Month]:
+    """``YYYY-MM`` -> USD income and expenses, from the CFO figures ``pnl.portfolio.<month>.revenue|cogs|opex``."""
     pattern = re.compile(r"^pnl\.portfolio\.(\d{4}-\d\d)\.(revenue|cogs|opex)$")
     months: dict[str, dict[str, Decimal]] = {}
-    for key, figure in figures.items():
+    for key, value in values.items():
         match = pattern.match(key)
         if match:
-            months.setdefault(match.group(1), {})[match.group(2)] = Decimal(str(figure["value"]))
+            months.setdefault(match.group(1), {})[match.group(2)] = Decimal(str(value))
     return {
         key: Month(v.get("revenue", Decimal(0)), v.get("cogs", Decimal(0)) + v.get("opex", Decimal(0)))
         for key, v in months.items()
     }
+
+
+def report_values(report: Path) -> dict[str, object]:
+    """Figure id -> value of a report document (``cfo.json``)."""
+    figures = json.loads(report.read_text(encoding="utf-8"))["figures"]
+    return {key: figure["value"] for key, figure in figures.items()}
 
 
 def compare(beanquery: dict[str, Month], execintel: dict[str, Month]) -> list[str]:
@@ -232,7 +247,7 @@ def checked_pair(ledger: Path, manifest: Path, work: Path) -> tuple[harness.Run,
     reports = sorted(out.glob("*/cfo.json"))
     if not reports:
         raise RuntimeError(f"execintel wrote no cfo.json under {out}:\n{run.output[-4000:]}")
-    lines = compare(beanquery_totals(query.output), execintel_totals(reports[-1]))
+    lines = compare(beanquery_totals(csv_rows(query.output)), execintel_totals(report_values(reports[-1])))
     shutil.rmtree(out, ignore_errors=True)
     return query, run, lines
 
