@@ -328,6 +328,10 @@ def fava_sized(args: argparse.Namespace) -> bool:
         samples_bq.append(query.seconds)
         samples_full.append(run.seconds / query.seconds)
     median_bq = statistics.median(samples_bq)
+    print(
+        f"fava-sized ledger ({transactions:,} transactions): bean-query median {median_bq:.2f} s, full dry run "
+        f"median {statistics.median(r * q for r, q in zip(samples_full, samples_bq, strict=True)):.2f} s"
+    )
     return harness.report(harness.Figure(
         "beanquery.fava_full_ratio", f"full dry run (every report) / bean-query, {transactions:,} transactions",
         "x", samples_full, None, "benchmarks/bench_beanquery.py --fava",
