@@ -22,8 +22,8 @@ seeds; those ledgers are merged as many households as it takes to pass 100,000 t
 accounts renamed under its own sub-account (``Expenses:Food`` -> ``Expenses:H07:Food``), commodities, options and
 prices kept once. Everything is cached under ``benchmarks/.data/beanquery/`` (git-ignored).
 
-    .venv/bin/python benchmarks/bench_beanquery.py                  # 5 pairs on 100,000+ transactions
-    .venv/bin/python benchmarks/bench_beanquery.py --pairs 3 --transactions 20000
+    .venv/bin/python benchmarks/bench_beanquery.py                  # 5 pairs on 100,000+ transactions, --cached, --fava
+    .venv/bin/python benchmarks/bench_beanquery.py --pairs 3 --no-cached --no-fava --transactions 20000
 """
 
 from __future__ import annotations
@@ -343,8 +343,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--transactions", type=int, default=100_000, help="at least this many (default 100,000)")
     parser.add_argument("--pairs", type=int, default=5, help="alternating cold runs of each side (default 5)")
-    parser.add_argument("--cached", action="store_true", help="also time bean-query with its pickle cache")
-    parser.add_argument("--fava", action="store_true", help="also a full dry run of a 3,000-transaction ledger")
+    parser.add_argument("--cached", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time bean-query with its pickle cache (default: on)")  # fmt: skip
+    parser.add_argument("--fava", action=argparse.BooleanOptionalAction, default=True,
+                        help="also a full dry run of a 3,000-transaction ledger (default: on)")  # fmt: skip
     parser.add_argument("--fava-runs", type=int, default=3)
     args = parser.parse_args(argv)
     return 0 if measure(args) else 1
