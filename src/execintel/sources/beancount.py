@@ -25,6 +25,7 @@ import importlib
 import io
 import os
 import sys
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,29 +44,44 @@ CASH_SIDE_ROOTS = ("Income", "Expenses", "Equity", "Liabilities")
 MAX_LEDGER_FILES = 10_000
 """A ledger and everything it includes: more files than this is refused (a glob gone wrong)."""
 _ENCRYPTED = (".gpg", ".asc")
-GC_THRESHOLD = 100_000
-"""Allocations between two young-generation garbage collections while a ledger loads (Python's default: 700)."""
+GC_THRESHOLDS = (100_000, 50, 100)
+"""Python's collector thresholds while a ledger loads (defaults 700, 10, 10): allocations between two young
+collections, then young collections between two middle ones, middle ones between two full ones."""
+
+
+class _Collections:
+    """The collector's thresholds, raised while at least one ledger loads (the web app loads in job threads)."""
+
+    lock = threading.Lock()
+    loading = 0  # ledgers loading now, in any thread
+    saved: tuple[int, ...] = ()
 
 
 @contextmanager
 def fewer_collections() -> Iterator[None]:
-    """Run the block with Python's cyclic garbage collector waking up rarely, then restore its settings.
+    """Run the block with Python's cyclic garbage collector waking up rarely, then restore its thresholds.
 
     Parsing and booking a ledger allocates millions of small objects (entries, postings, amounts, decimals) and
     keeps them: with the default thresholds the collector runs every 700 allocations and re-scans the growing
-    heap again and again, about a fifth of beancount's parse and booking time on a 100,000-transaction ledger,
+    heap again and again, about an eighth of beancount's parse and booking time on a 100,000-transaction ledger,
     for almost nothing to free (these objects hold no reference cycles; reference counting frees the rest).
-    The objects that existed before (modules, the manifest) are frozen out of those scans meanwhile. Collection
-    stays on, just rarer, so garbage with cycles (a plugin's, say) is still freed.
+    Collection stays on, just rarer, so garbage with cycles (a plugin's, say) is still freed. The thresholds are
+    process-wide: the first ledger to start loading raises them and the last to finish restores them; objects
+    frozen out of collection (as ``execintel serve`` does at start) stay frozen.
     """
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(GC_THRESHOLD, *thresholds[1:])
+    with _Collections.lock:
+        if _Collections.loading == 0:
+            _Collections.saved = gc.get_threshold()
+            raised = (max(ours, theirs) for ours, theirs in zip(GC_THRESHOLDS, _Collections.saved, strict=False))
+            gc.set_threshold(*raised)
+        _Collections.loading += 1
     try:
         yield
     finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
+        with _Collections.lock:
+            _Collections.loading -= 1
+            if _Collections.loading == 0:
+                gc.set_threshold(*_Collections.saved)
 
 
 @dataclass
