@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from execintel.render.pool import RenderPool
 from execintel.store import SqliteStore
 
 
@@ -93,3 +94,15 @@ def test_a_run_stopped_while_it_renders_leaves_no_process_behind(
             [record] = store.list_runs()
         assert record.status == "interrupted" and record.summary == {"error": "interrupted by SIGTERM"}
         assert "was interrupted by SIGTERM" in " ".join(stderr.split())
+
+
+def test_a_run_of_one_report_starts_one_render_worker() -> None:
+    # Four cores, one document (--reports cfo): a second worker would only import matplotlib on a core that the
+    # loading and the analysis need.
+    for documents, expected in ((1, 1), (9, 4), (None, 4)):
+        pool = RenderPool(pdf=False, workers=4, documents=documents)
+        try:
+            assert pool._pool is not None and pool._pool._max_workers == expected
+        finally:
+            pool.close(terminate=True)  # not waiting for the workers to finish warming up
+    assert RenderPool(pdf=False, workers=1, documents=1)._pool is None  # one core: rendered in-process, as before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 from conftest import WritePortfolio, base_manifest, cli
 from execintel.config import load_portfolio
 from execintel.sources import load_sources
+from execintel.sources.beancount import GC_THRESHOLDS
 from helpers import load
 
 LEDGER = """option "operating_currency" "USD"
@@ -219,6 +221,37 @@ def test_a_pickle_cache_in_the_data_folder_is_never_loaded(write_portfolio: Writ
     errors, accounts = _errors(path)
     assert errors == [] and len(accounts) == 3
     assert not marker.exists()  # before: beancount's loader unpickled the cache file it found beside the ledger
+
+
+GC_PROBE = """
+import gc
+from collections import namedtuple
+
+__plugins__ = ("run",)
+Probe = namedtuple("Probe", "source message entry")
+
+
+def run(entries, options_map):
+    return entries, [Probe({"filename": "<gcprobe>", "lineno": 0}, f"collector threshold {gc.get_threshold()[0]}",
+                           None)]
+"""
+
+
+def test_a_ledger_loads_with_rare_garbage_collections_then_restores_them(write_portfolio: WritePortfolio) -> None:
+    # A plugin runs in the middle of the load: it reports the collector's young-generation threshold.
+    directives = 'option "insert_pythonpath" "TRUE"\nplugin "gcprobe"\n'
+    path = _book(write_portfolio, directives + LEDGER, {"books/gcprobe.py": GC_PROBE})
+    before = gc.get_threshold()
+    gc.freeze()  # as `execintel serve` does at start: its objects must stay out of collections after a load
+    try:
+        result = load_sources(load_portfolio(path, allow_plugins=True))
+        after, frozen = gc.get_threshold(), gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+    # before: 700, Python's default (a collection every 700 allocations: an eighth of a big ledger's parse and booking)
+    assert [p.message for p in result.errors] == [f"collector threshold {GC_THRESHOLDS[0]}"]
+    assert after == before  # as it was, for the rest of the run
+    assert frozen > 0  # gc.unfreeze() would have put serve's frozen objects back into every full collection
 
 
 @pytest.mark.parametrize(

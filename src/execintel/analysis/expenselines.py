@@ -52,11 +52,6 @@ def expense_line(account: str) -> str:
     return OTHER_COGS[0] if cogs else OTHER[0]
 
 
-def _literal(text: str) -> str:
-    """A SQL string literal (quotes doubled; DuckDB reads backslashes as themselves)."""
-    return "'" + text.replace("'", "''") + "'"
-
-
 def add_expense_lines(fin: _Finance) -> None:
     """``expenses.line.<line>.ttm.<e>|portfolio`` and ``expenses.line.<line>.monthly.portfolio``."""
     ctx = fin.ctx
@@ -78,8 +73,15 @@ def add_expense_lines(fin: _Finance) -> None:
         ttm[(entity, line)] -= in_ttm or ZERO
         ttm[("*", line)] -= in_ttm or ZERO
         recent[line] -= in_last3 or ZERO
-    cases = " ".join(f"WHEN account = {_literal(a)} THEN '{line}'" for a, line in lines.items())
-    line_sql = f"CASE {cases} END"
+    # Each row's line by a lookup in a table of the accounts (a join), not a CASE with a branch per account that
+    # every row would walk: a portfolio of many entities has hundreds of Expenses accounts.
+    ctx.facts.con.execute(
+        "CREATE OR REPLACE TEMP TABLE expense_line_of AS SELECT * FROM (VALUES "
+        + ", ".join("(?, ?)" for _ in lines)
+        + ") AS v(account, line)",
+        [value for pair in lines.items() for value in pair],
+    )
+    line_sql = "(SELECT l.line FROM expense_line_of AS l WHERE l.account = t.account)"
     src = sources_by(ctx, [f"{line_sql} || '|' || entity", f"{line_sql} || '|*'"],
                      "split_part(account, ':', 1) = 'Expenses' AND date > ?", [ctx.window_start])  # fmt: skip
     src3 = sources_by(ctx, line_sql, "split_part(account, ':', 1) = 'Expenses' AND month IN (?, ?, ?)", last3)

@@ -158,7 +158,7 @@ def run(
     with contextlib.ExitStack() as stack:
         stack.enter_context(stop_on_signals())  # SIGTERM/SIGINT unwind this block: workers stop, the run is recorded
         # Chart and PDF workers start now and import their libraries while the data loads and reports are built.
-        pool = stack.enter_context(RenderPool(pdf=pdf))
+        pool = stack.enter_context(RenderPool(pdf=pdf, documents=len(report_ids) or None))
         audit = endpoints[1] if endpoints is not None else _dry_run_store(settings, store, new_store)
         if audit is not None:
             stack.callback(audit.close)

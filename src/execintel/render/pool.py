@@ -96,11 +96,14 @@ def _cost(doc: dict[str, Any]) -> int:
 class RenderPool:
     """Draws charts and writes PDFs in worker processes; ``finish()`` waits and returns each report's files."""
 
-    def __init__(self, *, pdf: bool, workers: int | None = None) -> None:
+    def __init__(self, *, pdf: bool, workers: int | None = None, documents: int | None = None) -> None:
         self.pdf = pdf
-        count = workers if workers is not None else min(len(os.sched_getaffinity(0)), MAX_WORKERS)
+        cores = workers if workers is not None else min(len(os.sched_getaffinity(0)), MAX_WORKERS)
         self._pool: ProcessPoolExecutor | None = None
-        if count > 1:
+        if cores > 1:  # a pool only when a core is left besides this process's (one core: rendered in-process)
+            # No more workers than documents (when the run knows how many): a worker with nothing to render would
+            # only warm its libraries on a core the loading and the analysis need (--reports cfo: one worker).
+            count = cores if documents is None else max(1, min(cores, documents))
             method = (
                 "fork"
                 if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
