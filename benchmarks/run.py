@@ -75,6 +75,7 @@ BENCHMARKS: tuple[Bench, ...] = (
     ),
     Bench("scaling", "bench_scaling.py", about="run time and memory at 1x/10x/100x data and entities"),
     Bench("beanquery", "bench_beanquery.py", about="income statement by month against beanquery"),
+    Bench("aws_cost", "bench_aws_cost.py", about="the worker's demo schedules on moto: AWS calls priced a month"),
 )
 
 
@@ -95,7 +96,10 @@ class Outcome:
 def run_script(bench: Bench, arguments: tuple[str, ...], results: Path) -> tuple[int, bool, float]:
     """Run one invocation, streaming its output; its exit status, whether it printed a traceback, and its seconds."""
     command = [sys.executable, str(ROOT / "benchmarks" / bench.script), *arguments]
-    env = {**os.environ, harness.RESULTS_ENV: str(results), "PYTHONUNBUFFERED": "1"}
+    # A fresh data folder per script: the audit store's history would otherwise grow from one make bench to the next
+    # (and the user's own ~/.local/share/execintel is not touched).
+    data = results.parent / "data"
+    env = {**os.environ, harness.RESULTS_ENV: str(results), "PYTHONUNBUFFERED": "1", "EXECINTEL_DATA_DIR": str(data)}
     print(f"\n=== {bench.name}: {' '.join(['benchmarks/' + bench.script, *arguments])}", flush=True)
     traceback = False
     start = time.perf_counter()
