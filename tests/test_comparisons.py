@@ -183,3 +183,33 @@ def test_the_first_day_of_each_entity_is_read_once_not_once_per_compared_figure(
     assert found["cash.late"]["previous"].figure is not None  # 2026-10-15: the late ledger covers it
     assert found["cash.late"]["year_ago"].figure is None  # 2025-11-15: it does not
     assert len([sql for sql in scans if "FROM transactions" in sql]) == 1
+
+
+def test_an_earlier_date_computes_every_compared_figure_exactly_as_a_full_run_would() -> None:
+    """Comparisons read earlier dates from lean contexts that skip what no rule compares: on the demo, every figure a
+    rule (or a revenue target) covers is the same there (value, unit, formula and sources) as in a full run."""
+    from execintel.demo import demo_portfolio
+    from execintel.facts import Facts
+
+    ctx = context(demo_portfolio())
+    analyses = sorted({rule.analysis for rule in RULES})
+    compared = 0
+    for back in (dt.timedelta(days=1), dt.timedelta(days=31), dt.timedelta(days=92), dt.timedelta(days=365)):
+        when = ctx.as_of - back
+        lean = ctx.at(when)
+        full = Context(ctx.portfolio, Facts(ctx.facts.con.cursor()), when)
+        assert lean.lean and not full.lean
+        for name in analyses:
+
+            def wanted(results: Any, analysis: str = name) -> dict[str, Any]:
+                return {
+                    fid: (f.value, f.unit, f.formula, f.sources)
+                    for fid, f in results.figures.items()
+                    if fid.startswith("target.revenue.")
+                    or ((r := rule_for(fid)) is not None and r.analysis == analysis)
+                }
+
+            expected = wanted(full.results(name))
+            assert wanted(lean.results(name)) == expected, (name, when)
+            compared += len(expected)
+    assert compared > 200  # the demo has cash, P&L months, cloud months, funnels, property and delivery figures

@@ -213,12 +213,16 @@ class _Accounting:
 
     def run(self) -> AccountingResults:
         """Every figure, finding and table, in report order."""
+        lean = self.ctx.lean  # an earlier date's context: only what comparisons read (see Context.lean)
         if self.res.ledgered:
             self.audit()
-            self.classify()
+            if not lean:
+                self.classify()
             self.deferred()
-            self.chart()
-        self.roadmap()
+            if not lean:
+                self.chart()
+        if not lean:
+            self.roadmap()
         return self.res
 
     # --- expense audit ---------------------------------------------------------------------

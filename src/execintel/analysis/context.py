@@ -87,6 +87,9 @@ class Context:
     as_of: dt.date
     previous: Callable[[str], dict[str, Any] | None] = field(default=lambda _report: None)
     history: History = field(default_factory=History)  # earlier runs of the portfolio (findings lifecycle)
+    # An earlier date's context made by :meth:`at` for comparisons: analyses may leave out what no comparison reads
+    # (figures no rule of :mod:`execintel.analysis.comparisons` matches, findings, tables).
+    lean: bool = False
     _results: dict[str, Results] = field(default_factory=dict, repr=False)
     _earlier: dict[dt.date, Context] = field(default_factory=dict, repr=False)
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -188,12 +191,13 @@ class Context:
         """The same portfolio as of another date (memoised), for comparisons with an earlier period.
 
         It reads the same facts through a connection of its own, so its views (cut at its own ``as_of``) never
-        replace this context's.
+        replace this context's. It is :attr:`lean`: its analyses compute the figures comparisons read, every one
+        exactly as a full run as of that date would, and may skip the rest.
         """
         if as_of == self.as_of:
             return self
         if as_of not in self._earlier:
-            self._earlier[as_of] = Context(self.portfolio, Facts(self.facts.con.cursor()), as_of)
+            self._earlier[as_of] = Context(self.portfolio, Facts(self.facts.con.cursor()), as_of, lean=True)
         return self._earlier[as_of]
 
     def memo(self, key: str, compute: Callable[[], T]) -> T:

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from execintel.analysis.model import Figure, Finding, Results, add_months, compress_lines, month_key
+from execintel.analysis.recurring import grouped_sources
 from execintel.formatting import money
 
 if TYPE_CHECKING:
@@ -510,28 +511,47 @@ def _cash_basis(ctx: Context, detail: EntityDelivery, results: Results) -> None:
         return
     e, cur = detail.entity, ctx.currency
     window = f"{ctx.window_start.isoformat()} < date <= {ctx.as_of.isoformat()}"
-    where = "FROM tx WHERE entity = ? AND date > ?"
-    params = [e, ctx.window_start]
-    income = "split_part(account, ':', 1) = 'Income' AND amount > 0"
-    cogs = "(account = 'Expenses:COGS' OR starts_with(account, 'Expenses:COGS:'))"
     fallback = (ctx.entity_key(e, "ledger") if ctx.entities[e].ledger else ctx.manifest_key("ledger"),)
-    [(revenue, costs)] = ctx.query(
-        f"SELECT coalesce(sum(amount) FILTER (WHERE {income}), 0), coalesce(-sum(amount) FILTER (WHERE {cogs}), 0) "
-        f"{where}",
-        params,
-    )
+    totals, sources = ctx.memo("delivery.cash_basis", lambda: _cash_basis_by_entity(ctx))
+    revenue, costs = totals.get(e, (ZERO, ZERO))
     results.add(Figure(
         f"delivery.{e}.revenue.cash.ttm", revenue, cur,
         f"sum of positive Income amounts of {e} with {window} (cash basis: what was received in the window, the "
-        f"CFO report's revenue.ttm.{e})", ctx.provenance(f"{where} AND {income}", params) or fallback,
+        f"CFO report's revenue.ttm.{e})", sources.get(f"income|{e}") or fallback,
         "Revenue received, last 12 months (cash basis)", e,
     ))  # fmt: skip
     results.add(Figure(
         f"delivery.{e}.costs.cash.ttm", costs, cur,
         f"-sum(amount) of {e}'s Expenses:COGS rows (and below) with {window} (cash basis: direct costs paid in the "
-        "window)", ctx.provenance(f"{where} AND {cogs}", params) or fallback,
+        "window)", sources.get(f"cogs|{e}") or fallback,
         "Direct costs paid, last 12 months (cash basis)", e,
     ))  # fmt: skip
+
+
+_CASH_INCOME = "split_part(account, ':', 1) = 'Income' AND amount > 0"
+_CASH_COGS = "(account = 'Expenses:COGS' OR starts_with(account, 'Expenses:COGS:'))"
+
+
+def _cash_basis_by_entity(
+    ctx: Context,
+) -> tuple[dict[str, tuple[Decimal, Decimal]], dict[str, tuple[str, ...]]]:
+    """Cash-basis revenue and direct costs of the window by entity, and their provenance keyed ``income|<e>`` and
+    ``cogs|<e>``: two passes over the ledger for every delivery entity (a query per entity cost entities x rows)."""
+    totals = {
+        entity: (revenue, costs)
+        for entity, revenue, costs in ctx.query(
+            f"SELECT entity, coalesce(sum(amount) FILTER (WHERE {_CASH_INCOME}), 0), "
+            f"coalesce(-sum(amount) FILTER (WHERE {_CASH_COGS}), 0) FROM tx WHERE date > ? GROUP BY entity",
+            [ctx.window_start],
+        )
+    }
+    sources = grouped_sources(
+        ctx,
+        f"SELECT CASE WHEN {_CASH_INCOME} THEN 'income|' ELSE 'cogs|' END || entity AS k, source_file AS f, "
+        f"source_line AS l FROM tx WHERE date > ? AND ({_CASH_INCOME} OR {_CASH_COGS})",
+        [ctx.window_start],
+    )
+    return totals, sources
 
 
 def _total(values: Iterable[Decimal | None]) -> Decimal:

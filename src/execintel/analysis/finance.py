@@ -174,18 +174,22 @@ class _Finance:
         from execintel.analysis.expenselines import add_expense_lines  # noqa: PLC0415
         from execintel.analysis.honestcash import HonestCash  # noqa: PLC0415
 
+        lean = self.ctx.lean  # an earlier date's context: only what comparisons read (see Context.lean)
         if self.with_ledger:
             self.cash()
             self.ttm()
             self.burn_and_runway()
-            self.runway_history()
+            if not lean:
+                self.runway_history()
             HonestCash(self).run()
             self.pnl()
-            add_expense_lines(self)
+            if not lean:
+                add_expense_lines(self)
         self.break_even_and_targets()
-        self.units_booked()
-        self.unapproved_debt()
-        self.cash_review()
+        if not lean:
+            self.units_booked()
+            self.unapproved_debt()
+            self.cash_review()
         return self.results
 
     # --- cash and trailing twelve months -----------------------------------------------------

@@ -18,6 +18,7 @@ from fractions import Fraction
 from execintel.analysis.accounting import gaap_line
 from execintel.analysis.finance import _Finance, money_text, sources_by
 from execintel.analysis.model import Figure, Finding
+from execintel.analysis.recurring import grouped_sources
 
 ZERO = Decimal(0)
 # Positive amounts on these Equity accounts are owner contributions; the opening balance is not new money.
@@ -63,11 +64,13 @@ class HonestCash:
 
     def run(self) -> None:
         """Every honest-cash figure and finding, in report order."""
-        self.cash_split()
+        if not self.ctx.lean:  # no comparison reads them (an earlier date's context: see Context.lean)
+            self.cash_split()
         recent = self.contributions()
         self.burn_with_debt()
         self.self_funded(recent)
-        self.lowest_month_end()
+        if not self.ctx.lean:
+            self.lowest_month_end()
 
     # --- cash and bank versus other assets -----------------------------------------------------
     def cash_split(self) -> None:
@@ -100,13 +103,15 @@ class HonestCash:
         bank_total, other_total = ZERO, ZERO
         bank_src: list[str] = []
         other_src: list[str] = []
+        csv_rows = grouped_sources(ctx, "SELECT entity AS k, source_file AS f, source_line AS l FROM tx "
+                                   f"WHERE NOT coalesce({beancount}, FALSE)")  # fmt: skip
+        postings = self._postings(accounts)
         for e in fin.with_ledger:
             name = fin._name(e)
             bank = (csv.get(e) or ZERO) + in_bank.get(e, ZERO)
             other = fin.ledger.cash[e] - bank
-            mine_bank = ctx.provenance(f"FROM tx WHERE entity = ? AND NOT coalesce({beancount}, FALSE)", [e])
-            mine_bank += self._postings(e, accounts.get((e, True), []))
-            mine_other = self._postings(e, accounts.get((e, False), []))
+            mine_bank = csv_rows.get(e, ()) + postings.get(f"{e}|bank", ())
+            mine_other = postings.get(f"{e}|other", ())
             bank_src += mine_bank
             other_src += mine_other
             bank_total += bank
@@ -125,14 +130,20 @@ class HonestCash:
                 tuple(dict.fromkeys(other_src)),
                 name="Other assets in cash on hand (investments, retirement, at cost), portfolio")  # fmt: skip
 
-    def _postings(self, entity: str, accounts: list[str]) -> tuple[str, ...]:
-        """Provenance of an entity's Assets postings on the listed accounts up to ``as_of``."""
-        if not accounts:
-            return ()
-        marks = ", ".join("?" * len(accounts))
-        return self.ctx.provenance(
-            f"FROM asset_postings WHERE entity = ? AND date <= ? AND account IN ({marks})",
-            [entity, self.ctx.as_of, *accounts],
+    def _postings(self, accounts: dict[tuple[str, bool], list[str]]) -> dict[str, tuple[str, ...]]:
+        """Provenance of the Assets postings up to ``as_of`` on the listed accounts of each (entity, is cash),
+        keyed ``<e>|bank`` and ``<e>|other``: one pass for every entity (a query per entity cost entities x rows)."""
+        pairs = [(entity, account, "bank" if cash else "other") for (entity, cash), names in accounts.items()
+                 for account in names]  # fmt: skip
+        if not pairs:
+            return {}
+        entities, names, sides = (list(column) for column in zip(*pairs, strict=True))
+        return grouped_sources(
+            self.ctx,
+            "SELECT p.entity || '|' || m.side AS k, p.source_file AS f, p.source_line AS l FROM asset_postings p "
+            "JOIN (SELECT unnest(?::VARCHAR[]) AS entity, unnest(?::VARCHAR[]) AS account, "
+            "unnest(?::VARCHAR[]) AS side) m ON p.entity = m.entity AND p.account = m.account WHERE p.date <= ?",
+            [entities, names, sides, self.ctx.as_of],
         )
 
     # --- owner contributions -------------------------------------------------------------------

@@ -287,6 +287,9 @@ def analyze(ctx: Context) -> MarketingResults:
     """Contacts, funnels, campaign model, channel attribution, channel matrix and launch sequence, local SEO
     checklist and 30/60/90-day milestones."""
     out = MarketingResults()
+    if ctx.lean:  # an earlier date's context: comparisons read only the funnels (see Context.lean)
+        _funnels(ctx, out)
+        return out
     portfolio = _contacts(ctx, out)
     _funnels(ctx, out)
     _campaigns(ctx, out)
