@@ -58,6 +58,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import harness  # noqa: E402
+from helpers import extract_tar  # noqa: E402
 from secret_corpus import Corpus, Place, Score, build_repository, make_corpus, score  # noqa: E402
 from secret_corpus_files import CLEAN, LEAKS  # noqa: E402
 
@@ -105,7 +106,7 @@ def detect_secrets_places(repo: Path, corpus: Corpus) -> set[Place]:
             tar = Path(tree) / "tree.tar"
             tar.write_bytes(archive.stdout)
             with tarfile.open(tar) as files:
-                files.extractall(Path(tree) / "t", filter="data")
+                extract_tar(files, Path(tree) / "t")
             done = subprocess.run([str(Path(sys.executable).parent / "detect-secrets"), "scan", "--all-files"],
                                   cwd=Path(tree) / "t", check=True, capture_output=True, text=True)  # fmt: skip
             for path, secrets in json.loads(done.stdout)["results"].items():

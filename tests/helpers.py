@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 from execintel.analysis.context import Context
@@ -43,3 +44,33 @@ def run_bounded(*args: str, cwd: Path, memory_mib: int = 1536, timeout: float = 
         [*command, sys.executable, "-m", "execintel", *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False,
     )  # fmt: skip
+
+
+def extract_tar(archive: tarfile.TarFile, dest: Path) -> None:
+    """Extract ``archive`` into ``dest``: regular files and folders only, every name inside ``dest``.
+
+    Python's ``filter="data"`` does this from 3.11.4 (and 3.12); Debian's 3.11.2 lacks it, so there the members
+    are checked here and anything else (links, devices, absolute or ``..`` names) fails the test.
+    """
+    if hasattr(tarfile, "data_filter"):
+        archive.extractall(dest, filter="data")
+        return
+    root = dest.resolve()
+    for member in archive.getmembers():
+        target = (root / member.name).resolve()
+        if not (member.isreg() or member.isdir()) or not target.is_relative_to(root):
+            raise AssertionError(f"unsafe member in the test archive: {member.name!r}")
+    archive.extractall(dest)  # noqa: S202 - every member was checked above
+
+
+def gitleaks_repo(root: Path) -> Path:
+    """Unpack gitleaks' small test repository (shared testdata) into ``root`` as gitleaks-small.md says: dotGit ->
+    .git, then a checkout; its path."""
+    from conftest import SHARED
+
+    with tarfile.open(SHARED / "secrets" / "gitleaks-small.tar.gz") as archive:
+        extract_tar(archive, root)
+    repo = root / "small"
+    (repo / "dotGit").rename(repo / ".git")
+    subprocess.run(["git", "-C", str(repo), "checkout", "--", "."], check=True, capture_output=True)
+    return repo

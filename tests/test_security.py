@@ -5,23 +5,20 @@ from __future__ import annotations
 import hashlib
 import random
 import string
-import subprocess
-import tarfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from conftest import SHARED, GitRepo, WritePortfolio, base_manifest
+from conftest import GitRepo, WritePortfolio, base_manifest
 from execintel.analysis import security
 from execintel.analysis.context import Context
 from execintel.analysis.model import Finding, Results
 from execintel.demo import demo_portfolio
 from execintel.demo.repos import make_secrets
 from execintel.reports import Document, build_report, dumps
-from helpers import context
+from helpers import context, gitleaks_repo
 
 # SHA-256 of the one AWS key id of the gitleaks test repository (tests/data/shared/secrets/gitleaks-small.md).
 GITLEAKS_KEY_SHA256 = "a833f87ec2d3eac383f36705e94cb9e080ef98a3c7f199f85ffd9290cf964716"
@@ -59,21 +56,11 @@ def _output(results: Results) -> str:
 # --- the public leak repository ---------------------------------------------------------------------------------
 
 
-def _gitleaks_repo(root: Path) -> Path:
-    """Unpack gitleaks' small test repository as gitleaks-small.md says (dotGit -> .git, checkout)."""
-    with tarfile.open(SHARED / "secrets" / "gitleaks-small.tar.gz") as archive:
-        archive.extractall(root, filter="data")
-    repo = root / "small"
-    (repo / "dotGit").rename(repo / ".git")
-    subprocess.run(["git", "-C", str(repo), "checkout", "--", "."], check=True, capture_output=True)
-    return repo
-
-
 @pytest.fixture(scope="module")
 def gitleaks(tmp_path_factory: pytest.TempPathFactory) -> tuple[Context, str]:
     """The analysis context of a portfolio auditing the gitleaks repository, and the leaked key itself."""
     root = tmp_path_factory.mktemp("gitleaks")
-    repo = _gitleaks_repo(root)
+    repo = gitleaks_repo(root)
     (root / "portfolio.yaml").write_text(yaml.safe_dump(base_manifest(entities=[_entity("small")])), encoding="utf-8")
     line = (repo / "api" / "ignoreGlobal.go").read_text().splitlines()[19]
     key = line[line.index("AKIA") : line.index("AKIA") + 20]

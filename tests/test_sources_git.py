@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from conftest import SHARED, GitRepo, WritePortfolio, base_manifest
-from helpers import load
+from conftest import GitRepo, WritePortfolio, base_manifest
+from helpers import gitleaks_repo, load
 
 KEY_SHA256 = "a833f87ec2d3eac383f36705e94cb9e080ef98a3c7f199f85ffd9290cf964716"
 
@@ -48,18 +46,9 @@ def test_history_keeps_lines_of_files_no_longer_tracked(
     assert len(line2) == 1 and line2[0][0] != first
 
 
-def _gitleaks_repo(root: Path) -> Path:
-    with tarfile.open(SHARED / "secrets" / "gitleaks-small.tar.gz") as archive:
-        archive.extractall(root, filter="data")
-    repo = root / "small"
-    (repo / "dotGit").rename(repo / ".git")
-    subprocess.run(["git", "-C", str(repo), "checkout", "--", "."], check=True, capture_output=True)
-    return repo
-
-
 def test_public_leak_repository_history_is_read_across_all_refs(write_portfolio: WritePortfolio) -> None:
     path = write_portfolio(base_manifest(entities=[_entity("small")]))
-    _gitleaks_repo(path.parent)
+    gitleaks_repo(path.parent)
     result = load(path)
     [report] = result.reports
     assert report.errors == []
