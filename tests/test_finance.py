@@ -333,3 +333,31 @@ def test_month_end_cash_and_runway_history_follow_the_ledger(write_portfolio: Wr
     [chart] = [s for s in cfo.to_json()["sections"] if s["id"] == "runway-chart"]
     assert chart["x"][-1] == "2026-11" and chart["series"][0]["values"][-1] == 457
     assert chart["series"][1] == {"name": "Policy minimum", "values": [90] * 12}
+
+
+def test_a_portfolio_figure_cites_each_ledger_once_with_its_entities_rows_merged(
+    write_portfolio: WritePortfolio,
+) -> None:
+    """Two entities interleaved in one portfolio ledger: the portfolio's bank cash is made of each entity's part,
+    and cites rows 2-6 as one reference (not "2,4,6" then "3,5"); consecutive lines read as one range."""
+    ledger = (
+        "date,entity,account,amount\n2026-01-05,a,Income:Sales,100\n2026-01-06,b,Income:Sales,200\n"
+        "2026-01-07,a,Expenses:Rent,-50\n2026-01-08,b,Expenses:Rent,-70\n2026-01-09,a,Income:Sales,10\n"
+    )
+    manifest = base_manifest(ledger="ledger.csv", entities=[{"id": "a", "name": "A"}, {"id": "b", "name": "B"}])
+    ctx = context(write_portfolio(manifest, {"ledger.csv": ledger}))
+    figures = ctx.results("finance").figures
+    assert figures["cash.bank.a"].sources == ("ledger.csv:2,4,6",)
+    assert figures["cash.bank.b"].sources == ("ledger.csv:3,5",)
+    assert figures["cash.bank.portfolio"].sources == ("ledger.csv:2-6",)
+    assert figures["cash.bank.portfolio"].value == Decimal(190)
+
+
+def test_merged_sources_keep_other_references_and_their_order() -> None:
+    from execintel.analysis.model import Figure
+
+    figure = Figure("x", 1, "", "f", ("b.csv:9,12-14", "portfolio.yaml:policies.min_runway_days", "a.csv:3",
+                                      "b.csv:10-11,20", "data/x:y.csv:4", "b.csv:9"))  # fmt: skip
+    assert figure.sources == ("b.csv:9-14,20", "portfolio.yaml:policies.min_runway_days", "a.csv:3", "data/x:y.csv:4")
+    untouched = ("a.csv:2-3", "b.csv:4", "portfolio.yaml:entities[0].ledger")
+    assert Figure("y", 1, "", "f", untouched).sources == untouched

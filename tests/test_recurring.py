@@ -184,7 +184,7 @@ def test_monthly_equivalent_figure(write_portfolio: WritePortfolio) -> None:
     figure = found.figures["recurring.expenses.monthly.qosd"]
     assert figure.value == Decimal(520) / 12 + 50 + Decimal(120) / 12
     assert found.figures["recurring.expenses.monthly"].value == figure.value
-    assert figure.sources == ("data/ledger.csv:2-5", "data/ledger.csv:6-8", "data/ledger.csv:9-10")
+    assert figure.sources == ("data/ledger.csv:2-10",)  # the three series' rows, one reference
     assert {r.cadence for r in found.recurring} == {"weekly", "monthly", "yearly", "per-job"}
 
 

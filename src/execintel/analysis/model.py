@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Literal
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
@@ -25,6 +26,10 @@ class Figure:
     sources: tuple[str, ...] = ()
     name: str = ""
     entity: str | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.sources) > 1:  # references to the same file, from the parts a figure is made of: one each
+            object.__setattr__(self, "sources", merge_sources(tuple(self.sources)))
 
     def to_json(self) -> dict[str, Any]:
         """The contract's JSON shape: value, unit, formula, sources (+ name, entity)."""
@@ -206,6 +211,60 @@ def compress_lines(rows: Iterable[tuple[str | None, int | None]]) -> tuple[str, 
         ranges.append(f"{start}-{prev}" if prev != start else f"{start}")
         out.append(f"{file}:{','.join(ranges)}")
     return tuple(out)
+
+
+def _lines_ref(reference: str) -> tuple[str, str] | None:
+    """(file, ranges) of a ``file:2-40,44`` reference; None for any other (a manifest key, a whole file)."""
+    file, colon, ranges = reference.rpartition(":")
+    if not colon or not file or not ranges[:1].isdigit() or not ranges[-1:].isdigit():
+        return None
+    return file, ranges
+
+
+@lru_cache(maxsize=512)
+def merge_sources(sources: tuple[str, ...]) -> tuple[str, ...]:
+    """``sources`` with every ``file:ranges`` reference to one file merged into one, where the first was.
+
+    A figure made of parts (a portfolio's total of its entities, a runway from cash and burn) cites each part's
+    rows; the same rows are then one reference, written as :func:`compress_lines` writes them (consecutive lines
+    as one range), instead of one per part. Other references (manifest keys, whole files) and their order are
+    kept; repeats are dropped. Memoised: many figures share the same parts.
+    """
+    parsed = [_lines_ref(reference) for reference in sources]
+    files = [ref[0] for ref in parsed if ref is not None]
+    if len(files) == len(set(files)):
+        return tuple(dict.fromkeys(sources))
+    spans: dict[str, list[tuple[int, int]]] = {}
+    try:
+        for ref in parsed:
+            if ref is not None:
+                mine = spans.setdefault(ref[0], [])
+                for part in ref[1].split(","):
+                    first, _, last = part.partition("-")
+                    mine.append((int(first), int(last or first)))
+    except ValueError:  # not line ranges after all: keep the references as they are
+        return tuple(dict.fromkeys(sources))
+    out: list[str] = []
+    for reference, ref in zip(sources, parsed, strict=True):
+        if ref is None:
+            out.append(reference)
+            continue
+        if ref[0] not in spans:
+            continue  # merged into its file's first reference
+        out.append(f"{ref[0]}:{_ranges_text(spans.pop(ref[0]))}")
+    return tuple(dict.fromkeys(out))
+
+
+def _ranges_text(spans: list[tuple[int, int]]) -> str:
+    """``2-40,44`` from (first, last) line spans in any order, overlapping and adjacent ones joined."""
+    spans.sort()
+    merged: list[list[int]] = []
+    for first, last in spans:
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], last)
+        else:
+            merged.append([first, last])
+    return ",".join(f"{a}-{b}" if a != b else f"{a}" for a, b in merged)
 
 
 def month_key(day: dt.date) -> str:
