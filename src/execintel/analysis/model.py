@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -234,25 +235,70 @@ def merge_sources(sources: tuple[str, ...]) -> tuple[str, ...]:
     files = [ref[0] for ref in parsed if ref is not None]
     if len(files) == len(set(files)):
         return tuple(dict.fromkeys(sources))
-    spans: dict[str, list[tuple[int, int]]] = {}
+    by_file: dict[str, list[str]] = {}
+    for ref in parsed:
+        if ref is not None:
+            by_file.setdefault(ref[0], []).append(ref[1])
+    merged: dict[str, str] = {}
     try:
-        for ref in parsed:
-            if ref is not None:
-                mine = spans.setdefault(ref[0], [])
-                for part in ref[1].split(","):
-                    first, _, last = part.partition("-")
-                    mine.append((int(first), int(last or first)))
+        for file, parts in by_file.items():
+            merged[file] = parts[0] if len(parts) == 1 else _union(parts)
     except ValueError:  # not line ranges after all: keep the references as they are
         return tuple(dict.fromkeys(sources))
     out: list[str] = []
     for reference, ref in zip(sources, parsed, strict=True):
         if ref is None:
             out.append(reference)
-            continue
-        if ref[0] not in spans:
-            continue  # merged into its file's first reference
-        out.append(f"{ref[0]}:{_ranges_text(spans.pop(ref[0]))}")
+        elif ref[0] in merged:  # the file's first reference carries them all
+            out.append(f"{ref[0]}:{merged.pop(ref[0])}")
     return tuple(dict.fromkeys(out))
+
+
+UNION_IN_NUMPY_CHARS = 20_000  # longer range lists are merged with numpy (a million spans in a fraction of a second)
+
+
+def _union(parts: list[str]) -> str:
+    """The union of ``2-40,44``-style range lists, as one such list (consecutive lines as one range)."""
+    if sum(len(part) for part in parts) > UNION_IN_NUMPY_CHARS:
+        return _union_numpy(parts)
+    spans: list[tuple[int, int]] = []
+    for text in parts:
+        for part in text.split(","):
+            first, _, last = part.partition("-")
+            spans.append((int(first), int(last or first)))
+    return _ranges_text(spans)
+
+
+def _union_numpy(parts: list[str]) -> str:
+    """:func:`_union` of long lists, vectorised: ``4-6`` is read as ``4, -6`` (a negative number ends the range its
+    predecessor starts), the spans are sorted, and a span starts a new range when it begins after every earlier one
+    ends (plus one line)."""
+    import numpy as np  # noqa: PLC0415 - matplotlib's dependency; imported only for long lists
+
+    text = ",".join(parts).replace("-", ",-")
+    with warnings.catch_warnings():  # malformed text warns and stops early: caught by the count below
+        warnings.simplefilter("ignore")
+        values = np.fromstring(text, dtype=np.int64, sep=",")
+    if len(values) != text.count(",") + 1 or (np.abs(values) >= 2**53).any():  # unread text, or saturated
+        raise ValueError(text[:40])
+    negative = values < 0
+    starts_at = np.flatnonzero(~negative)
+    starts = values[starts_at]
+    ends = starts.copy()
+    has_end = np.zeros(len(values), dtype=bool)
+    has_end[:-1] = negative[1:]
+    ranged = has_end[starts_at]
+    ends[ranged] = -values[starts_at[ranged] + 1]
+    if (ends < starts).any() or (starts <= 0).any():
+        raise ValueError(text[:40])
+    order = np.argsort(starts, kind="stable")  # among equal starts the order does not matter
+    starts, ends = starts[order], ends[order]
+    reach = np.maximum.accumulate(ends)
+    new = np.ones(len(starts), dtype=bool)
+    new[1:] = starts[1:] > reach[:-1] + 1
+    first = starts[new]
+    last = reach[np.append(np.flatnonzero(new)[1:] - 1, len(starts) - 1)]
+    return ",".join(f"{a}-{b}" if a != b else f"{a}" for a, b in zip(first.tolist(), last.tolist(), strict=True))
 
 
 def _ranges_text(spans: list[tuple[int, int]]) -> str:
