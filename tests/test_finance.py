@@ -361,3 +361,23 @@ def test_merged_sources_keep_other_references_and_their_order() -> None:
     assert figure.sources == ("b.csv:9-14,20", "portfolio.yaml:policies.min_runway_days", "a.csv:3", "data/x:y.csv:4")
     untouched = ("a.csv:2-3", "b.csv:4", "portfolio.yaml:entities[0].ledger")
     assert Figure("y", 1, "", "f", untouched).sources == untouched
+
+
+def test_long_merged_sources_are_the_union_of_their_lines() -> None:
+    """Parts whose range lists are long (merged with numpy) cite exactly the lines of all of them: a 50-entity
+    ledger's rows, interleaved, are one range again."""
+    import random
+
+    from execintel.analysis.model import Figure, compress_lines
+
+    rng = random.Random(7)
+    lines = list(range(2, 60_002))
+    rng.shuffle(lines)
+    parts = tuple(compress_lines(("ledger.csv", line) for line in lines[i::50])[0] for i in range(50))
+    assert sum(map(len, parts)) > 100_000
+    assert Figure("cash.portfolio", 1, "", "f", parts).sources == ("ledger.csv:2-60001",)
+    for _ in range(200):  # random overlapping parts: the same as the lines' own compression
+        chosen = [rng.sample(range(1, 40_000), rng.randint(1, 3_000)) for _ in range(rng.randint(2, 4))]
+        refs = tuple(compress_lines(("f.csv", line) for line in part)[0] for part in chosen)
+        expected = compress_lines(("f.csv", line) for part in chosen for line in part)
+        assert Figure("x", 1, "", "f", refs).sources == expected

@@ -24,6 +24,7 @@ from typing import Literal
 
 from execintel.analysis.context import Context
 from execintel.analysis.model import Figure, add_months, last_complete_months
+from execintel.analysis.recurring import resolve_sources
 
 Basis = Literal["previous", "year_ago", "target"]
 Period = Literal["day", "month", "quarter", "year"]
@@ -168,12 +169,13 @@ def _earlier(ctx: Context, figure: Figure, rule: Rule, basis: Basis, back: tuple
         start = "has no rows" if first is None else f"starts {first.isoformat()}"
         return Comparison(basis, label, None, when, f"the {rule.table.replace('_', ' ')} data {start}, after "
                           f"{needed.isoformat()}")  # fmt: skip
-    found = ctx.at(when).results(rule.analysis).figures.get(wanted)
+    earlier = ctx.at(when)
+    found = earlier.results(rule.analysis).figures.get(wanted)
     if found is None or not _numeric(found.value):
         return Comparison(basis, label, None, when, f"{wanted} is not computed as of {when.isoformat()}")
     return Comparison(basis, label, Figure(
         comparison_id(basis, figure.id), found.value, found.unit,
-        f"{wanted} as of {when.isoformat()} ({label}): {found.formula}", found.sources,
+        f"{wanted} as of {when.isoformat()} ({label}): {found.formula}", resolve_sources(earlier, found.sources),
         f"{figure.name or figure.id}, {label}", figure.entity,
     ), when)  # fmt: skip
 
@@ -214,13 +216,14 @@ def _target(ctx: Context, figure: Figure, rule: Rule) -> Comparison | None:
         if back < 0:
             return None
         when = add_months(ctx.as_of, -back)
-        found = ctx.at(when).results("finance").figures.get(f"target.revenue.{entity}.{month}")
+        earlier = ctx.at(when)
+        found = earlier.results("finance").figures.get(f"target.revenue.{entity}.{month}")
         if found is None:
             return None
         return Comparison("target", f"target for {month}", Figure(
             comparison_id("target", figure.id), found.value, found.unit,
             f"target.revenue.{entity}.{month} as of {when.isoformat()} (the target as it stood in {month}): "
-            f"{found.formula}", found.sources, f"Revenue target, {month}", figure.entity,
+            f"{found.formula}", resolve_sources(earlier, found.sources), f"Revenue target, {month}", figure.entity,
         ), when, direction="at_least")  # fmt: skip
     return None
 

@@ -25,12 +25,52 @@ Side = Literal["expenses", "income", "debt"]
 ZERO = Decimal(0)
 
 
+DEFERRED = "\x00deferred\x00"  # starts the placeholder reference of a lean context's deferred provenance
+_Deferred = tuple[str, list[Any], list[Any]]  # a deferred query: its SQL, parameters and the keys it has
+
+
 def grouped_sources(ctx: Context, keyed_sql: str, params: Sequence[Any] = ()) -> dict[str, tuple[str, ...]]:
     """Provenance (``file:2-40,44``) grouped by key, from a query with columns ``k``, ``f`` (file), ``l`` (line).
 
     The line ranges are built in SQL (gaps and islands), so a million-row ledger costs one pass; the references
     read exactly as :func:`compress_lines` writes them.
+
+    In a lean context (an earlier date's, for comparisons) only the keys are read: each key's references are one
+    placeholder that :func:`resolve_sources` turns into the same references when a comparison reads the figure.
+    Most figures of an earlier date are never read, and their line ranges were most of its cost.
     """
+    if ctx.lean:
+        keys = [row[0] for row in ctx.query(f"SELECT DISTINCT k FROM ({keyed_sql}) WHERE f IS NOT NULL", params)]
+        deferred: list[_Deferred] = ctx.memo("recurring.deferred", list)
+        deferred.append((keyed_sql, list(params), keys))
+        return {key: (f"{DEFERRED}{len(deferred) - 1}\x00{index}",) for index, key in enumerate(keys)}
+    return _grouped_sources(ctx, keyed_sql, params)
+
+
+def resolve_sources(ctx: Context, sources: Sequence[str]) -> tuple[str, ...]:
+    """``sources`` of a figure of ``ctx`` with each deferred placeholder replaced by the references it stands for
+    (see :func:`grouped_sources`): exactly what a full run as of that date cites."""
+    if not any(ref.startswith(DEFERRED) for ref in sources):
+        return tuple(sources)
+    deferred: list[_Deferred] = ctx.memo("recurring.deferred", list)
+    resolved: dict[str, tuple[str, ...]] = ctx.memo("recurring.resolved", dict)
+    out: list[str] = []
+    for ref in sources:
+        if not ref.startswith(DEFERRED):
+            out.append(ref)
+            continue
+        if ref not in resolved:
+            token, index = (int(part) for part in ref[len(DEFERRED) :].split("\x00"))
+            keyed_sql, params, keys = deferred[token]
+            key = keys[index]
+            where, extra = ("k IS NULL", []) if key is None else ("k = ?", [key])
+            found = _grouped_sources(ctx, f"SELECT * FROM ({keyed_sql}) WHERE {where}", [*params, *extra])
+            resolved[ref] = found.get(key, ())
+        out.extend(resolved[ref])
+    return tuple(out)
+
+
+def _grouped_sources(ctx: Context, keyed_sql: str, params: Sequence[Any]) -> dict[str, tuple[str, ...]]:
     rows = ctx.query(
         f"""WITH s AS (SELECT k, f, l FROM ({keyed_sql}) WHERE f IS NOT NULL),
              r AS (SELECT k, f, l, l - dense_rank() OVER (PARTITION BY k, f ORDER BY l) AS g FROM s
