@@ -656,3 +656,16 @@ def test_bad_mailer_urls_are_config_errors_without_secrets(url: str) -> None:
     if "configuration_set" not in url:
         assert "allowed: outbox:DIR, smtp://[user@]host[:port], smtps://" in str(err.value)
         assert str(err.value).startswith("EXECINTEL_MAILER: ")
+
+
+def test_dot_stuffing_makes_crlf_lines_and_doubles_leading_dots_whatever_the_input() -> None:
+    """The SMTP mailer's DATA: CRLF everywhere, a leading dot doubled on every line (first line too), a final
+    CRLF; a message that needs none of it goes out unchanged."""
+    from execintel.delivery.mailers.smtp import _dot_stuffed
+
+    assert _dot_stuffed(b".first\nbare LF\rbare CR\r\n.dot\r\n..two") == (
+        b"..first\r\nbare LF\r\nbare CR\r\n..dot\r\n...two\r\n"
+    )
+    clean = b"Subject: x\r\n\r\nno dots here. none.\r\n"
+    assert _dot_stuffed(clean) == clean
+    assert _dot_stuffed(b"a\r\n.b") == b"a\r\n..b\r\n"

@@ -149,7 +149,7 @@ def compose(
     for cid in images:
         if not _CONTENT_ID_RE.fullmatch(cid):
             raise HeaderError("Content-ID", cid, "is not a valid content id (like cfo-cash-chart@execintel)")
-    missing = sorted(set(_CID_SRC_RE.findall(html)) - set(images))
+    missing = sorted(_cids(html) - set(images))
     if missing:
         raise DeliveryError(f"The HTML refers to cid:{missing[0]} but no image with that Content-ID was given.")
 
@@ -166,6 +166,12 @@ def compose(
                      pdf_name=balance_bidi(pdf_name),
                      files=tuple((balance_bidi(n), t, d) for n, t, d in attachments))  # fmt: skip
     return OutgoingMessage(key=key, sender=sender, to=(address,), bcc=tuple(bcc), data=lines + shared)
+
+
+@lru_cache(maxsize=32)
+def _cids(html: str) -> frozenset[str]:
+    """The Content-IDs an HTML body's ``src="cid:..."`` name (the same body goes to every recipient of a report)."""
+    return frozenset(_CID_SRC_RE.findall(html))
 
 
 @lru_cache(maxsize=32)

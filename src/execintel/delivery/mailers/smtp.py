@@ -383,9 +383,17 @@ def _is_loopback(host: str) -> bool:
 
 
 def _dot_stuffed(data: bytes) -> bytes:
-    """CRLF line endings, a leading dot doubled on every line, and a final CRLF (RFC 5321 section 4.5.2)."""
-    data = re.sub(rb"\r\n|\r|\n", b"\r\n", data)
-    data = re.sub(rb"(?m)^\.", b"..", data)
+    """CRLF line endings, a leading dot doubled on every line, and a final CRLF (RFC 5321 section 4.5.2).
+
+    A composed message has CRLF line endings already and seldom a line that starts with a dot: counting in C
+    finds that out, so the regular expressions run only when there is something to change (a 100 KiB message
+    to each of 1,000 recipients spent 1.8 s in them).
+    """
+    crlf = data.count(b"\r\n")
+    if data.count(b"\n") != crlf or data.count(b"\r") != crlf:
+        data = re.sub(rb"\r\n|\r|\n", b"\r\n", data)
+    if data.startswith(b".") or b"\n." in data:
+        data = re.sub(rb"(?m)^\.", b"..", data)
     return data if data.endswith(b"\r\n") else data + b"\r\n"
 
 
