@@ -44,7 +44,9 @@ def run_reports(manifest: Path | None, *, pdf: bool) -> harness.Run:
     with tempfile.TemporaryDirectory() as out:
         args = ["run", "--dry-run", "--out", out, "--pdf" if pdf else "--no-pdf"]
         args += [str(manifest)] if manifest else []
-        return harness.execintel(*args)
+        # A new audit store each run: every run is the portfolio's first (a dry run is recorded, and the next run
+        # would read it for the findings lifecycle: the runs would not be alike).
+        return harness.execintel(*args, env={"EXECINTEL_DATA_DIR": str(Path(out) / "data")})
 
 
 def main(argv: list[str] | None = None) -> int:

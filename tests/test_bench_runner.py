@@ -117,3 +117,20 @@ def test_a_crash_is_told_from_a_missed_target_and_a_missing_script_is_skipped(
     assert outcomes["bench_quiet.py"].crashed == ["bench_quiet.py exited 1"]
     assert outcomes["bench_absent.py"].missing and "bench_absent.py not present: skipped" in capsys.readouterr().out
     assert json.dumps(outcomes["bench_crash.py"].figures[0]["median"]) == "1.0"  # the figure before the crash kept
+
+
+def test_every_explained_miss_links_to_a_heading_that_exists() -> None:
+    """A miss listed as explained must lead to its explanation: the page exists and has the heading (GitHub's
+    anchors: lower case, punctuation dropped, spaces as hyphens)."""
+    import re
+
+    docs = run.ROOT / "docs"
+    for figure, link in run.EXPLAINED.items():
+        page, _, anchor = link.partition("#")
+        text = (docs / (page or "benchmarks.md")).read_text(encoding="utf-8")
+        headings = {
+            re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+            for line in text.splitlines()
+            if line.startswith("#")
+        }
+        assert anchor in headings, (figure, link)
