@@ -44,6 +44,8 @@ EXPLAINED: dict[str, str] = {
     "reports.demo_pdf_seconds": "#why-the-demo-misses-5-s-and-25-s",  # 85 PDF pages of WeasyPrint layout
     "reports.demo_seconds": "#why-the-demo-misses-5-s-and-25-s",
     "reports.synth_seconds": "#why-the-large-portfolio-misses-20-s",
+    "scaling.entities_exponent": "scaling-curves.md#results",  # per-entity queries left in delivery and two more
+    "beanquery.ratio": "beanquery.md#results",  # the CFO analysis at four dates after loading
 }
 
 
