@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from types import ModuleType
 
 from execintel.analysis.context import Context
 from execintel.config import load_portfolio
@@ -74,3 +76,24 @@ def gitleaks_repo(root: Path) -> Path:
     (repo / "dotGit").rename(repo / ".git")
     subprocess.run(["git", "-C", str(repo), "checkout", "--", "."], check=True, capture_output=True)
     return repo
+
+
+def bean_example(path: Path, *, seed: int, begin: str, end: str) -> Path:
+    """beancount's ``bean-example`` ledger for ``seed`` from ``begin`` to ``end`` (the same text on every run),
+    written to ``path``."""
+    subprocess.run(
+        [Path(sys.executable).parent / "bean-example", "--seed", str(seed), "--date-begin", begin, "--date-end", end,
+         "--date-birth", "1985-03-14", "-o", str(path)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return path
+
+
+def load_module(name: str, path: Path) -> ModuleType:
+    """The Python file ``path`` imported as module ``name`` (a benchmark script, which is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(name, module)
+    spec.loader.exec_module(module)
+    return module

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,19 +11,14 @@ import pytest
 
 from conftest import WritePortfolio, base_manifest
 from execintel.analysis.model import add_months
-from helpers import context
+from helpers import bean_example, context
 
 
 @pytest.fixture(scope="module")
 def example_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A realistic 18-month personal ledger, the same on every run (fixed seed and dates)."""
-    path = tmp_path_factory.mktemp("bean") / "example.beancount"
-    subprocess.run(
-        [Path(sys.executable).parent / "bean-example", "--seed", "11", "--date-begin", "2024-01-01",
-         "--date-end", "2025-06-30", "--date-birth", "1985-03-14", "-o", str(path)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return path
+    return bean_example(tmp_path_factory.mktemp("bean") / "example.beancount", seed=11, begin="2024-01-01",
+                        end="2025-06-30")  # fmt: skip
 
 
 def _beanquery_one(path: Path, sql: str) -> Decimal:

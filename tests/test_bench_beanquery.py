@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 from beancount import loader
 
 from conftest import WritePortfolio, base_manifest
-from helpers import context
+from helpers import bean_example, context
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
@@ -23,12 +22,7 @@ import bench_beanquery as bench
 def example_text(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Three months of bean-example (fixed seed and dates): the generator the benchmark merges households of."""
     path = tmp_path_factory.mktemp("bean") / "example.beancount"
-    subprocess.run(
-        [Path(sys.executable).parent / "bean-example", "--seed", "5", "--date-begin", "2025-10-01",
-         "--date-end", "2026-01-01", "--date-birth", "1985-03-14", "-o", str(path)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return path.read_text(encoding="utf-8")
+    return bean_example(path, seed=5, begin="2025-10-01", end="2026-01-01").read_text(encoding="utf-8")
 
 
 def test_households_merge_into_one_clean_ledger(example_text: str, tmp_path: Path) -> None:

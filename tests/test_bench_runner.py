@@ -4,27 +4,17 @@ benchmarks' rows."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from helpers import load_module
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
-def _runner() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_run", BENCHMARKS / "run.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("bench_run", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-run = _runner()
+run = load_module("bench_run", BENCHMARKS / "run.py")
 
 
 def _figure(figure_id: str, samples: list[float], target: float | None) -> dict[str, object]:

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-from helpers import load
+from helpers import load, load_module
 
 SYNTH_PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "synth.py"
 
 
-def _synth() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("synth", SYNTH_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("synth", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-synth = _synth()
+synth = load_module("synth", SYNTH_PATH)
 
 
 @pytest.mark.parametrize("layout", ["portfolio", "entity"])
