@@ -216,13 +216,30 @@ def load_jobs(ctx: Context, entity: str) -> EntityDelivery:
 
     When a job id is booked twice, the later booking (an amendment) defines the job.
     """
+    study = _jobs(ctx, entity, _job_events(ctx).get(entity, []))
+    _attach_ledgers(ctx, [study])
+    return study
+
+
+def _job_events(ctx: Context) -> dict[str, list[tuple[Any, ...]]]:
+    """Every entity's job events (bookings, completions, cancellations with a job id), in time order: one query."""
+
+    def read() -> dict[str, list[tuple[Any, ...]]]:
+        by_entity: dict[str, list[tuple[Any, ...]]] = {}
+        for entity, *row in ctx.query(
+            "SELECT entity, ts, type, customer, amount, attrs, source_file, source_line FROM ev "
+            "WHERE type IN ('booking', 'completion', 'cancellation') AND json_extract_string(attrs, '$.job') IS NOT "
+            "NULL ORDER BY entity, ts, source_file, source_line"
+        ):
+            by_entity.setdefault(entity, []).append(tuple(row))
+        return by_entity
+
+    return ctx.memo("delivery.job_events", read)
+
+
+def _jobs(ctx: Context, entity: str, rows: list[tuple[Any, ...]]) -> EntityDelivery:
+    """The jobs of ``entity`` from its job events (``rows`` in time order), without their ledger rows yet."""
     jobs: dict[str, Job] = {}
-    rows = ctx.query(
-        "SELECT ts, type, customer, amount, attrs, source_file, source_line FROM ev "
-        "WHERE entity = ? AND type IN ('booking', 'completion', 'cancellation') "
-        "AND json_extract_string(attrs, '$.job') IS NOT NULL ORDER BY ts, source_file, source_line",
-        [entity],
-    )
     closing: list[tuple[str, str, dt.date, Ref]] = []
     for ts, kind, customer, amount, raw, file, line in rows:
         attrs = event_attrs(raw)
@@ -252,20 +269,44 @@ def load_jobs(ctx: Context, entity: str) -> EntityDelivery:
             job.completed = job.completed or day
         else:
             job.cancelled = job.cancelled or day
-    study = EntityDelivery(entity, list(jobs.values()), has_ledger=False)
-    _attach_ledger(ctx, study)
-    return study
+    return EntityDelivery(entity, list(jobs.values()), has_ledger=False)
 
 
-def _attach_ledger(ctx: Context, study: EntityDelivery) -> None:
-    """Tie ledger Income/Expenses rows to jobs by the job id in their description; collect unattributed COGS."""
-    ids = [j.job for j in study.jobs]
-    ledger = ctx.query(
-        "SELECT t.date, t.account, t.amount, t.description, t.source_file, t.source_line FROM tx t "
-        f"WHERE t.entity = ? AND split_part(t.account, ':', 1) IN ('Income', 'Expenses') AND {MENTIONS_ANY}",
-        [study.entity, ids],
+# Whether a ledger row of entity ``t.entity`` names one of that entity's job ids, given as two parallel lists
+# (entity, job id): every entity's rows are checked against its own jobs in one query.
+_MENTIONS_OWN = (
+    "EXISTS (SELECT 1 FROM (SELECT unnest(CAST(? AS VARCHAR[])) AS e, unnest(CAST(? AS VARCHAR[])) AS id) AS ids "
+    "WHERE ids.e = t.entity AND contains(coalesce(t.description, ''), ids.id))"
+)
+
+
+def _job_pairs(studies: Sequence[EntityDelivery]) -> list[list[str]]:
+    """The (entity, job id) pairs of ``studies`` as the two lists :data:`_MENTIONS_OWN` takes."""
+    pairs = [(study.entity, job.job) for study in studies for job in study.jobs]
+    return [[entity for entity, _ in pairs], [job for _, job in pairs]]
+
+
+def _attach_ledgers(ctx: Context, studies: Sequence[EntityDelivery]) -> None:
+    """Tie ledger Income/Expenses rows to jobs by the job id in their description; one query for every entity."""
+    entities = [study.entity for study in studies]
+    with_ledger = ctx.memo(
+        "delivery.with_ledger", lambda: {row[0] for row in ctx.query("SELECT DISTINCT entity FROM tx")}
     )
-    study.has_ledger = bool(ctx.query("SELECT 1 FROM tx WHERE entity = ? LIMIT 1", [study.entity]))
+    rows: dict[str, list[tuple[Any, ...]]] = {}
+    for entity, *row in ctx.query(
+        "SELECT t.entity, t.date, t.account, t.amount, t.description, t.source_file, t.source_line FROM tx t "
+        "WHERE t.entity IN (SELECT unnest(CAST(? AS VARCHAR[]))) AND split_part(t.account, ':', 1) IN ('Income', "
+        f"'Expenses') AND {_MENTIONS_OWN} ORDER BY t.entity, t.date, t.source_file, t.source_line",
+        [entities, *_job_pairs(studies)],
+    ):
+        rows.setdefault(entity, []).append(tuple(row))
+    for study in studies:
+        study.has_ledger = study.entity in with_ledger
+        _attach_rows(study, rows.get(study.entity, []))
+
+
+def _attach_rows(study: EntityDelivery, ledger: list[tuple[Any, ...]]) -> None:
+    """Add the ledger rows naming ``study``'s jobs to those jobs (a row naming several is split equally)."""
     by_id = {j.job: j for j in study.jobs}
     pattern = job_pattern(by_id)
     for _day, account, amount, description, file, line in ledger:
@@ -287,30 +328,43 @@ def _attach_ledger(ctx: Context, study: EntityDelivery) -> None:
         job.has_ledger = study.has_ledger
 
 
-def _allocate(ctx: Context, study: EntityDelivery) -> None:
-    """Share the unattributed COGS of the window among completed window jobs without direct costs, by miles."""
-    ids = [j.job for j in study.jobs]
+def _allocate_all(ctx: Context, studies: Sequence[EntityDelivery]) -> None:
+    """Share each entity's unattributed COGS of the window among its completed window jobs without direct costs,
+    by miles; the COGS rows of every entity read in two queries."""
+    entities = [study.entity for study in studies]
     cogs = (
-        "FROM tx t WHERE t.entity = ? AND (t.account = 'Expenses:COGS' OR t.account LIKE 'Expenses:COGS:%') "
-        "AND t.date > ? AND t.date <= ?"
+        "FROM tx t WHERE t.entity IN (SELECT unnest(CAST(? AS VARCHAR[]))) AND (t.account = 'Expenses:COGS' OR "
+        "t.account LIKE 'Expenses:COGS:%') AND t.date > ? AND t.date <= ?"
     )
-    params = [study.entity, ctx.window_start, ctx.as_of]
-    pool = ZERO
-    refs: list[Ref] = []
+    params = [entities, ctx.window_start, ctx.as_of, *_job_pairs(studies)]
+    pools: dict[str, Decimal] = {}
+    refs: dict[str, list[Ref]] = {}
     # rows that contain no job id at all are summed in SQL (there may be many); the few that do are checked here
-    for file, total, lines in ctx.query(
-        f"SELECT t.source_file, sum(t.amount), list(t.source_line) {cogs} AND NOT {MENTIONS_ANY} GROUP BY 1",
-        [*params, ids],
+    for entity, file, total, lines in ctx.query(
+        f"SELECT t.entity, t.source_file, sum(t.amount), list(t.source_line ORDER BY t.source_line) {cogs} AND NOT "
+        f"{_MENTIONS_OWN} GROUP BY 1, 2 ORDER BY 1, 2",
+        params,
     ):
-        pool -= total
-        refs.extend((file, line) for line in lines)
-    pattern = job_pattern(ids)
-    for amount, description, file, line in ctx.query(
-        f"SELECT t.amount, t.description, t.source_file, t.source_line {cogs} AND {MENTIONS_ANY}", [*params, ids]
+        pools[entity] = pools.get(entity, ZERO) - total
+        refs.setdefault(entity, []).extend((file, line) for line in lines)
+    mentioning: dict[str, list[tuple[Any, ...]]] = {}
+    for entity, *row in ctx.query(
+        f"SELECT t.entity, t.amount, t.description, t.source_file, t.source_line {cogs} AND {_MENTIONS_OWN} "
+        "ORDER BY t.entity, t.date, t.source_file, t.source_line",
+        params,
     ):
-        if pattern is None or not pattern.search(description or ""):
-            pool -= amount
-            refs.append((file, line))
+        mentioning.setdefault(entity, []).append(tuple(row))
+    for study in studies:
+        pool, mine = pools.get(study.entity, ZERO), refs.get(study.entity, [])
+        pattern = job_pattern([j.job for j in study.jobs])
+        for amount, description, file, line in mentioning.get(study.entity, []):
+            if pattern is None or not pattern.search(description or ""):
+                pool -= amount
+                mine.append((file, line))
+        _share(ctx, study, pool, mine)
+
+
+def _share(ctx: Context, study: EntityDelivery, pool: Decimal, refs: list[Ref]) -> None:
     study.unattributed_cogs, study.unattributed_refs = pool, refs
     eligible = [
         j
@@ -329,11 +383,12 @@ def study(ctx: Context) -> DeliveryResults:
     """Every delivery entity's jobs, figures and findings."""
     covered, uncovered = delivery_entities(ctx)
     results = DeliveryResults()
-    entities: dict[str, EntityDelivery] = {}
-    for entity in covered:
-        detail = load_jobs(ctx, entity)
-        _allocate(ctx, detail)
-        entities[entity] = detail
+    events = _job_events(ctx)
+    entities = {entity: _jobs(ctx, entity, events.get(entity, [])) for entity in covered}
+    # Every entity's ledger rows and unattributed COGS in a few queries, not a few per entity (entities x rows).
+    _attach_ledgers(ctx, list(entities.values()))
+    _allocate_all(ctx, list(entities.values()))
+    for detail in entities.values():
         _figures(ctx, detail, results)
         _cash_basis(ctx, detail, results)
         _findings(ctx, detail, results)
