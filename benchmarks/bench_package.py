@@ -87,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     if heavy:
         print(f"FAILED: the api handler imported the analysis stack: {', '.join(sorted(heavy))}")
         return 2
-    on = f"Python {version} ({python})"
+    # which interpreter, without this machine's paths (the line goes into docs/benchmarks.md)
+    shown = f"pyenv's {Path(python).name}" if ".pyenv" in python else Path(python).name
+    on = f"Python {version} ({shown})"
     ok = harness.report(harness.Figure(
         "package.api_zip_mb", f"Package: api.zip unzipped (MB = 2^20 bytes), with bytecode for {on}", "MB", [size],
         API_LIMIT / 2**20, command, detail=f"{artefact.zipped / 2**20:.1f} MB zipped; one build (deterministic)",
