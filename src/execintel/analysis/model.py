@@ -222,14 +222,15 @@ def _lines_ref(reference: str) -> tuple[str, str] | None:
     return file, ranges
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=256)
 def merge_sources(sources: tuple[str, ...]) -> tuple[str, ...]:
     """``sources`` with every ``file:ranges`` reference to one file merged into one, where the first was.
 
     A figure made of parts (a portfolio's total of its entities, a runway from cash and burn) cites each part's
     rows; the same rows are then one reference, written as :func:`compress_lines` writes them (consecutive lines
     as one range), instead of one per part. Other references (manifest keys, whole files) and their order are
-    kept; repeats are dropped. Memoised: many figures share the same parts.
+    kept; repeats are dropped. Memoised: many figures share the same parts (a run clears the cache when its reports
+    are built, so a long-lived process does not keep a large portfolio's references).
     """
     parsed = [_lines_ref(reference) for reference in sources]
     files = [ref[0] for ref in parsed if ref is not None]

@@ -201,16 +201,21 @@ def build(
     events: Events = ignore,
 ) -> list[Document]:  # fmt: skip
     """Build the reports, then write each one's JSON and renderings (HTML, text, charts, PDF) into ``folder``."""
+    from execintel.analysis.model import merge_sources  # noqa: PLC0415
     from execintel.pipeline import write_documents  # noqa: PLC0415
     from execintel.reports import build_report  # noqa: PLC0415
 
     documents = []
-    for index, report in enumerate(report_ids):
-        events(RunEvent("report.building", {"report": report, "index": index, "total": len(report_ids)}))
-        document = build_report(context, report)
-        documents.append(document)
-        events(RunEvent("report.built", {"report": report, "figures": len(document.figures),
-                                         "findings": len(document.findings)}))  # fmt: skip
+    try:
+        for index, report in enumerate(report_ids):
+            events(RunEvent("report.building", {"report": report, "index": index, "total": len(report_ids)}))
+            document = build_report(context, report)
+            documents.append(document)
+            events(RunEvent("report.built", {"report": report, "figures": len(document.figures),
+                                             "findings": len(document.findings)}))  # fmt: skip
+    finally:
+        # The merged references of this run's figures: a long-lived process (serve, a warm Lambda) keeps none.
+        merge_sources.cache_clear()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
