@@ -144,6 +144,12 @@ class RenderPool:
         if pool is None:
             return
         if terminate:
+            # The queue's feeder thread may be blocked writing a large document into the pipe of workers about to
+            # die; the executor's shutdown joins that thread and would wait for ever (a run stopped by SIGTERM
+            # hung in about 1 of 10 tries). What is still queued is dropped instead.
+            call_queue = getattr(pool, "_call_queue", None)
+            if call_queue is not None:
+                call_queue.cancel_join_thread()
             processes = list(pool._processes.values())  # the executor has no public way to stop its workers
             for process in processes:
                 process.terminate()
