@@ -197,20 +197,8 @@ def compress_lines(rows: Iterable[tuple[str | None, int | None]]) -> tuple[str, 
             by_file.setdefault(file, set()).add(int(line))
     out: list[str] = []
     for file in sorted(set(by_file) | whole):
-        lines = sorted(by_file.get(file, ()))
-        if not lines:
-            out.append(file)
-            continue
-        ranges: list[str] = []
-        start = prev = lines[0]
-        for line in lines[1:]:
-            if line == prev + 1:
-                prev = line
-                continue
-            ranges.append(f"{start}-{prev}" if prev != start else f"{start}")
-            start = prev = line
-        ranges.append(f"{start}-{prev}" if prev != start else f"{start}")
-        out.append(f"{file}:{','.join(ranges)}")
+        lines = by_file.get(file)
+        out.append(f"{file}:{_ranges_text([(line, line) for line in lines])}" if lines else file)
     return tuple(out)
 
 
@@ -299,7 +287,7 @@ def _union_numpy(parts: list[str]) -> str:
     new[1:] = starts[1:] > reach[:-1] + 1
     first = starts[new]
     last = reach[np.append(np.flatnonzero(new)[1:] - 1, len(starts) - 1)]
-    return ",".join(f"{a}-{b}" if a != b else f"{a}" for a, b in zip(first.tolist(), last.tolist(), strict=True))
+    return _spans_text(zip(first.tolist(), last.tolist(), strict=True))
 
 
 def _ranges_text(spans: list[tuple[int, int]]) -> str:
@@ -311,7 +299,12 @@ def _ranges_text(spans: list[tuple[int, int]]) -> str:
             merged[-1][1] = max(merged[-1][1], last)
         else:
             merged.append([first, last])
-    return ",".join(f"{a}-{b}" if a != b else f"{a}" for a, b in merged)
+    return _spans_text(merged)
+
+
+def _spans_text(spans: Iterable[Sequence[int]]) -> str:
+    """``2-40,44`` from sorted, separate (first, last) spans."""
+    return ",".join(f"{a}-{b}" if a != b else f"{a}" for a, b in spans)
 
 
 def month_key(day: dt.date) -> str:
