@@ -33,6 +33,9 @@ Layout = Literal["portfolio", "entity"]
 AS_OF = dt.date(2026, 11, 15)
 DAYS = 730  # two years of history before AS_OF
 COMPLETE_MARKER = ".synth.json"
+# Bumped whenever the same arguments write different files: a cached portfolio of an older generator is rewritten.
+# 2: ledger rows in date order.
+GENERATOR = 2
 
 # (account, sign, low, high, needs a receipt): signs follow the cash convention.
 _ACCOUNTS: tuple[tuple[str, int, int, int, bool], ...] = (
@@ -89,7 +92,12 @@ def _entity_ids(count: int) -> list[str]:
 
 
 def _ledger_rows(rng: random.Random, entity_ids: list[str], counts: list[int]) -> Iterator[list[str]]:
-    """Ledger rows (entity first) of several entities, interleaved; an opening balance leads each entity."""
+    """Ledger rows (entity first) of several entities, interleaved, in date order; opening balances lead.
+
+    In date order as bank exports and ledgers are: a window of dates is then a run of lines, and its provenance
+    a few line ranges (rows in random date order cut every window into thousands of ranges, a cost and an output
+    size no real ledger has).
+    """
     start = AS_OF - dt.timedelta(days=DAYS)
     for entity, count in zip(entity_ids, counts, strict=True):
         if count:
@@ -100,8 +108,10 @@ def _ledger_rows(rng: random.Random, entity_ids: list[str], counts: list[int]) -
     order = [i for i, left in enumerate(remaining) for _ in range(left)]
     rng.shuffle(order)
     accounts = choices(_ACCOUNTS, weights=_ACCOUNT_WEIGHTS, k=len(order))
-    for i, (account, sign, low, high, needs_receipt) in zip(order, accounts, strict=True):
-        day = randrange(DAYS)
+    days = [randrange(DAYS) for _ in order]
+    chronological = sorted(range(len(order)), key=days.__getitem__)  # stable: same-day rows keep their draw order
+    for row in chronological:
+        i, (account, sign, low, high, needs_receipt), day = order[row], accounts[row], days[row]
         cents = randrange(low * 100, high * 100)
         amount = f"{'-' if sign < 0 else ''}{cents // 100}.{cents % 100:02d}"
         roll = random_()
@@ -260,9 +270,13 @@ def make_portfolio(
     manifest.write_text(yaml.safe_dump(_manifest(ids, layout, counts), sort_keys=False), encoding="utf-8")
     written = Portfolio(manifest, entities, ledger_rows, events, contacts, seed, layout)
     # Written last: a folder with this marker holds a complete portfolio made with these arguments.
-    description = {k: v for k, v in asdict(written).items() if k != "manifest"}
-    (root / COMPLETE_MARKER).write_text(json.dumps(description, sort_keys=True), encoding="utf-8")
+    (root / COMPLETE_MARKER).write_text(json.dumps(_description(written), sort_keys=True), encoding="utf-8")
     return written
+
+
+def _description(portfolio: Portfolio) -> dict[str, Any]:
+    """What the completion marker records: the arguments and the generator's version."""
+    return {"generator": GENERATOR, **{k: v for k, v in asdict(portfolio).items() if k != "manifest"}}
 
 
 def cached_portfolio(
@@ -278,10 +292,9 @@ def cached_portfolio(
     """The portfolio in ``target`` if it was made with these arguments, else a new one; and whether it was reused."""
     root = Path(target)
     wanted = Portfolio(root / "portfolio.yaml", entities, ledger_rows, events, contacts, seed, layout)
-    description = {k: v for k, v in asdict(wanted).items() if k != "manifest"}
     marker = root / COMPLETE_MARKER
     try:
-        if json.loads(marker.read_text(encoding="utf-8")) == description:
+        if json.loads(marker.read_text(encoding="utf-8")) == _description(wanted):
             return wanted, True
     except (OSError, ValueError):
         pass

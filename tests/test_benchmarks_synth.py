@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,12 @@ def test_synthetic_portfolio_loads_without_errors(tmp_path: Path, layout: str) -
     per_entity = result.facts.query("SELECT entity, count(*) FROM transactions GROUP BY entity ORDER BY entity")
     assert per_entity == [("e001", 167), ("e002", 167), ("e003", 166)]
     assert sum(r.rows_loaded for r in result.reports) == made.rows
+    # in date order, as bank exports and ledgers are: a window of dates is a run of lines
+    for ledger in {r.spec.path for r in result.reports if r.table == "transactions"}:
+        assert ledger is not None
+        with ledger.open(encoding="utf-8", newline="") as handle:
+            dates = [row["date"] for row in csv.DictReader(handle)]
+        assert len(dates) > 100 and dates == sorted(dates), ledger
 
 
 def test_same_seed_gives_the_same_portfolio_and_it_is_reused(tmp_path: Path) -> None:
@@ -31,6 +38,11 @@ def test_same_seed_gives_the_same_portfolio_and_it_is_reused(tmp_path: Path) -> 
     assert not reused
     again, reused = synth.cached_portfolio(tmp_path / "a", entities=2, ledger_rows=50, events=20, contacts=10, seed=3)
     assert reused and again == first
+    # data an older generator wrote (the marker says which) is written again
+    marker = tmp_path / "a" / synth.COMPLETE_MARKER
+    marker.write_text(marker.read_text().replace(f'"generator": {synth.GENERATOR}', '"generator": 1'))
+    _, reused = synth.cached_portfolio(tmp_path / "a", entities=2, ledger_rows=50, events=20, contacts=10, seed=3)
+    assert not reused
     other = synth.make_portfolio(tmp_path / "b", entities=2, ledger_rows=50, events=20, contacts=10, seed=3)
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())

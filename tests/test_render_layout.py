@@ -191,3 +191,27 @@ def test_a_worklist_shows_its_first_rows_and_names_its_csv(demo_run: RunOutput) 
     assert f"The first 25 of {rows} rows; every row is in cmo-contacts-to-fix.csv." in page
     text = render_text(doc)
     assert worklist["rows"][24][1] in text and worklist["rows"][25][1] not in text
+
+
+def test_a_findings_section_shows_every_severe_finding_and_counts_a_long_tail(demo_run: RunOutput) -> None:
+    # A large ledger gives one finding per row (an expense without a receipt): tens of thousands of cards would make
+    # the page tens of megabytes. Every critical and high finding is shown, 50 of each other kind, the rest counted.
+    doc = copy.deepcopy(demo_run.documents["ceo"])
+    [section] = [s for s in doc["sections"] if s["kind"] == "findings"][:1]
+    base = len(doc["findings"])
+
+    def finding(kind: str, severity: str, n: int) -> dict[str, Any]:
+        return {"id": f"{kind}-{n}", "kind": kind, "severity": severity, "title": f"{kind} number {n:03d} here",
+                "entity": None, "evidence": [], "status": "new", "first_seen": doc["as_of"]}  # fmt: skip
+
+    added = [finding("missing-receipt", "low", n) for n in range(120)]
+    added += [finding("runway-below-policy", "high", n) for n in range(60)]
+    doc["findings"] += added
+    section["findings"] = section["findings"] + list(range(base, base + len(added)))
+    for page in (" ".join(_text_of(render_html(doc, str)).split()), " ".join(render_text(doc).split())):
+        shown = re.findall(r"missing-receipt number (\d{3}) here", page)
+        assert shown == [f"{n:03d}" for n in range(50)]
+        assert len(re.findall(r"runway-below-policy number \d{3} here", page)) == 60
+        assert "Not shown: 70 more missing-receipt findings" in page
+        assert "Every finding is in ceo.json." in page
+    assert len(doc["findings"]) == base + 180  # the document itself keeps every one

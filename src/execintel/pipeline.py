@@ -213,7 +213,7 @@ def record_documents(store: Store, run_id: str, period: str, documents: list[Doc
     now = dt.datetime.now(dt.UTC)
     for document in documents:
         text = (folder / f"{document.report}.json").read_text(encoding="utf-8")
-        store.record_report(report_record(run_id, period, document.to_json(), text, now))
+        store.record_report(report_record(run_id, period, document.finished_json(), text, now))
 
 
 def _shown(path: Path) -> str:
@@ -264,5 +264,5 @@ def write_documents(
         except OSError as exc:  # a full disk says only "No space left": say which file could not be written
             raise OSError(exc.errno, exc.strerror, str(exc.filename or path)) from exc
         paths[document.report] = path
-    rendered = render_documents([d.to_json() for d in documents], folder, pdf=pdf, pool=pool)
+    rendered = render_documents([d.finished_json() for d in documents], folder, pdf=pdf, pool=pool)
     return {report: [path, *rendered[report]] for report, path in paths.items()}

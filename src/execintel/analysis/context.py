@@ -46,8 +46,16 @@ ANALYSES: dict[str, str] = {
 # cost rows by the start of their charge period (FOCUS, Cost Explorer); cost rows also by their billing month. In
 # ``ev``, ``ts`` is the event's wall-clock time in the portfolio's zone, so ``CAST(ts AS DATE)`` is its local date
 # and every window of dates ("the 12 months ending at as_of") reads events by the calendar as_of belongs to.
+# ``tx`` also holds each row's P&L month and category (``ledger_month``, ``ledger_cat``: the finance analysis's
+# CATEGORIZED rows read them), computed once per context rather than in every query that groups by them.
+_LEDGER_CAT = """CASE WHEN account = 'Expenses:COGS' OR starts_with(account, 'Expenses:COGS:') THEN 'cogs'
+         WHEN split_part(account, ':', 1) = 'Expenses' THEN 'opex'
+         WHEN split_part(account, ':', 1) = 'Income' THEN 'income'
+         WHEN split_part(account, ':', 1) IN ('Equity', 'Liabilities') THEN 'financing'
+         ELSE 'other' END"""
 _VIEWS = {
-    "tx": "SELECT * FROM transactions WHERE date <= $as_of ORDER BY entity, date",
+    "tx": f"SELECT *, strftime(date, '%Y-%m') AS ledger_month, {_LEDGER_CAT} AS ledger_cat FROM transactions "
+    "WHERE date <= $as_of ORDER BY entity, date",
     "ev": "SELECT * REPLACE ($local_ts AS ts) FROM events e WHERE e.ts < $end ORDER BY entity, e.ts",
     "costs": "SELECT * FROM cloud_costs c WHERE c.month <= $month AND coalesce(c.period_start < $end, true)",
 }

@@ -29,13 +29,8 @@ PNL_LINES = ("revenue", "cogs", "opex", "net")
 REVIEW_GRACE_DAYS = {"daily": 3, "weekly": 10, "monthly": 35}
 
 # Ledger rows with their P&L category and month; every query below reads this.
-CATEGORIZED = """(SELECT *, strftime(date, '%Y-%m') AS month,
-    CASE WHEN account = 'Expenses:COGS' OR starts_with(account, 'Expenses:COGS:') THEN 'cogs'
-         WHEN split_part(account, ':', 1) = 'Expenses' THEN 'opex'
-         WHEN split_part(account, ':', 1) = 'Income' THEN 'income'
-         WHEN split_part(account, ':', 1) IN ('Equity', 'Liabilities') THEN 'financing'
-         ELSE 'other' END AS cat
-    FROM tx) AS t"""
+# (``tx`` computes both once per context: see analysis/context.py.)
+CATEGORIZED = "(SELECT *, ledger_month AS month, ledger_cat AS cat FROM tx) AS t"
 
 
 def money_text(value: Decimal, currency: str) -> str:

@@ -54,6 +54,7 @@ def resolve_sources(ctx: Context, sources: Sequence[str]) -> tuple[str, ...]:
         return tuple(sources)
     deferred: list[_Deferred] = ctx.memo("recurring.deferred", list)
     resolved: dict[str, tuple[str, ...]] = ctx.memo("recurring.resolved", dict)
+    asked_for: dict[int, int] = ctx.memo("recurring.asked_for", dict)  # deferred query -> keys resolved
     out: list[str] = []
     for ref in sources:
         if not ref.startswith(DEFERRED):
@@ -62,10 +63,18 @@ def resolve_sources(ctx: Context, sources: Sequence[str]) -> tuple[str, ...]:
         if ref not in resolved:
             token, index = (int(part) for part in ref[len(DEFERRED) :].split("\x00"))
             keyed_sql, params, keys = deferred[token]
-            key = keys[index]
-            where, extra = ("k IS NULL", []) if key is None else ("k = ?", [key])
-            found = _grouped_sources(ctx, f"SELECT * FROM ({keyed_sql}) WHERE {where}", [*params, *extra])
-            resolved[ref] = found.get(key, ())
+            asked = asked_for.setdefault(token, 0) + 1
+            asked_for[token] = asked
+            if asked == 1:  # most deferred queries are read for one key: only its rows
+                key = keys[index]
+                where, extra = ("k IS NULL", []) if key is None else ("k = ?", [key])
+                found = _grouped_sources(ctx, f"SELECT * FROM ({keyed_sql}) WHERE {where}", [*params, *extra])
+                resolved[ref] = found.get(key, ())
+            else:  # a second key of the same query (one per entity, say): every key in one pass
+                found = _grouped_sources(ctx, keyed_sql, params)
+                prefix = ref[: ref.rindex("\x00") + 1]
+                for i, key in enumerate(keys):
+                    resolved.setdefault(f"{prefix}{i}", found.get(key, ()))
         out.extend(resolved[ref])
     return tuple(out)
 

@@ -25,6 +25,10 @@ EMAIL_CHARTS = 3
 EMAIL_ROWS = 10
 EMAIL_PARAGRAPHS = 3
 EMAIL_TITLES = 12  # detail sections named in the email's "in the attached report" list
+# Medium, low and info findings of one kind a findings section shows; the rest are counted in its note. Critical
+# and high findings are always shown, every one.
+SHOWN_PER_KIND = 50
+ALWAYS_SHOWN = ("critical", "high")
 
 
 @dataclass(frozen=True)
@@ -167,10 +171,42 @@ def worklist_cut(section: dict[str, Any]) -> dict[str, Any]:
     return {**section, "rows": rows[:shown], "note": " ".join(filter(None, [section.get("note"), note]))}
 
 
+def findings_cut(section: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+    """A findings section as a report shows it: every critical and high finding, the first :data:`SHOWN_PER_KIND`
+    of each other kind, and a note counting the rest by kind and naming the JSON that lists every one.
+
+    Tens of thousands of line-level findings (an expense without a receipt, one per ledger row) would make the
+    page tens of megabytes that nobody reads; the accounting worklists and the JSON hold them all.
+    """
+    findings: list[dict[str, Any]] = doc.get("findings", [])
+    shown: dict[str, int] = {}
+    kept: list[int] = []
+    left: dict[str, int] = {}
+    for index in section.get("findings", []):
+        finding = findings[index] if isinstance(index, int) and 0 <= index < len(findings) else {}
+        kind = str(finding.get("kind", ""))
+        if finding.get("severity") in ALWAYS_SHOWN or shown.get(kind, 0) < SHOWN_PER_KIND:
+            kept.append(index)
+            shown[kind] = shown.get(kind, 0) + 1
+        else:
+            left[kind] = left.get(kind, 0) + 1
+    if not left:
+        return section
+    counted = ", ".join(f"{n:,} more {kind} {'finding' if n == 1 else 'findings'}" for kind, n in left.items())
+    note = (
+        f"Not shown: {counted} (the first {SHOWN_PER_KIND} of a kind are; every critical and high one is). "
+        f"Every finding is in {doc.get('report', 'the report')}.json."
+    )
+    return {**section, "findings": kept, "note": " ".join(filter(None, [section.get("note"), note]))}
+
+
 def plan(doc: dict[str, Any], attachments: Attachments | None = None) -> Plan:
     """The layout of ``doc``: the full report when ``attachments`` is None (the page, the PDF, the ``.txt``), else
     the email body, which for a summary report is its opening only."""
-    sections = [worklist_cut(s) if s.get("kind") == "table" else s for s in doc.get("sections", [])]
+    sections = [
+        worklist_cut(s) if s.get("kind") == "table" else findings_cut(s, doc) if s.get("kind") == "findings" else s
+        for s in doc.get("sections", [])
+    ]
     summary = [s for s in sections if place(s) == "summary"]
     detail = [s for s in sections if place(s) != "summary"]
     layout = Plan(narrative=list(doc.get("summary", [])), actions=action_rows(doc), headline=headline_rows(doc),

@@ -68,6 +68,15 @@ class Document:
     narrative: list[dict[str, Any]] = field(default_factory=list)
     headline: list[dict[str, Any]] = field(default_factory=list)
     email: Literal["summary", "full"] = "full"
+    _json: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def finished_json(self) -> dict[str, Any]:
+        """:meth:`to_json` of the finished document, built once: writing, rendering and recording a report read the
+        same dict (a large portfolio's CFO report is thousands of figures to build each time). Neither the
+        document nor the dict may change after this is first called."""
+        if self._json is None:
+            self._json = self.to_json()
+        return self._json
 
     def to_json(self) -> dict[str, Any]:
         """The report JSON (Decimals stay Decimals; :func:`dumps` writes them as exact JSON numbers)."""
@@ -91,7 +100,7 @@ class Document:
 
     def dumps(self) -> str:
         """The report JSON as text (compact: json's fast C encoder only runs without indent), exact amounts."""
-        return dumps(self.to_json(), indent=None)
+        return dumps(self.finished_json(), indent=None)
 
 
 def decimal_text(value: Decimal) -> str:
@@ -107,6 +116,14 @@ def dumps(document: Any, *, indent: int | None = 2) -> str:
     token = secrets.token_hex(8)
     numbers: list[str] = []
 
+    def number(value: Any) -> str:  # json's encoder asks only for what it cannot write itself
+        if isinstance(value, Decimal):
+            numbers.append(decimal_text(value))
+            return f"{token}:{len(numbers) - 1}"
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
     def convert(value: Any) -> Any:
         if isinstance(value, Decimal):
             numbers.append(decimal_text(value))
@@ -119,7 +136,11 @@ def dumps(document: Any, *, indent: int | None = 2) -> str:
             return value.isoformat()
         return value
 
-    text = json.dumps(convert(document), indent=indent, ensure_ascii=False)
+    try:  # the C encoder walks the document; Decimals and dates come back through number()
+        text = json.dumps(document, indent=indent, ensure_ascii=False, default=number, check_circular=False)
+    except TypeError:  # a key json will not write as it is (str() of it is what is wanted): the slow walk
+        numbers.clear()
+        text = json.dumps(convert(document), indent=indent, ensure_ascii=False)
     return re.sub(rf'"{token}:(\d+)"', lambda m: numbers[int(m.group(1))], text)
 
 

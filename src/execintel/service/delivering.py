@@ -82,7 +82,7 @@ class Delivering:
         from execintel.delivery.runs import report_record  # noqa: PLC0415
 
         now = dt.datetime.now(dt.UTC)
-        docs = {d.report: d.to_json() for d in documents}
+        docs = {d.report: d.finished_json() for d in documents}
         for document in documents:
             text = (folder / f"{document.report}.json").read_text(encoding="utf-8")
             self.store.record_report(report_record(self.run_id, self.period, docs[document.report], text, now))
