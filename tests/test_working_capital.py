@@ -148,3 +148,21 @@ def test_cfo_report_shows_position_sections_with_their_basis(ctx: Context) -> No
     # every figure a section names is in the document's figures
     for fid in sections["honest-cash"]["figures"]:
         assert fid in document.figures
+
+
+def test_the_cfo_report_takes_deferred_revenue_without_the_expense_audit(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The working capital shows the accounting analysis's deferred revenue; the expense audit (every expense row)
+    # was most of a large ledger's CFO-only run. The figures are the full analysis's, exactly.
+    from execintel.analysis import accounting
+    from execintel.demo import demo_portfolio
+
+    full = context(demo_portfolio()).results("accounting").figures
+    expected = {fid: f for fid, f in full.items() if fid.startswith("deferred_revenue.")}
+    assert len(expected) > 2 and any(f.value for f in expected.values())
+
+    def no_audit(self: object) -> None:
+        raise AssertionError("the CFO report ran the expense audit")
+
+    monkeypatch.setattr(accounting._Accounting, "audit", no_audit)
+    document = build_report(context(demo_portfolio()), "cfo")
+    assert {fid: f for fid, f in document.figures.items() if fid.startswith("deferred_revenue.")} == expected

@@ -556,6 +556,20 @@ class _Accounting:
         ))  # fmt: skip
 
 
+def deferred_revenue(ctx: Context) -> dict[str, Figure]:
+    """The ``deferred_revenue.<e>`` and ``.portfolio`` figures alone, exactly as :func:`analyze` makes them, without
+    the expense audit and classification (the working capital shows them: a CFO report needs no more of this
+    analysis, and the audit of every expense row was most of a large ledger's CFO report)."""
+
+    def compute() -> dict[str, Figure]:
+        partial = _Accounting(ctx)
+        if partial.res.ledgered:
+            partial.deferred()
+        return {fid: f for fid, f in partial.res.figures.items() if fid.startswith("deferred_revenue.")}
+
+    return ctx.memo("accounting.deferred_revenue", compute)
+
+
 def analyze(ctx: Context) -> AccountingResults:
     """Expense audit, classification, deferred revenue, chart of accounts and roadmap of a portfolio."""
     return _Accounting(ctx).run()

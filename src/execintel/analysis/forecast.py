@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from execintel.analysis.accounting import AccountingResults
 from execintel.analysis.billing import BillingResults
 from execintel.analysis.context import Context
 from execintel.analysis.expenselines import expense_line
@@ -133,8 +132,7 @@ class _Forecast:
     # --- recurring series ----------------------------------------------------------------------
     def recurring_series(self, skip: dict[tuple[str, str], int]) -> None:
         """Every active recurring series projected at its cadence (receipts, payments, debt service)."""
-        accounting = self.ctx.results("accounting")
-        expenses = accounting.recurring if isinstance(accounting, AccountingResults) else recurring(self.ctx)
+        expenses = recurring(self.ctx)  # the accounting classification's series (found once per context)
         for side, series_list in (("income", recurring(self.ctx, side="income")), ("expenses", expenses),
                                   ("debt", recurring(self.ctx, side="debt"))):  # fmt: skip
             for series in series_list:

@@ -278,8 +278,13 @@ def recurring(ctx: Context, side: Side = "expenses") -> list[Recurring]:
 
     A series is recurring when its gaps fit a calendar cadence (:data:`CADENCES`), when it repeats yearly in
     instalments (:func:`instalments`), or, for expenses only, when it is on ``Expenses:COGS`` (a variable cost,
-    CONTRACT section 2) and was paid on at least 2 days: a per-job cost.
+    CONTRACT section 2) and was paid on at least 2 days: a per-job cost. Found once per context and side (the
+    accounting classification and the cash forecast read the same series).
     """
+    return list(ctx.memo(f"recurring.series.{side}", lambda: _recurring(ctx, side)))
+
+
+def _recurring(ctx: Context, side: Side) -> list[Recurring]:
     found: list[Recurring] = []
     pending: list[_Series] = []  # no calendar cadence, a year or more of history: yearly in instalments?
     for entity, account, payee, shown, days, first, last, last_year, cogs, dates, amounts, gaps, *counts in ctx.query(

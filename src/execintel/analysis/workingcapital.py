@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from execintel.analysis.accounting import gaap_line
+from execintel.analysis.accounting import deferred_revenue, gaap_line
 from execintel.analysis.context import Context
 from execintel.analysis.finance import money_text, sources_by
 from execintel.analysis.model import Figure, Finding, Results
@@ -167,7 +167,7 @@ class _WorkingCapital:
     # --- deferred revenue ----------------------------------------------------------------------
     def deferred(self) -> None:
         """The accounting analysis's ``deferred_revenue.<e>`` figures, kept with the working capital."""
-        accounting = self.ctx.results("accounting").figures
+        accounting = deferred_revenue(self.ctx)
         for fid in [f"deferred_revenue.{e}" for e in self.res.ledgered] + ["deferred_revenue.portfolio"]:
             if fid in accounting:
                 self.res.add(accounting[fid])
