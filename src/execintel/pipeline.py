@@ -83,6 +83,7 @@ def load_facts(
     result = load_sources(portfolio, settings=settings, clients=clients, progress=progress)
     if result.errors and not keep_going:
         raise ConfigError(result.errors)
+    result.facts.fit_threads()
     return result
 
 

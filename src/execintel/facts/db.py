@@ -24,6 +24,9 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
 }
 
 
+SMALL_FACTS = 50_000  # rows in every table together, under which queries run on one thread (fit_threads)
+
+
 class Facts:
     """The normalised data of one portfolio, one table per kind of input."""
 
@@ -77,6 +80,18 @@ class Facts:
         arrow_batch = pa.Table.from_batches(batch.to_batches(max_chunksize=SCAN_CHUNK_ROWS))  # noqa: F841
         self.con.execute(f"INSERT INTO {table} SELECT {', '.join(selects)} FROM arrow_batch", params)
         return int(batch.num_rows)
+
+    def fit_threads(self) -> int:
+        """Run queries on one DuckDB thread when the facts are small; returns the rows counted.
+
+        A small portfolio's analyses are hundreds of queries over a few thousand rows, where starting a second
+        thread costs more than it saves (the demo's run is about 8% faster on one); from about a hundred thousand
+        rows the second thread pays (see docs/benchmarks.md).
+        """
+        rows = sum(self.count(table) for table in TABLES)
+        if rows < SMALL_FACTS:
+            self.con.execute("SET threads = 1")
+        return rows
 
     def count(self, table: str, source_file: str | None = None) -> int:
         """Rows in a table, optionally only those from one source file."""
