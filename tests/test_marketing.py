@@ -301,3 +301,42 @@ def test_funnel_and_campaign_sources_are_each_entitys_events_read_in_one_pass_fo
         "campaign.e1.capacity": ("portfolio.yaml:entities[1].unit_economics", "e1.jsonl:1-2"),
         "campaign.e1.history.bookings": ("e1.jsonl:1",),
     }
+
+
+def test_units_booked_and_marketing_spend_are_read_in_one_pass_for_all_entities(
+    write_portfolio: WritePortfolio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The CFO's units booked asked the events for each entity's source rows twice (bookings, completions), and
+    # channel attribution asked the ledger for each entity's marketing spend: queries that grew with entities.
+    def run(count: int) -> tuple[int, dict[str, object]]:
+        entities, files, ledger = [], {}, ["date,entity,account,amount,description,counterparty"]
+        for i in range(count):
+            entities.append({"id": f"e{i}", "name": f"E{i}", "events": f"e{i}.jsonl",
+                             "unit_economics": {"price": 100, "variable_cost": 40, "capacity_per_month": 50}})  # fmt: skip
+            files[f"e{i}.jsonl"] = (_booking("2026-10-05T18:00:00Z", f"c{i}", "email", 100, units=3)
+                                    + '{"ts": "2026-10-06T18:00:00Z", "type": "completion", "customer": "x"}\n'
+                                    + _booking("2026-10-07T18:00:00Z", f"d{i}", "email", 100))  # fmt: skip
+            ledger += [f"2026-09-01,e{i},Income:Sales,500,sale,", f"2026-10-02,e{i},Expenses:Marketing,-50,ad,Email"]
+        files["ledger.csv"] = "\n".join(ledger) + "\n"
+        manifest = base_manifest(entities=entities)
+        manifest["ledger"] = "ledger.csv"
+        ctx = context(write_portfolio(manifest, files))
+        asked: list[str] = []
+        query = ctx.facts.query
+        monkeypatch.setattr(ctx.facts, "query", lambda sql, params=None: (asked.append(sql), query(sql, params))[1])
+        finance, marketing = ctx.results("finance").figures, ctx.results("marketing").figures
+        found = {
+            "booked": (finance["units.booked.e1.2026-10"].value, finance["units.booked.e1.2026-10"].sources),
+            "completed": (finance["units.completed.e1.2026-10"].value,
+                          finance["units.completed.e1.2026-10"].sources),
+            "spend": (marketing["attribution.e1.email.cost"].value, marketing["attribution.e1.email.cost"].sources),
+        }  # fmt: skip
+        return len(asked), found
+
+    few, found = run(2)
+    many, _ = run(6)
+
+    assert many == few
+    assert found["booked"] == (4, ("e1.jsonl:1,3",))  # 3 units, then a booking without units counts 1
+    assert found["completed"] == (1, ("e1.jsonl:2",))
+    assert found["spend"][0] == Decimal(50) and "ledger.csv:5" in found["spend"][1]

@@ -105,32 +105,36 @@ _MARKETING = (
     + " OR ".join(f"lower(account) LIKE '%{w}%'" for w in MARKETING_WORDS)
     + ") AND date > ?"
 )
-_MARKETING_ROWS = f"FROM tx WHERE entity = ? AND {_MARKETING}"
 # The channel of an event as the figures select it: '' for none (NULL or blank), else '=' and its lower-cased,
 # trimmed name (the prefix keeps a channel literally named like the marker apart from "no channel").
 _CHANNEL_KEY = "CASE WHEN channel IS NULL OR trim(channel) = '' THEN '' ELSE '=' || lower(trim(channel)) END"
 
 
-def _marketing_spend(ctx: Context, entity: str) -> list[tuple[str, str, Decimal]]:
-    """(account's last segment, counterparty, -amount) of each marketing expense row in the window."""
-    return [
-        (account.rsplit(":", 1)[-1], counterparty or "", -Decimal(amount))
-        for account, counterparty, amount in ctx.query(
-            f"SELECT account, counterparty, amount {_MARKETING_ROWS}", [entity, ctx.window_start]
-        )
-    ]
+def _marketing_spend(ctx: Context) -> dict[str, list[tuple[str, str, Decimal]]]:
+    """(account's last segment, counterparty, -amount) of each marketing expense row in the window, by entity, in
+    one pass (a query per entity scanned the ledger once per entity). Which channel a row's spend goes to does not
+    depend on the rows' order: each goes to the first channel row that names it, and the sums are exact."""
+    spend: dict[str, list[tuple[str, str, Decimal]]] = {}
+    for entity, account, counterparty, amount in ctx.query(
+        f"SELECT entity, account, counterparty, amount FROM tx WHERE {_MARKETING}", [ctx.window_start]
+    ):
+        spend.setdefault(entity, []).append((account.rsplit(":", 1)[-1], counterparty or "", -Decimal(amount)))
+    return spend
 
 
 def attribute(ctx: Context) -> list[EntityAttribution]:
     """Every active entity with channel events in the window, its channel rows (by bookings, then leads)."""
     rows = _events(ctx)
     with_ledger = {e for (e,) in ctx.query("SELECT DISTINCT entity FROM tx")}
+    spend_by_entity: dict[str, list[tuple[str, str, Decimal]]] | None = None
     out: list[EntityAttribution] = []
     for entity in ctx.active_entities:
         mine = [r for (e, _), r in rows.items() if e == entity.id]
         if not any(r.leads or r.bookings or r.customers for r in mine):
             continue
-        spend = _marketing_spend(ctx, entity.id)
+        if spend_by_entity is None:  # only when an entity has channel events to attribute spend to
+            spend_by_entity = _marketing_spend(ctx)
+        spend = spend_by_entity.get(entity.id, [])
         used = [False] * len(spend)
         for row in mine:
             row.declared = None if row.channel == NONE else _declared(entity, row.channel)

@@ -417,15 +417,21 @@ class _Finance:
                 [month],
             )
         }
+        # the source rows of every (kind, entity) in one pass: a query per entity and kind scanned the events twice
+        # per entity
+        sources = grouped_sources(
+            self.ctx,
+            "SELECT type || '|' || entity AS k, source_file AS f, source_line AS l FROM ev "
+            "WHERE type IN ('booking', 'completion') AND strftime(ts, '%Y-%m') = ?",
+            [month],
+        )
         for entity in self.ctx.manifest.entities:
             econ = entity.unit_economics
             if econ is None or entity.id not in with_events:
                 continue
             for kind, word in (("booking", "booked"), ("completion", "completed")):
                 units = totals.get((entity.id, kind)) or ZERO
-                src = self.ctx.provenance(
-                    "FROM ev WHERE entity = ? AND type = ? AND strftime(ts, '%Y-%m') = ?", [entity.id, kind, month]
-                )
+                src = sources.get(f"{kind}|{entity.id}", ())
                 value: Decimal | int = int(units) if units == units.to_integral_value() else units
                 self.results.add(Figure(
                     f"units.{word}.{entity.id}.{month}", value, "units",
