@@ -189,7 +189,8 @@ class _Accounting:
         self.start = ctx.window_start
         self.window = f"{self.start.isoformat()} < date <= {self.as_of}"
         self.res = AccountingResults(capitalize_above=ctx.manifest.policies.capitalize_above)
-        present = {row[0] for row in ctx.query("SELECT DISTINCT entity FROM tx")}
+        # read once per context: deferred_revenue() builds a second _Accounting of the same context
+        present = ctx.memo("accounting.entities", lambda: {e for (e,) in ctx.query("SELECT DISTINCT entity FROM tx")})
         self.res.ledgered = [e for e in ctx.entities if e in present] + sorted(present - set(ctx.entities))
 
     def name(self, entity: str) -> str:
@@ -439,12 +440,12 @@ class _Accounting:
     # --- deferred revenue ------------------------------------------------------------------
     def deferred(self) -> None:
         """``deferred_revenue.<e>`` / ``.portfolio``, one ``deferred-revenue`` finding per entity, the schedule."""
-        rows = self.ctx.query(
+        rows = self.ctx.memo("accounting.deferred_rows", lambda: self.ctx.query(  # shared with deferred_revenue()
             """SELECT entity, date, service_date, account, amount, source_file, source_line FROM tx
                WHERE split_part(account, ':', 1) = 'Income' AND service_date > ?
                ORDER BY entity, service_date, date, source_file, source_line""",
             [self.ctx.as_of],
-        )
+        ))  # fmt: skip
         per: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         for row in rows:
             per[row[0]].append(row)

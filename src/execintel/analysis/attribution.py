@@ -126,14 +126,12 @@ def attribute(ctx: Context) -> list[EntityAttribution]:
     """Every active entity with channel events in the window, its channel rows (by bookings, then leads)."""
     rows = _events(ctx)
     with_ledger = {e for (e,) in ctx.query("SELECT DISTINCT entity FROM tx")}
-    spend_by_entity: dict[str, list[tuple[str, str, Decimal]]] | None = None
+    spend_by_entity = _marketing_spend(ctx)
     out: list[EntityAttribution] = []
     for entity in ctx.active_entities:
         mine = [r for (e, _), r in rows.items() if e == entity.id]
         if not any(r.leads or r.bookings or r.customers for r in mine):
             continue
-        if spend_by_entity is None:  # only when an entity has channel events to attribute spend to
-            spend_by_entity = _marketing_spend(ctx)
         spend = spend_by_entity.get(entity.id, [])
         used = [False] * len(spend)
         for row in mine:

@@ -54,7 +54,7 @@ def resolve_sources(ctx: Context, sources: Sequence[str]) -> tuple[str, ...]:
         return tuple(sources)
     deferred: list[_Deferred] = ctx.memo("recurring.deferred", list)
     resolved: dict[str, tuple[str, ...]] = ctx.memo("recurring.resolved", dict)
-    asked_for: dict[int, int] = ctx.memo("recurring.asked_for", dict)  # deferred query -> keys resolved
+    asked: set[int] = ctx.memo("recurring.asked", set)  # deferred queries a key was resolved of
     out: list[str] = []
     for ref in sources:
         if not ref.startswith(DEFERRED):
@@ -63,9 +63,8 @@ def resolve_sources(ctx: Context, sources: Sequence[str]) -> tuple[str, ...]:
         if ref not in resolved:
             token, index = (int(part) for part in ref[len(DEFERRED) :].split("\x00"))
             keyed_sql, params, keys = deferred[token]
-            asked = asked_for.setdefault(token, 0) + 1
-            asked_for[token] = asked
-            if asked == 1:  # most deferred queries are read for one key: only its rows
+            if token not in asked:  # most deferred queries are read for one key: only its rows
+                asked.add(token)
                 key = keys[index]
                 where, extra = ("k IS NULL", []) if key is None else ("k = ?", [key])
                 found = _grouped_sources(ctx, f"SELECT * FROM ({keyed_sql}) WHERE {where}", [*params, *extra])

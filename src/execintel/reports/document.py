@@ -125,16 +125,11 @@ def dumps(document: Any, *, indent: int | None = 2) -> str:
         raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
     def convert(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            numbers.append(decimal_text(value))
-            return f"{token}:{len(numbers) - 1}"
         if isinstance(value, dict):
             return {str(k): convert(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [convert(v) for v in value]
-        if isinstance(value, dt.date):
-            return value.isoformat()
-        return value
+        return number(value) if isinstance(value, Decimal | dt.date) else value
 
     try:  # the C encoder walks the document; Decimals and dates come back through number()
         text = json.dumps(document, indent=indent, ensure_ascii=False, default=number, check_circular=False)
